@@ -39,8 +39,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``coproc`` console script."""
     parser = build_parser()

@@ -1,0 +1,364 @@
+"""Proof bundle v1: building, parsing and verifying (docs/formats.md, section 1).
+
+A bundle is the indexer's output and the zkVM guest's input. :func:`verify_bundle`
+applies every rule of the format; anything that does not verify raises
+:class:`VerificationError` naming the header, account, slot or node at fault.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from coprocessor.errors import UserInputError, VerificationError
+from coprocessor.headers import Header, decode_header, verify_chain
+from coprocessor.hexutil import hexstr, quantity, to_bytes, to_quantity
+from coprocessor.keccak import keccak256
+from coprocessor.mpt import NodePool
+from coprocessor.proofs import Account, decode_account, decode_storage_value, parse_slot_key
+
+FORMAT = "coproc-bundle"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class StorageRead:
+    """One storage slot of an account read and its claimed value."""
+
+    slot: bytes
+    value: int
+
+
+@dataclass(frozen=True)
+class AccountRead:
+    """One account at one block, with the storage slots read from it."""
+
+    block: int
+    address: bytes
+    account: Account | None
+    storage: tuple[StorageRead, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """Bundle JSON form (with the redundant key hashes)."""
+        return {
+            "block": self.block,
+            "address": hexstr(self.address),
+            "address_hash": hexstr(keccak256(self.address)),
+            "account": self.account.to_json() if self.account else None,
+            "storage": [
+                {
+                    "slot": hexstr(s.slot),
+                    "slot_hash": hexstr(keccak256(s.slot)),
+                    "value": quantity(s.value),
+                }
+                for s in self.storage
+            ],
+        }
+
+    def values_json(self) -> dict[str, Any]:
+        """verify-bundle JSON form: ``{slot: value}``."""
+        return {
+            "block": self.block,
+            "address": hexstr(self.address),
+            "account": self.account.to_json() if self.account else None,
+            "storage": {hexstr(s.slot): quantity(s.value) for s in self.storage},
+        }
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A parsed (not yet verified) bundle."""
+
+    chain_id: int
+    anchor_number: int
+    anchor_hash: bytes
+    headers: tuple[bytes, ...]
+    accounts: tuple[AccountRead, ...]
+    nodes: tuple[bytes, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The bundle file's JSON object."""
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "chain_id": self.chain_id,
+            "anchor": {"number": self.anchor_number, "hash": hexstr(self.anchor_hash)},
+            "headers": [hexstr(h) for h in self.headers],
+            "accounts": [a.to_json() for a in self.accounts],
+            "nodes": [hexstr(n) for n in self.nodes],
+        }
+
+
+@dataclass(frozen=True)
+class VerifiedBundle:
+    """A bundle every rule of which held: its headers and proven values."""
+
+    bundle: Bundle
+    headers: tuple[Header, ...]
+
+    @property
+    def anchor(self) -> Header:
+        """The last header, which a verifier checks against a trusted block hash."""
+        return self.headers[-1]
+
+    def header(self, number: int) -> Header:
+        """The verified header of block ``number``."""
+        for header in self.headers:
+            if header.number == number:
+                return header
+        raise UserInputError(f"block {number} is not in the bundle")
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``coproc verify-bundle`` prints (input of the feature code)."""
+        read_blocks = {a.block for a in self.bundle.accounts}
+        return {
+            "chain_id": self.bundle.chain_id,
+            "anchor": {"number": self.anchor.number, "hash": hexstr(self.anchor.hash)},
+            "blocks": [
+                {"number": h.number, "hash": hexstr(h.hash), "state_root": hexstr(h.state_root)}
+                for h in self.headers
+                if h.number in read_blocks or h is self.anchor
+            ],
+            "accounts": [a.values_json() for a in self.bundle.accounts],
+        }
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def _field(obj: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in obj:
+        raise UserInputError(f"{where}: missing field {key!r}")
+    return obj[key]
+
+
+def _int(value: object, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise UserInputError(f"{where}: expected a non-negative integer")
+    return value
+
+
+def parse_bundle(obj: object) -> Bundle:
+    """Parse bundle JSON strictly (types, hex, sizes); check the redundant key hashes."""
+    if not isinstance(obj, Mapping):
+        raise UserInputError("bundle: expected a JSON object")
+    if obj.get("format") != FORMAT:
+        raise UserInputError(f"bundle: format is {obj.get('format')!r}, expected {FORMAT!r}")
+    if obj.get("version") != VERSION:
+        raise UserInputError(f"bundle: unsupported version {obj.get('version')!r}")
+    anchor = _field(obj, "anchor", "bundle")
+    if not isinstance(anchor, Mapping):
+        raise UserInputError("bundle.anchor: expected an object")
+    headers = _field(obj, "headers", "bundle")
+    accounts = _field(obj, "accounts", "bundle")
+    nodes = _field(obj, "nodes", "bundle")
+    for name, value in (("headers", headers), ("accounts", accounts), ("nodes", nodes)):
+        if not isinstance(value, list):
+            raise UserInputError(f"bundle.{name}: expected a list")
+    reads: list[AccountRead] = []
+    for i, acc in enumerate(accounts):
+        where = f"accounts[{i}]"
+        if not isinstance(acc, Mapping):
+            raise UserInputError(f"{where}: expected an object")
+        address = to_bytes(_field(acc, "address", where), f"{where}.address", 20)
+        address_hash = to_bytes(_field(acc, "address_hash", where), f"{where}.address_hash", 32)
+        if address_hash != keccak256(address):
+            raise VerificationError(f"{where}: address_hash is not keccak256(address)")
+        raw_account = _field(acc, "account", where)
+        account = (
+            None if raw_account is None else Account.from_json(raw_account, f"{where}.account")
+        )
+        storage_list = _field(acc, "storage", where)
+        if not isinstance(storage_list, list):
+            raise UserInputError(f"{where}.storage: expected a list")
+        storage: list[StorageRead] = []
+        for j, entry in enumerate(storage_list):
+            swhere = f"{where}.storage[{j}]"
+            if not isinstance(entry, Mapping):
+                raise UserInputError(f"{swhere}: expected an object")
+            slot = to_bytes(_field(entry, "slot", swhere), f"{swhere}.slot", 32)
+            slot_hash = to_bytes(_field(entry, "slot_hash", swhere), f"{swhere}.slot_hash", 32)
+            if slot_hash != keccak256(slot):
+                raise VerificationError(f"{swhere}: slot_hash is not keccak256(slot)")
+            value = to_quantity(_field(entry, "value", swhere), f"{swhere}.value")
+            if value >= 2**256:
+                raise UserInputError(f"{swhere}.value: more than 256 bits")
+            storage.append(StorageRead(slot=slot, value=value))
+        reads.append(
+            AccountRead(
+                block=_int(_field(acc, "block", where), f"{where}.block"),
+                address=address,
+                account=account,
+                storage=tuple(storage),
+            )
+        )
+    chain_id = _int(_field(obj, "chain_id", "bundle"), "bundle.chain_id")
+    return Bundle(
+        chain_id=chain_id,
+        anchor_number=_int(_field(anchor, "number", "bundle.anchor"), "bundle.anchor.number"),
+        anchor_hash=to_bytes(_field(anchor, "hash", "bundle.anchor"), "bundle.anchor.hash", 32),
+        headers=tuple(to_bytes(h, f"headers[{i}]") for i, h in enumerate(headers)),
+        accounts=tuple(reads),
+        nodes=tuple(to_bytes(n, f"nodes[{i}]") for i, n in enumerate(nodes)),
+    )
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Read and parse a bundle file; unreadable or truncated files are user errors."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise UserInputError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserInputError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    return parse_bundle(obj)
+
+
+# ----------------------------------------------------------------------------- verifying
+
+
+def verify_bundle(bundle: Bundle | Mapping[str, Any]) -> VerifiedBundle:
+    """Apply every rule of bundle v1. Returns the verified bundle or raises."""
+    if not isinstance(bundle, Bundle):
+        bundle = parse_bundle(bundle)
+    if not bundle.headers:
+        raise VerificationError("bundle: no headers")
+    headers = tuple(decode_header(raw, f"headers[{i}]") for i, raw in enumerate(bundle.headers))
+    verify_chain(headers)
+    anchor = headers[-1]
+    if anchor.hash != bundle.anchor_hash:
+        raise VerificationError(
+            f"anchor: hash of the last header {hexstr(anchor.hash)} != anchor.hash "
+            f"{hexstr(bundle.anchor_hash)}"
+        )
+    if anchor.number != bundle.anchor_number:
+        raise VerificationError(
+            f"anchor: the last header is block {anchor.number}, not {bundle.anchor_number}"
+        )
+    by_number = {h.number: h for h in headers}
+
+    pool = NodePool()
+    previous = b""
+    for i, node in enumerate(bundle.nodes):
+        digest = pool.add(node)
+        if digest <= previous:
+            raise VerificationError(
+                f"nodes[{i}]: pool not strictly ascending by keccak256 (duplicate or out of order)"
+            )
+        previous = digest
+
+    seen_reads: set[tuple[int, bytes]] = set()
+    for i, read in enumerate(bundle.accounts):
+        where = f"accounts[{i}] ({hexstr(read.address)} @ {read.block})"
+        header = by_number.get(read.block)
+        if header is None:
+            raise VerificationError(f"{where}: block {read.block} is not among the headers")
+        if (read.block, read.address) in seen_reads:
+            raise VerificationError(f"{where}: duplicate read")
+        seen_reads.add((read.block, read.address))
+        leaf = pool.get(header.state_root, keccak256(read.address), f"{where} account proof")
+        proven = decode_account(leaf, where) if leaf is not None else None
+        if proven != read.account:
+            raise VerificationError(f"{where}: claimed account differs from the proven one")
+        seen_slots: set[bytes] = set()
+        for slot_read in read.storage:
+            swhere = f"{where} slot {hexstr(slot_read.slot)}"
+            if slot_read.slot in seen_slots:
+                raise VerificationError(f"{swhere}: duplicate slot")
+            seen_slots.add(slot_read.slot)
+            if proven is None:
+                value = 0
+            else:
+                value = decode_storage_value(
+                    pool.get(proven.storage_root, keccak256(slot_read.slot), swhere), swhere
+                )
+            if value != slot_read.value:
+                raise VerificationError(
+                    f"{swhere}: claimed value {hex(slot_read.value)} != proven {hex(value)}"
+                )
+    unused = pool.unused()
+    if unused:
+        raise VerificationError(
+            f"nodes: {len(unused)} node(s) not used by any proof, first {hexstr(unused[0])}"
+        )
+    return VerifiedBundle(bundle=bundle, headers=headers)
+
+
+# ----------------------------------------------------------------------------- building
+
+
+@dataclass(frozen=True)
+class ProofAtBlock:
+    """One ``eth_getProof`` answer taken at ``block``."""
+
+    block: int
+    response: Mapping[str, Any]
+
+
+def build_bundle(
+    chain_id: int,
+    headers: Sequence[bytes],
+    proofs: Iterable[ProofAtBlock],
+) -> VerifiedBundle:
+    """Assemble a bundle from header RLPs (consecutive, ascending, last = anchor) and
+    ``eth_getProof`` answers, then verify it. Proof nodes go into the deduplicated
+    pool; reads are sorted by (block, address) and slots by key."""
+    if not headers:
+        raise UserInputError("a bundle needs at least one header")
+    decoded = [decode_header(raw) for raw in headers]
+    pool: dict[bytes, bytes] = {}
+    reads: list[AccountRead] = []
+    from coprocessor.proofs import verify_proof_response
+
+    by_number = {h.number: h for h in decoded}
+    for item in proofs:
+        header = by_number.get(item.block)
+        if header is None:
+            raise UserInputError(f"proof for block {item.block}, which is not among the headers")
+        verified = verify_proof_response(item.response, header.state_root)
+        for node in item.response["accountProof"]:
+            raw = to_bytes(node, "accountProof")
+            pool[keccak256(raw)] = raw
+        if verified.account is not None:
+            for entry in item.response.get("storageProof", []):
+                for node in entry["proof"]:
+                    raw = to_bytes(node, "storageProof")
+                    pool[keccak256(raw)] = raw
+        slots = sorted(verified.storage.items())
+        reads.append(
+            AccountRead(
+                block=item.block,
+                address=verified.address,
+                account=verified.account,
+                storage=tuple(StorageRead(slot=k, value=v) for k, v in slots),
+            )
+        )
+    reads.sort(key=lambda r: (r.block, r.address))
+    bundle = Bundle(
+        chain_id=chain_id,
+        anchor_number=decoded[-1].number,
+        anchor_hash=decoded[-1].hash,
+        headers=tuple(headers),
+        accounts=tuple(reads),
+        nodes=tuple(node for _, node in sorted(pool.items())),
+    )
+    return verify_bundle(bundle)
+
+
+__all__ = [
+    "AccountRead",
+    "Bundle",
+    "ProofAtBlock",
+    "StorageRead",
+    "VerifiedBundle",
+    "build_bundle",
+    "load_bundle",
+    "parse_bundle",
+    "parse_slot_key",
+    "verify_bundle",
+]

@@ -1,0 +1,156 @@
+"""Merkle-Patricia proof walks over a pool of trie nodes.
+
+The fast path of proof verification: every node of a bundle is hashed once into a
+pool (``hash -> node``), then each key is walked from its root. A walk proves either
+the value at the key (inclusion) or that the key is absent (exclusion). Nodes
+shorter than 32 bytes are inlined in their parent, as the Ethereum trie stores them.
+The naive reference is ``trie.HexaryTrie.get_from_proof`` (see ``proofs.py``);
+tests assert both agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import rlp
+from rlp.exceptions import DecodingError
+
+from coprocessor.errors import VerificationError
+from coprocessor.hexutil import hexstr
+from coprocessor.keccak import EMPTY_TRIE_ROOT, keccak256
+
+_Node = list[object]
+
+
+@dataclass
+class NodePool:
+    """Trie nodes by their keccak256; remembers which ones walks used."""
+
+    nodes: dict[bytes, bytes] = field(default_factory=dict)
+    used: set[bytes] = field(default_factory=set)
+    _decoded: dict[bytes, _Node] = field(default_factory=dict)
+
+    @classmethod
+    def from_nodes(cls, nodes: Iterable[bytes]) -> NodePool:
+        """Hash each node once. Duplicates are kept once."""
+        return cls(nodes={keccak256(node): node for node in nodes})
+
+    def add(self, node: bytes) -> bytes:
+        """Add one node; returns its hash."""
+        digest = keccak256(node)
+        self.nodes[digest] = node
+        return digest
+
+    def _load(self, digest: bytes, where: str, root: bool = False) -> _Node:
+        decoded = self._decoded.get(digest)
+        if decoded is None:
+            raw = self.nodes.get(digest)
+            if raw is None:
+                raise VerificationError(f"{where}: missing trie node {hexstr(digest)}")
+            if len(raw) < 32 and not root:
+                raise VerificationError(
+                    f"{where}: node {hexstr(digest)} is shorter than 32 bytes "
+                    "(it must be inlined in its parent)"
+                )
+            decoded = _decode_node(raw, where)
+            self._decoded[digest] = decoded
+        self.used.add(digest)
+        return decoded
+
+    def unused(self) -> list[bytes]:
+        """Hashes of nodes no walk has touched."""
+        return sorted(set(self.nodes) - self.used)
+
+    def get(self, root: bytes, key: bytes, where: str) -> bytes | None:
+        """Walk ``key`` (already hashed for secure tries) from ``root``: the value
+        bytes, or ``None`` when the nodes prove the key absent."""
+        if root == EMPTY_TRIE_ROOT:
+            return None
+        nibbles = _to_nibbles(key)
+        node = self._load(root, where, root=True)
+        pos = 0
+        while True:
+            if len(node) == 17:
+                if pos == len(nibbles):
+                    raise VerificationError(f"{where}: key ends at a branch node")
+                ref = node[nibbles[pos]]
+                pos += 1
+                if ref == b"":
+                    return None
+                node = self._child(ref, where)
+                continue
+            # leaf or extension (len == 2, checked by _decode_node)
+            path = node[0]
+            assert isinstance(path, bytes)
+            is_leaf, rest = _decode_hex_prefix(path, where)
+            remaining = nibbles[pos:]
+            if is_leaf:
+                if tuple(remaining) != rest:
+                    return None
+                value = node[1]
+                if not isinstance(value, bytes) or value == b"":
+                    raise VerificationError(f"{where}: leaf value is not a byte string")
+                return value
+            if tuple(remaining[: len(rest)]) != rest:
+                return None
+            if not rest:
+                raise VerificationError(f"{where}: extension node with empty path")
+            pos += len(rest)
+            node = self._child(node[1], where)
+            if len(node) != 17:
+                raise VerificationError(f"{where}: extension node does not lead to a branch")
+
+    def _child(self, ref: object, where: str) -> _Node:
+        if isinstance(ref, list):  # inlined node (its RLP is shorter than 32 bytes)
+            if len(rlp.encode(ref)) >= 32:
+                raise VerificationError(f"{where}: inlined node of 32 bytes or more")
+            _check_shape(ref, where)
+            return ref
+        if not isinstance(ref, bytes) or len(ref) != 32:
+            raise VerificationError(f"{where}: child reference is not a 32-byte hash")
+        return self._load(ref, where)
+
+
+def _to_nibbles(key: bytes) -> list[int]:
+    out: list[int] = []
+    for byte in key:
+        out.append(byte >> 4)
+        out.append(byte & 15)
+    return out
+
+
+def _decode_hex_prefix(path: bytes, where: str) -> tuple[bool, tuple[int, ...]]:
+    """Hex-prefix (compact) encoding: the flag nibble says leaf/extension and odd/even."""
+    if not path:
+        raise VerificationError(f"{where}: empty hex-prefix path")
+    flag = path[0] >> 4
+    if flag > 3:
+        raise VerificationError(f"{where}: bad hex-prefix flag {flag}")
+    nibbles = _to_nibbles(path)
+    if flag & 1:
+        rest = tuple(nibbles[1:])
+    else:
+        if nibbles[1] != 0:
+            raise VerificationError(f"{where}: hex-prefix padding nibble is not zero")
+        rest = tuple(nibbles[2:])
+    return bool(flag & 2), rest
+
+
+def _check_shape(node: object, where: str) -> None:
+    if not isinstance(node, list) or len(node) not in (2, 17):
+        raise VerificationError(f"{where}: trie node is neither branch (17) nor leaf/extension (2)")
+    if len(node) == 17 and node[16] != b"":
+        raise VerificationError(f"{where}: branch node with a value in a fixed-length-key trie")
+    if len(node) == 2 and not isinstance(node[0], bytes):
+        raise VerificationError(f"{where}: leaf/extension path is not a byte string")
+
+
+def _decode_node(raw: bytes, where: str) -> _Node:
+    try:
+        node = rlp.decode(raw, strict=True)
+    except DecodingError as exc:
+        raise VerificationError(f"{where}: trie node is not valid RLP ({exc})") from None
+    _check_shape(node, where)
+    assert isinstance(node, list)
+    return node
