@@ -13,8 +13,10 @@ from coprocessor.errors import CoprocessorError
 #: modules under coprocessor.commands that provide ``register(subparsers)``
 COMMAND_MODULES: tuple[str, ...] = (
     "devnet",
+    "features",
     "index",
     "inspect",
+    "model",
 )
 
 Handler = Callable[[argparse.Namespace], int]
