@@ -51,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CoprocessorError as exc:
         print(f"coproc: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("coproc: interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,211 @@
+"""``coproc index`` (fetch, verify, cache, write bundles) and ``coproc verify-bundle``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from coprocessor.bundle import load_bundle, verify_bundle
+from coprocessor.errors import UserInputError
+from coprocessor.hexutil import hexstr, parse_address, parse_int
+from coprocessor.indexer import IndexStats, Read, index_block, resolve_block, write_json_atomic
+from coprocessor.paths import data_dir
+from coprocessor.rpc import RpcClient
+from coprocessor.slots import slot_bytes
+from coprocessor.store import Store
+
+
+def register(sub: Any) -> None:
+    """Add ``index`` and ``verify-bundle``."""
+    p = sub.add_parser(
+        "index",
+        help="fetch headers and proofs over JSON-RPC, verify, cache, write a proof bundle",
+    )
+    p.add_argument("--rpc", required=True, help="JSON-RPC URL of an Ethereum node")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--block", help="N, latest or finalized")
+    where.add_argument("--blocks", help="history range FROM..TO (one bundle per block)")
+    p.add_argument("--every", type=int, default=1, help="with --blocks: every K-th block")
+    p.add_argument("--address", required=True, action="append", help="account (repeatable)")
+    p.add_argument(
+        "--slot",
+        action="append",
+        default=[],
+        help="storage slot of the (last) --address, hex or decimal (repeatable)",
+    )
+    p.add_argument(
+        "--ancestors",
+        type=int,
+        default=0,
+        help="anchor the bundle K blocks later (header chain N..N+K)",
+    )
+    p.add_argument("--chain-id", type=int, default=None, help="refuse a node on another chain")
+    p.add_argument("--out", required=True, help="bundle file (with --blocks: a directory)")
+    p.add_argument("--progress", action="store_true", help="progress lines on stderr")
+    p.set_defaults(handler=_index)
+
+    v = sub.add_parser("verify-bundle", help="re-verify a bundle offline; print its values")
+    v.add_argument("file")
+    v.set_defaults(handler=_verify)
+
+
+def _reads(args: argparse.Namespace) -> list[Read]:
+    addresses = [parse_address(a, f"--address {a}") for a in args.address]
+    slots = tuple(slot_bytes(parse_int(s, f"--slot {s}")) for s in args.slot)
+    for s in args.slot:
+        if parse_int(s, "--slot") >= 2**256 or parse_int(s, "--slot") < 0:
+            raise UserInputError(f"--slot {s}: out of the 256-bit range")
+    if len(set(addresses)) != len(addresses):
+        raise UserInputError("--address given twice")
+    if len(set(slots)) != len(slots):
+        raise UserInputError("--slot given twice")
+    reads = [Read(a) for a in addresses[:-1]]
+    reads.append(Read(addresses[-1], slots))
+    return reads
+
+
+def _block_spec(text: str) -> str | int:
+    if text in ("latest", "finalized", "safe"):
+        return text
+    value = parse_int(text, "--block")
+    if value < 0:
+        raise UserInputError("--block must be >= 0")
+    return value
+
+
+def _range(text: str, every: int) -> list[int]:
+    if ".." not in text:
+        raise UserInputError("--blocks must look like FROM..TO")
+    lo_text, hi_text = text.split("..", 1)
+    lo, hi = parse_int(lo_text, "--blocks FROM"), parse_int(hi_text, "--blocks TO")
+    if lo < 0 or hi < lo:
+        raise UserInputError("--blocks: need 0 <= FROM <= TO")
+    if every < 1:
+        raise UserInputError("--every must be >= 1")
+    return list(range(lo, hi + 1, every))
+
+
+def _index(args: argparse.Namespace) -> int:
+    reads = _reads(args)
+    if args.ancestors < 0:
+        raise UserInputError("--ancestors must be >= 0")
+    blocks = _range(args.blocks, args.every) if args.blocks else None
+    spec = _block_spec(args.block) if args.block else None
+    store = Store(data_dir(args.data_dir) / "coproc.sqlite")
+    try:
+        summary = asyncio.run(_run(args, reads, spec, blocks, store))
+    finally:
+        store.close()
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+async def _run(
+    args: argparse.Namespace,
+    reads: list[Read],
+    spec: str | int | None,
+    blocks: list[int] | None,
+    store: Store,
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    out = Path(args.out)
+    async with RpcClient(args.rpc, expected_chain_id=args.chain_id) as rpc:
+        if blocks is None:
+            assert spec is not None
+            number = await resolve_block(rpc, spec)
+            if number == 0:
+                raise UserInputError("block 0 has no provable state on many nodes; use >= 1")
+            stats = IndexStats()
+            verified = await index_block(
+                rpc,
+                store,
+                number,
+                reads,
+                ancestors=args.ancestors,
+                progress=_progress(args),
+                stats=stats,
+            )
+            write_json_atomic(out, verified.bundle.to_json())
+            header = verified.header(number)
+            return {
+                "bundle": str(out),
+                "chain_id": rpc.chain_id,
+                "block": number,
+                "block_hash": hexstr(header.hash),
+                "state_root": hexstr(header.state_root),
+                "anchor": {"number": verified.anchor.number, "hash": hexstr(verified.anchor.hash)},
+                "accounts": len(verified.bundle.accounts),
+                "slots": sum(len(a.storage) for a in verified.bundle.accounts),
+                "nodes": len(verified.bundle.nodes),
+                "cached": stats.cached,
+                "rpc_calls": rpc.calls_sent,
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+        head = await rpc.block_number()
+        if blocks[-1] + args.ancestors > head:
+            raise UserInputError(f"--blocks reaches {blocks[-1]}, above the node's head ({head})")
+        if blocks[0] == 0:
+            raise UserInputError("block 0 has no provable state on many nodes; start at >= 1")
+        out.mkdir(parents=True, exist_ok=True)
+        written, skipped = [], 0
+        show = _bar(args, len(blocks))
+        for number in blocks:
+            path = out / f"bundle-{number}.json"
+            if path.exists() and _still_valid(path):
+                skipped += 1  # resumable: a verified bundle from an earlier run
+            else:
+                verified = await index_block(rpc, store, number, reads, ancestors=args.ancestors)
+                write_json_atomic(path, verified.bundle.to_json())
+            written.append(str(path))
+            show(number)
+        return {
+            "bundles": len(written),
+            "resumed": skipped,
+            "directory": str(out),
+            "chain_id": rpc.chain_id,
+            "first": blocks[0],
+            "last": blocks[-1],
+            "rpc_calls": rpc.calls_sent,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+
+
+def _still_valid(path: Path) -> bool:
+    try:
+        verify_bundle(load_bundle(path))
+    except Exception:
+        return False
+    return True
+
+
+def _progress(args: argparse.Namespace) -> Any:
+    from coprocessor.indexer import stderr_progress
+
+    return stderr_progress(args.progress)
+
+
+def _bar(args: argparse.Namespace, total: int) -> Any:
+    if not (args.progress or sys.stderr.isatty()):
+        return lambda _n: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="block", file=sys.stderr)
+
+    def step(number: int) -> None:
+        bar.set_postfix_str(str(number))
+        bar.update(1)
+        if bar.n == total:
+            bar.close()
+
+    return step
+
+
+def _verify(args: argparse.Namespace) -> int:
+    verified = verify_bundle(load_bundle(args.file))
+    print(json.dumps(verified.to_json(), indent=2))
+    return 0

@@ -1,0 +1,247 @@
+"""Async JSON-RPC client (aiohttp) for Ethereum nodes.
+
+- batches (JSON-RPC arrays) whose answers are matched by ``id``, never by order;
+- bounded concurrency (a semaphore), a timeout per request;
+- retries with exponential backoff for reads only (429, 5xx, timeouts, dropped
+  connections); writes are never resent blindly;
+- a chain-id check on connect;
+- ``eth_getProof`` key lists split into chunks of at most 1,024 keys.
+Errors keep the node's raw error object (``RpcError.response``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import random
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from coprocessor.errors import ChainMismatchError, RpcError, RpcTimeoutError
+from coprocessor.hexutil import hexstr
+
+#: the largest storage-key list real nodes accept in one eth_getProof
+PROOF_KEYS_PER_CALL = 1024
+#: methods that change state: never retried after a request may have reached the node
+WRITE_METHODS = frozenset(
+    {"eth_sendRawTransaction", "eth_sendTransaction", "personal_sendTransaction"}
+)
+
+Call = tuple[str, Sequence[Any]]
+
+
+class RpcClient:
+    """One node endpoint. Use as ``async with RpcClient(url) as rpc: ...``."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        expected_chain_id: int | None = None,
+        timeout: float = 30.0,
+        max_concurrency: int = 8,
+        retries: int = 4,
+        backoff: float = 0.25,
+        max_batch: int = 100,
+    ) -> None:
+        self.url = url
+        self.expected_chain_id = expected_chain_id
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_batch = max_batch
+        self.chain_id: int | None = None
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._ids = itertools.count(1)
+        self._session: aiohttp.ClientSession | None = None
+        #: counters for progress and benchmarks
+        self.requests_sent = 0
+        self.calls_sent = 0
+
+    async def __aenter__(self) -> RpcClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def connect(self) -> int:
+        """Open the session and check the chain id (raises ChainMismatchError)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        chain_id = int(await self.call("eth_chainId", []), 16)
+        if self.expected_chain_id is not None and chain_id != self.expected_chain_id:
+            await self.close()
+            raise ChainMismatchError(
+                f"{self.url} serves chain id {chain_id}, expected {self.expected_chain_id}"
+            )
+        self.chain_id = chain_id
+        return chain_id
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # ------------------------------------------------------------------ transport
+
+    async def _post(self, payload: object, retry: bool) -> Any:
+        if self._session is None:
+            raise RpcError("RPC client is not connected")
+        attempts = self.retries + 1 if retry else 1
+        last: Exception | None = None
+        for attempt in range(attempts):
+            if attempt:
+                delay = self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 4)
+                await asyncio.sleep(delay)
+            try:
+                async with self._semaphore:
+                    self.requests_sent += 1
+                    async with self._session.post(
+                        self.url, json=payload, headers={"Content-Type": "application/json"}
+                    ) as response:
+                        body = await response.read()
+                        if response.status == 429 or response.status >= 500:
+                            last = RpcError(f"{self.url}: HTTP {response.status}")
+                            retry_after = response.headers.get("Retry-After", "")
+                            if retry and retry_after.isdigit():
+                                await asyncio.sleep(min(float(retry_after), 10.0))
+                            continue
+                        if response.status != 200:
+                            raise RpcError(f"{self.url}: HTTP {response.status}")
+                try:
+                    return json.loads(body)
+                except json.JSONDecodeError:
+                    last = RpcError(f"{self.url}: answer is not JSON")
+                    continue
+            except TimeoutError:
+                last = RpcTimeoutError(f"{self.url}: no answer within {self.timeout:g}s")
+            except aiohttp.ClientError as exc:
+                last = RpcError(f"{self.url}: cannot reach the node ({exc.__class__.__name__})")
+        assert last is not None
+        raise last
+
+    # ------------------------------------------------------------------ calls
+
+    async def call(self, method: str, params: Sequence[Any]) -> Any:
+        """One call; reads are retried, writes are sent once."""
+        self.calls_sent += 1
+        request_id = next(self._ids)
+        payload = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)}
+        answer = await self._post(payload, retry=method not in WRITE_METHODS)
+        return _result_of(answer, request_id, method)
+
+    async def batch(self, calls: Sequence[Call]) -> list[Any]:
+        """Several reads as JSON-RPC arrays (``max_batch`` per request, sent
+        concurrently); results come back in the order of ``calls``, matched by id."""
+        if any(method in WRITE_METHODS for method, _ in calls):
+            raise RpcError("writes are not batched")
+        chunks = [calls[i : i + self.max_batch] for i in range(0, len(calls), self.max_batch)]
+        parts = await asyncio.gather(*(self._batch_once(chunk) for chunk in chunks))
+        return [result for part in parts for result in part]
+
+    async def _batch_once(self, calls: Sequence[Call]) -> list[Any]:
+        ids = [next(self._ids) for _ in calls]
+        self.calls_sent += len(calls)
+        payload = [
+            {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
+            for i, (m, p) in zip(ids, calls, strict=True)
+        ]
+        answer = await self._post(payload, retry=True)
+        if not isinstance(answer, list):
+            if isinstance(answer, Mapping) and "error" in answer:
+                raise RpcError(f"batch rejected: {_message(answer['error'])}", answer["error"])
+            raise RpcError("batch answer is not a JSON array")
+        by_id: dict[Any, Any] = {}
+        for item in answer:
+            if not isinstance(item, Mapping) or "id" not in item:
+                raise RpcError("batch answer item without id")
+            if item["id"] in by_id:
+                raise RpcError(f"batch answer repeats id {item['id']}")
+            by_id[item["id"]] = item
+        results = []
+        for request_id, (method, _) in zip(ids, calls, strict=True):
+            if request_id not in by_id:
+                raise RpcError(f"batch answer lacks the result of {method} (id {request_id})")
+            results.append(_result_of(by_id[request_id], request_id, method))
+        if len(by_id) != len(ids):
+            raise RpcError("batch answer has results for ids that were not asked")
+        return results
+
+    # ------------------------------------------------------------------ helpers
+
+    async def block_number(self) -> int:
+        """The node's head block number."""
+        return int(await self.call("eth_blockNumber", []), 16)
+
+    async def get_block(self, tag: int | str) -> dict[str, Any]:
+        """``eth_getBlockByNumber(tag, false)``; raises if the block does not exist."""
+        param = hex(tag) if isinstance(tag, int) else tag
+        block = await self.call("eth_getBlockByNumber", [param, False])
+        if block is None:
+            raise RpcError(f"block {tag} does not exist on {self.url}")
+        if not isinstance(block, dict):
+            raise RpcError(f"block {tag}: answer is not an object")
+        return block
+
+    async def get_blocks(self, numbers: Sequence[int]) -> list[dict[str, Any]]:
+        """Several blocks in batched requests."""
+        blocks = await self.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+        for number, block in zip(numbers, blocks, strict=True):
+            if not isinstance(block, dict):
+                raise RpcError(f"block {number} does not exist on {self.url}")
+        return blocks
+
+    async def get_proof(self, address: bytes, slots: Sequence[bytes], block: int) -> dict[str, Any]:
+        """``eth_getProof`` for any number of slots: key lists are split into chunks
+        of at most 1,024 and the storage proofs joined. Each chunk must agree on the
+        account part (else the node changed its answer and we refuse to mix)."""
+        keys = [hexstr(slot) for slot in slots]
+        chunks = [
+            keys[i : i + PROOF_KEYS_PER_CALL] for i in range(0, len(keys), PROOF_KEYS_PER_CALL)
+        ]
+        if not chunks:
+            chunks = [[]]
+        answers = await asyncio.gather(
+            *(self.call("eth_getProof", [hexstr(address), chunk, hex(block)]) for chunk in chunks)
+        )
+        first = answers[0]
+        if not isinstance(first, dict):
+            raise RpcError("eth_getProof answer is not an object")
+        merged = dict(first)
+        merged["storageProof"] = list(first.get("storageProof", []))
+        for other in answers[1:]:
+            if not isinstance(other, dict) or other.get("accountProof") != first.get(
+                "accountProof"
+            ):
+                raise RpcError("eth_getProof chunks disagree on the account proof")
+            merged["storageProof"].extend(other.get("storageProof", []))
+        return merged
+
+
+def _message(error: object) -> str:
+    if isinstance(error, Mapping):
+        return f"{error.get('message', '?')} (code {error.get('code', '?')})"
+    return str(error)
+
+
+def _result_of(answer: object, request_id: int, method: str) -> Any:
+    if not isinstance(answer, Mapping):
+        raise RpcError(f"{method}: answer is not a JSON object")
+    if answer.get("id") != request_id:
+        raise RpcError(f"{method}: answer id {answer.get('id')!r} != request id {request_id}")
+    if "error" in answer and answer["error"] is not None:
+        raise RpcError(f"{method}: {_message(answer['error'])}", answer["error"])
+    if "result" not in answer:
+        raise RpcError(f"{method}: answer has neither result nor error")
+    return answer["result"]

@@ -1,0 +1,292 @@
+"""The SQLite store (sqlite-utils): verified chain data, content-addressed trie nodes.
+
+- WAL mode, a versioned schema (``meta.schema_version``); an unknown version is refused.
+- ``headers``: keyed by (chain_id, number, hash) with a ``canonical`` flag, so a
+  reorg leaves the orphaned header in place, marked non-canonical.
+- ``nodes``: trie nodes keyed by keccak256; nodes shared by many proofs once.
+- ``accounts`` / ``slots``: verified values keyed by (block hash, address[, slot]),
+  with the ordered node hashes of their proofs.
+
+Only :meth:`Store.save_verified` writes chain data, it takes a
+:class:`~coprocessor.bundle.VerifiedBundle` (so nothing unverified is stored as
+verified) and writes it in one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from coprocessor.bundle import VerifiedBundle
+from coprocessor.errors import StoreError
+from coprocessor.headers import Header, decode_header
+from coprocessor.hexutil import hexstr
+from coprocessor.keccak import keccak256
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CachedHeader:
+    """A header row."""
+
+    number: int
+    hash: bytes
+    canonical: bool
+    raw: bytes
+
+
+class Store:
+    """One SQLite file. Safe to open from several processes (WAL)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable SQLite file ({exc})") from None
+        self.db = sqlite_utils.Database(conn)
+        self._migrate()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.conn.close()
+
+    # ------------------------------------------------------------------ schema
+
+    def _migrate(self) -> None:
+        db = self.db
+        try:
+            if "meta" not in db.table_names():
+                with db.conn:
+                    self._create()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable SQLite file ({exc})") from None
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: schema version {version}, this build reads {SCHEMA_VERSION}"
+            )
+
+    def _create(self) -> None:
+        db = self.db
+        db.table("meta").create({"key": str, "value": str}, pk="key")
+        db.table("headers").create(
+            {
+                "chain_id": int,
+                "number": int,
+                "hash": bytes,
+                "parent_hash": bytes,
+                "state_root": bytes,
+                "timestamp": int,
+                "rlp": bytes,
+                "canonical": int,
+            },
+            pk=("chain_id", "number", "hash"),
+        )
+        db.table("headers").create_index(["chain_id", "hash"], unique=True)
+        db.table("nodes").create({"hash": bytes, "rlp": bytes}, pk="hash")
+        db.table("accounts").create(
+            {
+                "chain_id": int,
+                "block_hash": bytes,
+                "block_number": int,
+                "address": bytes,
+                "present": int,
+                "nonce": str,
+                "balance": str,
+                "storage_root": bytes,
+                "code_hash": bytes,
+            },
+            pk=("block_hash", "address"),
+        )
+        db.table("slots").create(
+            {"block_hash": bytes, "address": bytes, "slot": bytes, "value": str},
+            pk=("block_hash", "address", "slot"),
+        )
+        db.table("bundle_nodes").create(
+            {"block_hash": bytes, "node_hash": bytes}, pk=("block_hash", "node_hash")
+        )
+        db.table("meta").insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
+
+    # ------------------------------------------------------------------ writes
+
+    def save_verified(self, verified: VerifiedBundle) -> None:
+        """Store a verified bundle's headers, nodes and values in one transaction
+        (raw SQL on purpose: sqlite-utils' helpers commit on their own)."""
+        bundle = verified.bundle
+        chain_id = bundle.chain_id
+        by_number = {h.number: h for h in verified.headers}
+        conn = self.db.conn
+        node_rows = [(keccak256(n), n) for n in bundle.nodes]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for header in verified.headers:
+                self._put_header(chain_id, header)
+            conn.executemany("INSERT OR IGNORE INTO nodes (hash, rlp) VALUES (?, ?)", node_rows)
+            for number in {read.block for read in bundle.accounts}:
+                block_hash = by_number[number].hash
+                conn.executemany(
+                    "INSERT OR IGNORE INTO bundle_nodes (block_hash, node_hash) VALUES (?, ?)",
+                    [(block_hash, digest) for digest, _ in node_rows],
+                )
+            for read in bundle.accounts:
+                block_hash = by_number[read.block].hash
+                acc = read.account
+                conn.execute(
+                    "INSERT OR REPLACE INTO accounts (chain_id, block_hash, block_number, address,"
+                    " present, nonce, balance, storage_root, code_hash)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        chain_id,
+                        block_hash,
+                        read.block,
+                        read.address,
+                        int(acc is not None),
+                        hex(acc.nonce) if acc else "0x0",
+                        hex(acc.balance) if acc else "0x0",
+                        acc.storage_root if acc else b"",
+                        acc.code_hash if acc else b"",
+                    ),
+                )
+                conn.executemany(
+                    "INSERT OR REPLACE INTO slots (block_hash, address, slot, value)"
+                    " VALUES (?, ?, ?, ?)",
+                    [(block_hash, read.address, s.slot, hex(s.value)) for s in read.storage],
+                )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _put_header(self, chain_id: int, header: Header) -> None:
+        """Insert a header as canonical; other headers at its height become
+        non-canonical, and so, in cascade, do stored descendants that no longer link."""
+        conn = self.db.conn
+        conn.execute(
+            "UPDATE headers SET canonical = 0 WHERE chain_id = ? AND number = ? AND hash != ?",
+            (chain_id, header.number, header.hash),
+        )
+        conn.execute(
+            "INSERT OR REPLACE INTO headers (chain_id, number, hash, parent_hash, state_root,"
+            " timestamp, rlp, canonical) VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+            (
+                chain_id,
+                header.number,
+                header.hash,
+                header.parent_hash,
+                header.state_root,
+                header.timestamp,
+                header.raw,
+            ),
+        )
+        # descendants of the headers just orphaned at this height are orphaned too
+        orphaned = {
+            r[0]
+            for r in conn.execute(
+                "SELECT hash FROM headers WHERE chain_id = ? AND number = ? AND hash != ?",
+                (chain_id, header.number, header.hash),
+            )
+        }
+        number = header.number + 1
+        # and a stored child that does not link to the new header cannot be canonical
+        children = conn.execute(
+            "SELECT hash FROM headers WHERE chain_id = ? AND number = ? AND parent_hash != ?",
+            (chain_id, number, header.hash),
+        ).fetchall()
+        orphaned_next = {r[0] for r in children}
+        while orphaned or orphaned_next:
+            rows = conn.execute(
+                "SELECT hash, parent_hash FROM headers WHERE chain_id = ? AND number = ?",
+                (chain_id, number),
+            ).fetchall()
+            now = {h for h, parent in rows if parent in orphaned} | orphaned_next
+            if now:
+                conn.executemany(
+                    "UPDATE headers SET canonical = 0 WHERE chain_id = ? AND hash = ?",
+                    [(chain_id, h) for h in now],
+                )
+            orphaned, orphaned_next, number = now, set(), number + 1
+
+    def mark_canonical(self, chain_id: int, header: Header) -> None:
+        """Record ``header`` as the canonical block at its height (reorg handling)."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._put_header(chain_id, header)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # ------------------------------------------------------------------ reads
+
+    def headers_at(self, chain_id: int, number: int) -> list[CachedHeader]:
+        """Every stored header at a height, canonical first."""
+        rows = self.db.conn.execute(
+            "SELECT number, hash, canonical, rlp FROM headers WHERE chain_id = ? AND number = ? "
+            "ORDER BY canonical DESC",
+            (chain_id, number),
+        ).fetchall()
+        return [CachedHeader(r[0], r[1], bool(r[2]), r[3]) for r in rows]
+
+    def canonical_header(self, chain_id: int, number: int) -> Header | None:
+        """The stored canonical header at a height, re-decoded (hash recomputed)."""
+        for row in self.headers_at(chain_id, number):
+            if row.canonical:
+                header = decode_header(row.raw)
+                if header.hash != row.hash:
+                    raise StoreError(f"store: header {number} row does not hash to its key")
+                return header
+        return None
+
+    def cached_values(
+        self, block_hash: bytes, address: bytes, slots: list[bytes]
+    ) -> dict[str, Any] | None:
+        """Verified account + slots at a block, if every one is cached; else None."""
+        acc = self.db.conn.execute(
+            "SELECT present, nonce, balance, storage_root, code_hash FROM accounts "
+            "WHERE block_hash = ? AND address = ?",
+            (block_hash, address),
+        ).fetchone()
+        if acc is None:
+            return None
+        values: dict[bytes, str] = {}
+        for slot in slots:
+            row = self.db.conn.execute(
+                "SELECT value FROM slots WHERE block_hash = ? AND address = ? AND slot = ?",
+                (block_hash, address, slot),
+            ).fetchone()
+            if row is None:
+                return None
+            values[slot] = row[0]
+        return {"account": acc, "storage": values}
+
+    def nodes_for_block(self, block_hash: bytes) -> list[bytes]:
+        """All stored trie nodes that proofs at ``block_hash`` used."""
+        rows = self.db.conn.execute(
+            "SELECT n.rlp FROM bundle_nodes b JOIN nodes n ON n.hash = b.node_hash "
+            "WHERE b.block_hash = ?",
+            (block_hash,),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per table (status output, tests)."""
+        return {t: self.db[t].count for t in ("headers", "nodes", "accounts", "slots")}
+
+    def describe_header(self, chain_id: int, number: int) -> list[dict[str, Any]]:
+        """JSON-friendly rows of the headers at a height."""
+        return [
+            {"number": h.number, "hash": hexstr(h.hash), "canonical": h.canonical}
+            for h in self.headers_at(chain_id, number)
+        ]
