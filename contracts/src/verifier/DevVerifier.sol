@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {IRiscZeroVerifier} from "./IRiscZeroVerifier.sol";
+import {ReceiptClaim} from "./ReceiptClaim.sol";
+
+/// @title DevVerifier
+/// @notice A mock verifier for local chains: it accepts the seal `0xFFFFFFFF ‖ claimDigest`
+/// that RISC Zero's dev mode (`RISC0_DEV_MODE=1`) stands for, with claimDigest the
+/// digest of a successful claim for (imageId, journalDigest). It proves nothing: only the
+/// devnet scripts deploy it, never a production deployment.
+contract DevVerifier is IRiscZeroVerifier {
+    /// @notice The seal prefix (router selector) of dev-mode seals.
+    bytes4 public constant SELECTOR = 0xFFFFFFFF;
+
+    /// @notice The seal is not exactly 36 bytes (4-byte selector + 32-byte claim digest).
+    error DevVerifierSealLength(uint256 length);
+    /// @notice The seal does not start with 0xFFFFFFFF.
+    error DevVerifierSelectorMismatch(bytes4 selector);
+    /// @notice The seal's claim digest is not the digest of the claimed execution.
+    error DevVerifierClaimMismatch(bytes32 expected, bytes32 got);
+
+    /// @inheritdoc IRiscZeroVerifier
+    function verify(bytes calldata seal, bytes32 imageId, bytes32 journalDigest) external pure {
+        if (seal.length != 36) revert DevVerifierSealLength(seal.length);
+        if (bytes4(seal[:4]) != SELECTOR) revert DevVerifierSelectorMismatch(bytes4(seal[:4]));
+        bytes32 expected = ReceiptClaim.okDigest(imageId, journalDigest);
+        bytes32 got = bytes32(seal[4:36]);
+        if (got != expected) revert DevVerifierClaimMismatch(expected, got);
+    }
+
+    /// @notice The claim digest a dev seal must carry for (imageId, journalDigest).
+    /// @param imageId The guest program's image ID.
+    /// @param journalDigest sha256 of the journal.
+    /// @return The RISC Zero claim digest of a successful, unconditional execution.
+    function claimDigest(bytes32 imageId, bytes32 journalDigest) external pure returns (bytes32) {
+        return ReceiptClaim.okDigest(imageId, journalDigest);
+    }
+
+    /// @notice The full dev seal for (imageId, journalDigest): `0xFFFFFFFF ‖ claimDigest`.
+    /// @param imageId The guest program's image ID.
+    /// @param journalDigest sha256 of the journal.
+    /// @return The 36-byte seal this verifier accepts.
+    function sealFor(bytes32 imageId, bytes32 journalDigest) external pure returns (bytes memory) {
+        return abi.encodePacked(SELECTOR, ReceiptClaim.okDigest(imageId, journalDigest));
+    }
+}
