@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -34,7 +35,8 @@ def _graph(nodes: list[onnx.NodeProto], inits: dict[str, np.ndarray], dim: int) 
 
 
 def _onnx_eval(model: onnx.ModelProto, xs: np.ndarray) -> np.ndarray:
-    out = ReferenceEvaluator(model).run(None, {"x": xs.astype(np.float32)})[0]
+    outputs: Any = ReferenceEvaluator(model).run(None, {"x": xs.astype(np.float32)})
+    out = outputs[0]
     return np.asarray(out, dtype=np.float64)
 
 

@@ -266,7 +266,7 @@ def _invalid_models() -> list[dict[str, Any]]:
     bad("to_bps not last", [ok[0], ok[2], ok[1], ok[2]])
     bad("final width 2", [_dense([[1, 0], [0, 1]], [0, 0]), ok[2]])
     bad("clip min > max", [ok[0], {"op": "clip", "min": 5, "max": 4}, ok[2]])
-    bad("non-integer weight", [_dense([[1.5, 0]], [0]), ok[2]])
+    bad("non-integer weight", [_dense([[1.5, 0]], [0]), ok[2]])  # type: ignore[list-item]
     bad("scale_bits 8", ok, scale_bits=8)
     bad("version 2", ok, version=2)
     bad("input_dim 0", ok, input_dim=0)
