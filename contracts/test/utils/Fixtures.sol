@@ -35,8 +35,9 @@ abstract contract OracleFixture is Test {
         vm.warp(1_700_000_000);
         dev = new DevVerifier();
         router = new RiscZeroVerifierRouter(OWNER);
+        bytes4 selector = dev.SELECTOR();
         vm.prank(OWNER);
-        router.addVerifier(dev.SELECTOR(), dev);
+        router.addVerifier(selector, dev);
         oracle = new RiskOracle(OWNER, router, IL2BlockHashStore(address(0)), 0, MAX_LAG);
         vm.startPrank(OWNER);
         oracle.allowImageId(IMAGE_ID, true);
