@@ -78,7 +78,15 @@ class RpcClient:
         """Open the session and check the chain id (raises ChainMismatchError)."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
-        chain_id = int(await self.call("eth_chainId", []), 16)
+        try:
+            answer = await self.call("eth_chainId", [])
+            chain_id = int(answer, 16)
+        except (TypeError, ValueError):
+            await self.close()
+            raise RpcError(f"{self.url}: eth_chainId answer is not a hex quantity") from None
+        except BaseException:
+            await self.close()  # else aiohttp warns about an unclosed session on stderr
+            raise
         if self.expected_chain_id is not None and chain_id != self.expected_chain_id:
             await self.close()
             raise ChainMismatchError(
