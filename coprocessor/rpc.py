@@ -15,6 +15,7 @@ import asyncio
 import itertools
 import json
 import random
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -61,6 +62,7 @@ class RpcClient:
         #: counters for progress and benchmarks
         self.requests_sent = 0
         self.calls_sent = 0
+        self.calls_by_method: Counter[str] = Counter()
 
     async def __aenter__(self) -> RpcClient:
         await self.connect()
@@ -144,6 +146,7 @@ class RpcClient:
     async def call(self, method: str, params: Sequence[Any]) -> Any:
         """One call; reads are retried, writes are sent once."""
         self.calls_sent += 1
+        self.calls_by_method[method] += 1
         request_id = next(self._ids)
         payload = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)}
         answer = await self._post(payload, retry=method not in WRITE_METHODS)
@@ -161,6 +164,7 @@ class RpcClient:
     async def _batch_once(self, calls: Sequence[Call]) -> list[Any]:
         ids = [next(self._ids) for _ in calls]
         self.calls_sent += len(calls)
+        self.calls_by_method.update(method for method, _ in calls)
         payload = [
             {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
             for i, (m, p) in zip(ids, calls, strict=True)
