@@ -22,6 +22,9 @@ from coprocessor.proofs import Account, decode_account, decode_storage_value, pa
 
 FORMAT = "coproc-bundle"
 VERSION = 1
+#: nodes answer a proof in an empty trie with this node (RLP of ""); a walk from the
+#: empty root never loads it, so it must not enter the pool (it would be unused)
+EMPTY_TRIE_NODE = b"\x80"
 
 
 @dataclass(frozen=True)
@@ -323,12 +326,14 @@ def build_bundle(
         verified = verify_proof_response(item.response, header.state_root)
         for node in item.response["accountProof"]:
             raw = to_bytes(node, "accountProof")
-            pool[keccak256(raw)] = raw
+            if raw != EMPTY_TRIE_NODE:
+                pool[keccak256(raw)] = raw
         if verified.account is not None:
             for entry in item.response.get("storageProof", []):
                 for node in entry["proof"]:
                     raw = to_bytes(node, "storageProof")
-                    pool[keccak256(raw)] = raw
+                    if raw != EMPTY_TRIE_NODE:
+                        pool[keccak256(raw)] = raw
         slots = sorted(verified.storage.items())
         reads.append(
             AccountRead(
