@@ -10,6 +10,7 @@ interface Vm {
     function chainId(uint256 newChainId) external;
     function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
     function deal(address account, uint256 newBalance) external;
+    function getNonce(address account) external view returns (uint64 nonce);
     function etch(address target, bytes calldata newRuntimeBytecode) external;
     function store(address target, bytes32 slot, bytes32 value) external;
     function load(address target, bytes32 slot) external view returns (bytes32 data);
