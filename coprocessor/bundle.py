@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,15 @@ from coprocessor.headers import Header, decode_header, verify_chain
 from coprocessor.hexutil import hexstr, quantity, to_bytes, to_quantity
 from coprocessor.keccak import keccak256
 from coprocessor.mpt import NodePool
-from coprocessor.proofs import Account, decode_account, decode_storage_value, parse_slot_key
+from coprocessor.proofs import (
+    ABSENT_CLAIMS,
+    Account,
+    claimed_account,
+    claimed_int,
+    decode_account,
+    decode_storage_value,
+    parse_slot_key,
+)
 
 FORMAT = "coproc-bundle"
 VERSION = 1
@@ -33,6 +41,11 @@ class StorageRead:
 
     slot: bytes
     value: int
+    #: keccak256(slot), the secure-trie path (computed once)
+    key: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", keccak256(self.slot))
 
 
 @dataclass(frozen=True)
@@ -43,18 +56,23 @@ class AccountRead:
     address: bytes
     account: Account | None
     storage: tuple[StorageRead, ...]
+    #: keccak256(address), the secure-trie path (computed once)
+    key: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", keccak256(self.address))
 
     def to_json(self) -> dict[str, Any]:
         """Bundle JSON form (with the redundant key hashes)."""
         return {
             "block": self.block,
             "address": hexstr(self.address),
-            "address_hash": hexstr(keccak256(self.address)),
+            "address_hash": hexstr(self.key),
             "account": self.account.to_json() if self.account else None,
             "storage": [
                 {
                     "slot": hexstr(s.slot),
-                    "slot_hash": hexstr(keccak256(s.slot)),
+                    "slot_hash": hexstr(s.key),
                     "value": quantity(s.value),
                 }
                 for s in self.storage
@@ -168,8 +186,6 @@ def parse_bundle(obj: object) -> Bundle:
             raise UserInputError(f"{where}: expected an object")
         address = to_bytes(_field(acc, "address", where), f"{where}.address", 20)
         address_hash = to_bytes(_field(acc, "address_hash", where), f"{where}.address_hash", 32)
-        if address_hash != keccak256(address):
-            raise VerificationError(f"{where}: address_hash is not keccak256(address)")
         raw_account = _field(acc, "account", where)
         account = (
             None if raw_account is None else Account.from_json(raw_account, f"{where}.account")
@@ -184,20 +200,22 @@ def parse_bundle(obj: object) -> Bundle:
                 raise UserInputError(f"{swhere}: expected an object")
             slot = to_bytes(_field(entry, "slot", swhere), f"{swhere}.slot", 32)
             slot_hash = to_bytes(_field(entry, "slot_hash", swhere), f"{swhere}.slot_hash", 32)
-            if slot_hash != keccak256(slot):
-                raise VerificationError(f"{swhere}: slot_hash is not keccak256(slot)")
             value = to_quantity(_field(entry, "value", swhere), f"{swhere}.value")
             if value >= 2**256:
                 raise UserInputError(f"{swhere}.value: more than 256 bits")
-            storage.append(StorageRead(slot=slot, value=value))
-        reads.append(
-            AccountRead(
-                block=_int(_field(acc, "block", where), f"{where}.block"),
-                address=address,
-                account=account,
-                storage=tuple(storage),
-            )
+            slot_read = StorageRead(slot=slot, value=value)
+            if slot_hash != slot_read.key:
+                raise VerificationError(f"{swhere}: slot_hash is not keccak256(slot)")
+            storage.append(slot_read)
+        read = AccountRead(
+            block=_int(_field(acc, "block", where), f"{where}.block"),
+            address=address,
+            account=account,
+            storage=tuple(storage),
         )
+        if address_hash != read.key:
+            raise VerificationError(f"{where}: address_hash is not keccak256(address)")
+        reads.append(read)
     chain_id = _int(_field(obj, "chain_id", "bundle"), "bundle.chain_id")
     return Bundle(
         chain_id=chain_id,
@@ -225,8 +243,13 @@ def load_bundle(path: str | Path) -> Bundle:
 # ----------------------------------------------------------------------------- verifying
 
 
-def verify_bundle(bundle: Bundle | Mapping[str, Any]) -> VerifiedBundle:
-    """Apply every rule of bundle v1. Returns the verified bundle or raises."""
+def verify_bundle(
+    bundle: Bundle | Mapping[str, Any], *, _decoded: dict[bytes, Any] | None = None
+) -> VerifiedBundle:
+    """Apply every rule of bundle v1. Returns the verified bundle or raises.
+
+    ``_decoded`` lets :func:`build_bundle` share node decodes it already made
+    (keyed by node hash, so a decode can only be reused for the same bytes)."""
     if not isinstance(bundle, Bundle):
         bundle = parse_bundle(bundle)
     if not bundle.headers:
@@ -245,7 +268,7 @@ def verify_bundle(bundle: Bundle | Mapping[str, Any]) -> VerifiedBundle:
         )
     by_number = {h.number: h for h in headers}
 
-    pool = NodePool()
+    pool = NodePool(decoded=_decoded if _decoded is not None else {})
     previous = b""
     for i, node in enumerate(bundle.nodes):
         digest = pool.add(node)
@@ -264,7 +287,7 @@ def verify_bundle(bundle: Bundle | Mapping[str, Any]) -> VerifiedBundle:
         if (read.block, read.address) in seen_reads:
             raise VerificationError(f"{where}: duplicate read")
         seen_reads.add((read.block, read.address))
-        leaf = pool.get(header.state_root, keccak256(read.address), f"{where} account proof")
+        leaf = pool.get(header.state_root, read.key, f"{where} account proof")
         proven = decode_account(leaf, where) if leaf is not None else None
         if proven != read.account:
             raise VerificationError(f"{where}: claimed account differs from the proven one")
@@ -278,7 +301,7 @@ def verify_bundle(bundle: Bundle | Mapping[str, Any]) -> VerifiedBundle:
                 value = 0
             else:
                 value = decode_storage_value(
-                    pool.get(proven.storage_root, keccak256(slot_read.slot), swhere), swhere
+                    pool.get(proven.storage_root, slot_read.key, swhere), swhere
                 )
             if value != slot_read.value:
                 raise VerificationError(
@@ -309,50 +332,64 @@ def build_bundle(
     proofs: Iterable[ProofAtBlock],
 ) -> VerifiedBundle:
     """Assemble a bundle from header RLPs (consecutive, ascending, last = anchor) and
-    ``eth_getProof`` answers, then verify it. Proof nodes go into the deduplicated
-    pool; reads are sorted by (block, address) and slots by key."""
+    ``eth_getProof`` answers, then verify it with :func:`verify_bundle`.
+
+    Proof nodes go into the deduplicated pool (only nodes the walks use are kept);
+    the node's claims become the bundle's claims, which verification then checks.
+    Whether an account exists is read from the proof itself (a node's zero-valued
+    claim cannot tell an absent account from an empty one)."""
     if not headers:
         raise UserInputError("a bundle needs at least one header")
-    decoded = [decode_header(raw) for raw in headers]
-    pool: dict[bytes, bytes] = {}
-    reads: list[AccountRead] = []
-    from coprocessor.proofs import verify_proof_response
-
+    decoded = [decode_header(raw, f"headers[{i}]") for i, raw in enumerate(headers)]
     by_number = {h.number: h for h in decoded}
-    for item in proofs:
+    items = list(proofs)
+    pool = NodePool()
+    seen: set[str] = set()  # proofs of one contract repeat their upper nodes
+
+    def add(nodes: Iterable[str], what: str) -> None:
+        for node in nodes:
+            if node not in seen:
+                seen.add(node)
+                pool.add(to_bytes(node, what))
+
+    for item in items:
+        add(item.response.get("accountProof", []), "accountProof")
+    reads: list[AccountRead] = []
+    for item in items:
         header = by_number.get(item.block)
         if header is None:
             raise UserInputError(f"proof for block {item.block}, which is not among the headers")
-        verified = verify_proof_response(item.response, header.state_root)
-        for node in item.response["accountProof"]:
-            raw = to_bytes(node, "accountProof")
-            if raw != EMPTY_TRIE_NODE:
-                pool[keccak256(raw)] = raw
-        if verified.account is not None:
-            for entry in item.response.get("storageProof", []):
-                for node in entry["proof"]:
-                    raw = to_bytes(node, "storageProof")
-                    if raw != EMPTY_TRIE_NODE:
-                        pool[keccak256(raw)] = raw
-        slots = sorted(verified.storage.items())
-        reads.append(
-            AccountRead(
-                block=item.block,
-                address=verified.address,
-                account=verified.account,
-                storage=tuple(StorageRead(slot=k, value=v) for k, v in slots),
-            )
-        )
+        response = item.response
+        address = to_bytes(response.get("address"), "proof.address", 20)
+        where = f"account {hexstr(address)} @ {item.block}"
+        leaf = pool.get(header.state_root, keccak256(address), where)
+        account = decode_account(leaf, where) if leaf is not None else None
+        claimed = claimed_account(response, where)
+        if account is None and claimed is not None and claimed not in ABSENT_CLAIMS:
+            raise VerificationError(f"{where}: node claims an account the proof shows absent")
+        if account is not None and claimed != account:
+            raise VerificationError(f"{where}: claimed account fields differ from the proof")
+        storage = []
+        for j, entry in enumerate(response.get("storageProof", [])):
+            slot = parse_slot_key(entry.get("key"), f"{where} storageProof[{j}].key")
+            value = claimed_int(entry.get("value"), f"{where} storageProof[{j}].value")
+            storage.append(StorageRead(slot=slot, value=value))
+            if account is not None:  # an absent account has no storage trie to prove
+                add(entry.get("proof", []), "storageProof")
+        storage.sort(key=lambda s: s.slot)
+        reads.append(AccountRead(item.block, address, account, tuple(storage)))
     reads.sort(key=lambda r: (r.block, r.address))
+    # Every node goes in; verify_bundle rejects the bundle if one is not on a walked
+    # path (a node that sends more than the path is lying, not quirky).
     bundle = Bundle(
         chain_id=chain_id,
         anchor_number=decoded[-1].number,
         anchor_hash=decoded[-1].hash,
         headers=tuple(headers),
         accounts=tuple(reads),
-        nodes=tuple(node for _, node in sorted(pool.items())),
+        nodes=tuple(pool.nodes[d] for d in sorted(pool.nodes)),
     )
-    return verify_bundle(bundle)
+    return verify_bundle(bundle, _decoded=pool.decoded)
 
 
 __all__ = [

@@ -3,16 +3,18 @@ error reaches the user as one clear line."""
 
 from __future__ import annotations
 
+import re
+
 from coprocessor.errors import UserInputError
 
-_HEX = frozenset("0123456789abcdefABCDEF")
+_HEX = re.compile(r"[0-9a-fA-F]*")
 
 
 def _body(value: object, where: str) -> str:
     if not isinstance(value, str) or not value.startswith(("0x", "0X")):
         raise UserInputError(f"{where}: expected a 0x-prefixed hex string, got {value!r:.80}")
     body = value[2:]
-    if not all(c in _HEX for c in body):
+    if not _HEX.fullmatch(body):
         raise UserInputError(f"{where}: not hex: {value!r:.80}")
     return body
 

@@ -148,9 +148,9 @@ def verify_proof_response(proof: Mapping[str, Any], state_root: bytes) -> Verifi
     ]
     leaf = get_from_proof(state_root, address, account_nodes, where)
     account = decode_account(leaf, where) if leaf is not None else None
-    claimed = _claimed_account(proof, where)
+    claimed = claimed_account(proof, where)
     if account is None:
-        if claimed is not None and claimed not in _ABSENT_CLAIMS:
+        if claimed is not None and claimed not in ABSENT_CLAIMS:
             raise VerificationError(f"{where}: node claims an account the proof shows absent")
     elif claimed != account:
         raise VerificationError(f"{where}: claimed account fields differ from the proof")
@@ -161,7 +161,7 @@ def verify_proof_response(proof: Mapping[str, Any], state_root: bytes) -> Verifi
         swhere = f"{where} slot {hexstr(key)}"
         nodes = [to_bytes(n, f"{swhere} proof[{j}]") for j, n in enumerate(entry["proof"])]
         value = decode_storage_value(get_from_proof(root, key, nodes, swhere), swhere)
-        claimed_value = _json_int(entry.get("value"), f"{swhere} value")
+        claimed_value = claimed_int(entry.get("value"), f"{swhere} value")
         if claimed_value != value:
             raise VerificationError(
                 f"{swhere}: claimed value {hex(claimed_value)} != proven {hex(value)}"
@@ -170,7 +170,8 @@ def verify_proof_response(proof: Mapping[str, Any], state_root: bytes) -> Verifi
     return VerifiedProof(address=address, account=account, storage=storage)
 
 
-def _json_int(value: object, where: str) -> int:
+def claimed_int(value: object, where: str) -> int:
+    """An integer claimed by a node (hex quantity, lenient about leading zeros)."""
     if isinstance(value, int):
         return value
     if isinstance(value, str) and value.startswith("0x"):
@@ -182,12 +183,13 @@ def _json_int(value: object, where: str) -> int:
     raise UserInputError(f"{where}: not a hex quantity: {value!r:.60}")
 
 
-def _claimed_account(proof: Mapping[str, Any], where: str) -> Account | None:
+def claimed_account(proof: Mapping[str, Any], where: str) -> Account | None:
+    """The account fields an ``eth_getProof`` answer claims (None if it claims none)."""
     if "nonce" not in proof and "balance" not in proof:
         return None
     return Account(
-        nonce=_json_int(proof.get("nonce", "0x0"), f"{where} nonce"),
-        balance=_json_int(proof.get("balance", "0x0"), f"{where} balance"),
+        nonce=claimed_int(proof.get("nonce", "0x0"), f"{where} nonce"),
+        balance=claimed_int(proof.get("balance", "0x0"), f"{where} balance"),
         storage_root=to_bytes(proof.get("storageHash"), f"{where} storageHash", 32),
         code_hash=to_bytes(proof.get("codeHash"), f"{where} codeHash", 32),
     )
@@ -197,7 +199,7 @@ EMPTY_ROOT = keccak256(b"\x80")
 EMPTY_CODE = keccak256(b"")
 
 #: how nodes describe an absent account (geth: empty root/code; others: zero hashes)
-_ABSENT_CLAIMS = (
+ABSENT_CLAIMS = (
     Account(0, 0, EMPTY_ROOT, EMPTY_CODE),
     Account(0, 0, b"\x00" * 32, b"\x00" * 32),
 )
