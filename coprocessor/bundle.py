@@ -341,6 +341,7 @@ def build_bundle(
     if not headers:
         raise UserInputError("a bundle needs at least one header")
     decoded = [decode_header(raw, f"headers[{i}]") for i, raw in enumerate(headers)]
+    verify_chain(decoded)  # before any proof: a broken chain is the first thing to report
     by_number = {h.number: h for h in decoded}
     items = list(proofs)
     pool = NodePool()
@@ -350,7 +351,9 @@ def build_bundle(
         for node in nodes:
             if node not in seen:
                 seen.add(node)
-                pool.add(to_bytes(node, what))
+                raw = to_bytes(node, what)
+                if raw != EMPTY_TRIE_NODE:
+                    pool.add(raw)
 
     for item in items:
         add(item.response.get("accountProof", []), "accountProof")

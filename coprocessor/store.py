@@ -29,6 +29,28 @@ from coprocessor.keccak import keccak256
 
 SCHEMA_VERSION = 1
 
+_SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE headers (
+        chain_id INTEGER NOT NULL, number INTEGER NOT NULL, hash BLOB NOT NULL,
+        parent_hash BLOB NOT NULL, state_root BLOB NOT NULL, timestamp INTEGER NOT NULL,
+        rlp BLOB NOT NULL, canonical INTEGER NOT NULL,
+        PRIMARY KEY (chain_id, number, hash)) WITHOUT ROWID""",
+    "CREATE UNIQUE INDEX headers_hash ON headers (chain_id, hash)",
+    "CREATE TABLE nodes (hash BLOB PRIMARY KEY, rlp BLOB NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE accounts (
+        chain_id INTEGER NOT NULL, block_hash BLOB NOT NULL, block_number INTEGER NOT NULL,
+        address BLOB NOT NULL, present INTEGER NOT NULL, nonce TEXT NOT NULL,
+        balance TEXT NOT NULL, storage_root BLOB NOT NULL, code_hash BLOB NOT NULL,
+        PRIMARY KEY (block_hash, address)) WITHOUT ROWID""",
+    """CREATE TABLE slots (
+        block_hash BLOB NOT NULL, address BLOB NOT NULL, slot BLOB NOT NULL,
+        value TEXT NOT NULL, PRIMARY KEY (block_hash, address, slot)) WITHOUT ROWID""",
+    """CREATE TABLE bundle_nodes (
+        block_hash BLOB NOT NULL, node_hash BLOB NOT NULL,
+        PRIMARY KEY (block_hash, node_hash)) WITHOUT ROWID""",
+)
+
 
 @dataclass(frozen=True)
 class CachedHeader:
@@ -66,8 +88,14 @@ class Store:
         db = self.db
         try:
             if "meta" not in db.table_names():
-                with db.conn:
-                    self._create()
+                db.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    if "meta" not in db.table_names():
+                        self._create()
+                except BaseException:
+                    db.conn.execute("ROLLBACK")
+                    raise
+                db.conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable SQLite file ({exc})") from None
         row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -78,45 +106,13 @@ class Store:
             )
 
     def _create(self) -> None:
-        db = self.db
-        db.table("meta").create({"key": str, "value": str}, pk="key")
-        db.table("headers").create(
-            {
-                "chain_id": int,
-                "number": int,
-                "hash": bytes,
-                "parent_hash": bytes,
-                "state_root": bytes,
-                "timestamp": int,
-                "rlp": bytes,
-                "canonical": int,
-            },
-            pk=("chain_id", "number", "hash"),
+        """Schema v1. Keyed tables are WITHOUT ROWID: one B-tree per table instead of
+        a table plus a primary-key index (about half the work per insert)."""
+        for statement in _SCHEMA:
+            self.db.conn.execute(statement)
+        self.db.conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
         )
-        db.table("headers").create_index(["chain_id", "hash"], unique=True)
-        db.table("nodes").create({"hash": bytes, "rlp": bytes}, pk="hash")
-        db.table("accounts").create(
-            {
-                "chain_id": int,
-                "block_hash": bytes,
-                "block_number": int,
-                "address": bytes,
-                "present": int,
-                "nonce": str,
-                "balance": str,
-                "storage_root": bytes,
-                "code_hash": bytes,
-            },
-            pk=("block_hash", "address"),
-        )
-        db.table("slots").create(
-            {"block_hash": bytes, "address": bytes, "slot": bytes, "value": str},
-            pk=("block_hash", "address", "slot"),
-        )
-        db.table("bundle_nodes").create(
-            {"block_hash": bytes, "node_hash": bytes}, pk=("block_hash", "node_hash")
-        )
-        db.table("meta").insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
 
     # ------------------------------------------------------------------ writes
 
