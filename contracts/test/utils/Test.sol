@@ -50,6 +50,10 @@ abstract contract Test {
         vm.assertEq(left, right, message);
     }
 
+    function assertEq(bool left, bool right, string memory message) internal pure {
+        vm.assertEq(left, right, message);
+    }
+
     function assertEq(address left, address right, string memory message) internal pure {
         vm.assertEq(left, right, message);
     }
