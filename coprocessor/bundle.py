@@ -119,6 +119,8 @@ class VerifiedBundle:
 
     bundle: Bundle
     headers: tuple[Header, ...]
+    #: keccak256 of each node of ``bundle.nodes``, in order (computed while verifying)
+    node_hashes: tuple[bytes, ...] = ()
 
     @property
     def anchor(self) -> Header:
@@ -162,6 +164,24 @@ def _int(value: object, where: str) -> int:
     return value
 
 
+def _require_lowercase_hex(value: object, where: str) -> None:
+    """Every string of a bundle is lowercase ``0x``-hex (formats.md conventions):
+    one spelling per value, so changing any character of a hex string is rejected
+    (``to_bytes`` alone would accept ``0X``/``A-F`` spellings of the same bytes)."""
+    if isinstance(value, str):
+        if not value.startswith("0x") or value[2:].strip(_LOWER_HEX):
+            raise UserInputError(f"{where}: not lowercase 0x-hex: {value!r:.80}")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _require_lowercase_hex(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _require_lowercase_hex(item, f"{where}[{i}]")
+
+
+_LOWER_HEX = "0123456789abcdef"
+
+
 def parse_bundle(obj: object) -> Bundle:
     """Parse bundle JSON strictly (types, hex, sizes); check the redundant key hashes."""
     if not isinstance(obj, Mapping):
@@ -170,6 +190,7 @@ def parse_bundle(obj: object) -> Bundle:
         raise UserInputError(f"bundle: format is {obj.get('format')!r}, expected {FORMAT!r}")
     if obj.get("version") != VERSION:
         raise UserInputError(f"bundle: unsupported version {obj.get('version')!r}")
+    _require_lowercase_hex({k: v for k, v in obj.items() if k != "format"}, "bundle")
     anchor = _field(obj, "anchor", "bundle")
     if not isinstance(anchor, Mapping):
         raise UserInputError("bundle.anchor: expected an object")
@@ -270,8 +291,10 @@ def verify_bundle(
 
     pool = NodePool(decoded=_decoded if _decoded is not None else {})
     previous = b""
+    digests = []
     for i, node in enumerate(bundle.nodes):
         digest = pool.add(node)
+        digests.append(digest)
         if digest <= previous:
             raise VerificationError(
                 f"nodes[{i}]: pool not strictly ascending by keccak256 (duplicate or out of order)"
@@ -312,7 +335,7 @@ def verify_bundle(
         raise VerificationError(
             f"nodes: {len(unused)} node(s) not used by any proof, first {hexstr(unused[0])}"
         )
-    return VerifiedBundle(bundle=bundle, headers=headers)
+    return VerifiedBundle(bundle=bundle, headers=headers, node_hashes=tuple(digests))
 
 
 # ----------------------------------------------------------------------------- building
