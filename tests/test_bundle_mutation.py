@@ -1,0 +1,227 @@
+"""Mutation tests of bundle v1 (docs/formats.md §1): ANY single-character change to
+any 0x-hex string of a real bundle makes ``verify_bundle`` raise CoprocessorError,
+and so does reordering, duplicating, dropping or adding a trie node.
+
+Two real bundles: one indexed from anvil (an account with several slots including an
+empty one, an EOA with empty storage, an absent account, three headers = 2
+ancestors) and one built from mainnet block 21,925,176 (shared vectors).
+Each is checked by hypothesis (random position and replacement character, fixed
+seed) and by an exhaustive sweep (every hex digit of every string changed once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from coprocessor.bundle import ProofAtBlock, build_bundle, verify_bundle
+from coprocessor.devnet import AnvilNode, rpc_call
+from coprocessor.errors import CoprocessorError
+from coprocessor.headers import encode_header_json
+from coprocessor.indexer import Read, index_block
+from coprocessor.keccak import keccak256
+from coprocessor.rpc import RpcClient
+from coprocessor.store import Store
+
+CONTRACT = "0x00000000000000000000000000000000c0ffee02"
+EOA = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"  # anvil dev account #1
+ABSENT = "0x00000000000000000000000000000000deadbee2"
+VALUES = {0: 1, 1: 0xFF, 2: 2**256 - 1, 7: 0x1234, 0x20: 9, 2**160 + 3: 77}
+READ_SLOTS = [0, 1, 2, 4, 7, 0x20, 2**160 + 3]  # slot 4 is empty
+
+Path_ = tuple[str | int, ...]
+
+
+def hex_strings(obj: Any, path: Path_ = ()) -> Iterator[tuple[Path_, str]]:
+    """Every 0x-string of a JSON value with its path."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from hex_strings(value, (*path, key))
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            yield from hex_strings(value, (*path, i))
+    elif isinstance(obj, str) and obj.startswith("0x"):
+        yield path, obj
+
+
+def replaced(obj: Any, path: Path_, value: Any) -> Any:
+    out = copy.deepcopy(obj)
+    target = out
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return out
+
+
+def rejected_in_place(obj: Any, path: Path_, value: Any) -> bool:
+    """Like ``rejected(replaced(...))`` without copying the bundle (the sweep's speed)."""
+    target = obj
+    for key in path[:-1]:
+        target = target[key]
+    original = target[path[-1]]
+    target[path[-1]] = value
+    try:
+        return rejected(obj)
+    finally:
+        target[path[-1]] = original
+
+
+def rejected(obj: Any) -> bool:
+    try:
+        verify_bundle(obj)
+    except CoprocessorError:
+        return True
+    return False
+
+
+def slot_hex(slot: int) -> str:
+    return "0x" + slot.to_bytes(32, "big").hex()
+
+
+@pytest.fixture(scope="module")
+def anvil_bundle(anvil: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    for slot, value in VALUES.items():
+        rpc_call(anvil.rpc, "anvil_setStorageAt", [CONTRACT, slot_hex(slot), slot_hex(value)])
+    rpc_call(anvil.rpc, "anvil_setNonce", [CONTRACT, "0x3"])
+    rpc_call(anvil.rpc, "anvil_mine", ["0x3"])
+    block = int(rpc_call(anvil.rpc, "eth_blockNumber"), 16) - 2
+
+    def slots(*numbers: int) -> tuple[bytes, ...]:
+        return tuple(n.to_bytes(32, "big") for n in numbers)
+
+    reads = [
+        Read(bytes.fromhex(ABSENT[2:]), slots(1)),
+        Read(bytes.fromhex(EOA[2:]), slots(0)),
+        Read(bytes.fromhex(CONTRACT[2:]), slots(*READ_SLOTS)),
+    ]
+    store = Store(tmp_path_factory.mktemp("mutation") / "store.sqlite")
+
+    async def index() -> Any:
+        async with RpcClient(anvil.rpc) as rpc:
+            return await index_block(rpc, store, block, reads, ancestors=2)
+
+    try:
+        verified = asyncio.run(index())
+    finally:
+        store.close()
+    bundle = verified.bundle.to_json()
+    # the bundle is what anvil says (independent of the code under test)
+    assert len(bundle["headers"]) == 3
+    by_address = {a["address"]: a for a in bundle["accounts"]}
+    assert by_address[ABSENT]["account"] is None
+    assert by_address[EOA]["account"]["storage_root"] == "0x" + keccak256(b"\x80").hex()
+    contract = by_address[CONTRACT]
+    assert contract["account"]["nonce"] == "0x3"
+    for entry in contract["storage"]:
+        word = rpc_call(anvil.rpc, "eth_getStorageAt", [CONTRACT, entry["slot"], hex(block)])
+        assert int(entry["value"], 16) == int(word, 16) == VALUES.get(int(entry["slot"], 16), 0)
+    assert len(contract["storage"]) == len(READ_SLOTS)
+    return bundle
+
+
+@pytest.fixture(scope="module")
+def mainnet_bundle(shared_vectors: Path) -> dict[str, Any]:
+    header = json.loads((shared_vectors / "headers" / "cancun_21925176.json").read_text())
+    raw = encode_header_json(header)
+    assert "0x" + keccak256(raw).hex() == header["hash"]
+    proofs = [
+        json.loads(p.read_text())
+        for p in sorted((shared_vectors / "proofs").glob("cancun_21925176_*.json"))
+    ]
+    assert len(proofs) == 2
+    verified = build_bundle(1, [raw], [ProofAtBlock(21925176, p["proof"]) for p in proofs])
+    bundle = verified.bundle.to_json()
+    assert bundle["anchor"]["hash"] == header["hash"]
+    balances = {p["proof"]["address"].lower(): int(p["proof"]["balance"], 16) for p in proofs}
+    assert {a["address"]: int(a["account"]["balance"], 16) for a in bundle["accounts"]} == balances
+    return bundle
+
+
+@pytest.fixture(params=["anvil", "mainnet"])
+def bundle(request: pytest.FixtureRequest) -> dict[str, Any]:
+    obj: dict[str, Any] = request.getfixturevalue(f"{request.param}_bundle")
+    verify_bundle(obj)  # the unmutated bundle verifies
+    return obj
+
+
+HEX = "0123456789abcdef"
+OTHER_CHARS = "ABCDEFXg z\u00e9\x00-"
+
+
+@settings(
+    max_examples=400,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_any_single_character_change_is_rejected(bundle: dict[str, Any], data: Any) -> None:
+    strings = list(hex_strings(bundle))
+    path, text = data.draw(st.sampled_from(strings), label="string")
+    pos = data.draw(st.integers(0, len(text) - 1), label="position")
+    new = data.draw(
+        st.sampled_from(HEX + OTHER_CHARS).filter(lambda c: c != text[pos]), label="char"
+    )
+    mutated = text[:pos] + new + text[pos + 1 :]
+    assert rejected(replaced(bundle, path, mutated)), (path, pos, text[pos], new)
+
+
+def test_every_hex_digit_change_is_rejected(bundle: dict[str, Any]) -> None:
+    """Each digit of each string changed to the next hex digit: every digit of short
+    strings, every third digit of long ones (header and node RLP; the offset rotates
+    so that each digit position mod 3 is hit), to keep the run short."""
+    accepted = []
+    count = 0
+    for n, (path, text) in enumerate(hex_strings(bundle)):
+        step = 3 if len(text) > 200 else 1
+        for pos in range(2 + n % step, len(text), step):
+            new = HEX[(HEX.index(text[pos]) + 1) % 16]
+            count += 1
+            if not rejected_in_place(bundle, path, text[:pos] + new + text[pos + 1 :]):
+                accepted.append((path, pos))
+    assert count > 1000
+    assert accepted == []
+    verify_bundle(bundle)  # restored
+
+
+def test_nodes_reordered_duplicated_or_dropped_are_rejected(bundle: dict[str, Any]) -> None:
+    nodes = bundle["nodes"]
+    assert len(nodes) >= 3
+    for i in range(len(nodes) - 1):
+        swapped = [*nodes[:i], nodes[i + 1], nodes[i], *nodes[i + 2 :]]
+        assert rejected(replaced(bundle, ("nodes",), swapped)), f"swap {i}"
+    assert rejected(replaced(bundle, ("nodes",), nodes[::-1]))
+    for i in range(len(nodes)):
+        duplicated = [*nodes[: i + 1], nodes[i], *nodes[i + 1 :]]
+        assert rejected(replaced(bundle, ("nodes",), duplicated)), f"duplicate {i}"
+        dropped = nodes[:i] + nodes[i + 1 :]
+        assert rejected(replaced(bundle, ("nodes",), dropped)), f"drop {i}"
+
+
+def test_extra_unused_node_is_rejected(
+    bundle: dict[str, Any], anvil_bundle: dict[str, Any], mainnet_bundle: dict[str, Any]
+) -> None:
+    """A valid trie node from the other bundle, inserted in hash order (so only the
+    "every node is used" rule can catch it)."""
+    other = mainnet_bundle if bundle is anvil_bundle else anvil_bundle
+    nodes = bundle["nodes"]
+    for extra in (other["nodes"][0], other["nodes"][-1]):
+        assert extra not in nodes
+        ordered = sorted([*nodes, extra], key=lambda n: keccak256(bytes.fromhex(n[2:])))
+        assert rejected(replaced(bundle, ("nodes",), ordered))
+
+
+def test_headers_reordered_or_dropped_are_rejected(anvil_bundle: dict[str, Any]) -> None:
+    headers = anvil_bundle["headers"]
+    assert rejected(replaced(anvil_bundle, ("headers",), headers[::-1]))
+    assert rejected(replaced(anvil_bundle, ("headers",), [headers[0], headers[2]]))
+    assert rejected(replaced(anvil_bundle, ("headers",), headers[:2]))  # anchor dropped
+    assert rejected(replaced(anvil_bundle, ("headers",), [*headers, headers[2]]))
