@@ -195,6 +195,13 @@ class Store:
                 header.raw,
             ),
         )
+        # a stored header one below that is not this header's parent is orphaned too
+        # (its own descendants at this height were just marked above)
+        if header.number > 0:
+            conn.execute(
+                "UPDATE headers SET canonical = 0 WHERE chain_id = ? AND number = ? AND hash != ?",
+                (chain_id, header.number - 1, header.parent_hash),
+            )
         # descendants of the headers just orphaned at this height are orphaned too
         orphaned = {
             r[0]
