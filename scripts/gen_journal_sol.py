@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from eth_hash.auto import keccak
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec" / "journal_v1.json"
 OUT = ROOT / "contracts" / "src" / "generated" / "JournalV1.sol"
@@ -39,6 +41,12 @@ def convert(sol_type: str, expr: str) -> str:
     if sol_type == "bytes32":
         return f"bytes32({expr})"
     return f"{sol_type}({expr})"
+
+
+def selector_doc(signature: str) -> str:
+    """NatSpec line naming an error's selector."""
+    sel = "0x" + keccak(signature.encode())[:4].hex()
+    return f'    /// @dev Selector `{sel}` = bytes4(keccak256("{signature}")).'
 
 
 def generate(spec: dict[str, Any]) -> str:
@@ -74,10 +82,13 @@ def generate(spec: dict[str, Any]) -> str:
         "    }",
         "",
         f"    /// @notice The journal is not exactly {32 * len(fields)} bytes long.",
+        selector_doc(f"{name}Length(uint256)"),
         f"    error {name}Length(uint256 length);",
         "    /// @notice Word `index` has bits set beyond its field's type (non-canonical).",
+        selector_doc(f"{name}FieldRange(uint256)"),
         f"    error {name}FieldRange(uint256 index);",
         "    /// @notice The journal's version is not the one this library reads.",
+        selector_doc(f"{name}Version(uint8)"),
         f"    error {name}Version(uint8 version);",
         "",
         "    /// @notice Decode and validate an encoded journal.",

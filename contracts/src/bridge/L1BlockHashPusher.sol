@@ -20,6 +20,7 @@ contract L1BlockHashPusher {
     event BlockHashPushed(uint256 indexed number, bytes32 hash, uint256 indexed ticketId);
 
     /// @notice No trusted hash for that block here (current/future, or older than 8191 blocks).
+    /// @dev Selector `0x86d173e9` = bytes4(keccak256("PusherBlockUnavailable(uint256)")).
     error PusherBlockUnavailable(uint256 number);
 
     /// @param inbox_ Arbitrum's delayed Inbox.

@@ -24,12 +24,16 @@ contract L2BlockHashStore is IL2BlockHashStore {
     event BlockHashReceived(uint256 indexed number, bytes32 hash);
 
     /// @notice The caller is not the aliased L1 pusher.
+    /// @dev Selector `0x7bd79b6f` = bytes4(keccak256("StoreUnauthorized(address)")).
     error StoreUnauthorized(address caller);
     /// @notice A zero hash was sent.
+    /// @dev Selector `0x36a0a76e` = bytes4(keccak256("StoreZeroHash(uint256)")).
     error StoreZeroHash(uint256 number);
     /// @notice This block's hash is already stored (replayed message).
+    /// @dev Selector `0xaef1a841` = bytes4(keccak256("StoreAlreadyKnown(uint256)")).
     error StoreAlreadyKnown(uint256 number);
     /// @notice A different hash is already stored for this block.
+    /// @dev Selector `0x42e388c7` = bytes4(keccak256("StoreHashConflict(uint256,bytes32,bytes32)")).
     error StoreHashConflict(uint256 number, bytes32 stored, bytes32 got);
 
     /// @param l1Pusher_ Address of the L1BlockHashPusher on L1.

@@ -25,6 +25,7 @@ contract ExampleLendingPool {
     event MaxLtvUpdated(address indexed account, uint16 maxLtvBps, uint32 score, uint64 blockNumber);
 
     /// @notice The base LTV is above 100%.
+    /// @dev Selector `0x03a7de0f` = bytes4(keccak256("LendingPoolBadBaseLtv(uint16)")).
     error LendingPoolBadBaseLtv(uint16 baseLtvBps);
 
     /// @param oracle_ The risk oracle.

@@ -49,10 +49,13 @@ library JournalV1 {
     }
 
     /// @notice The journal is not exactly 320 bytes long.
+    /// @dev Selector `0xb2bb56d3` = bytes4(keccak256("JournalV1Length(uint256)")).
     error JournalV1Length(uint256 length);
     /// @notice Word `index` has bits set beyond its field's type (non-canonical).
+    /// @dev Selector `0x0d4072f2` = bytes4(keccak256("JournalV1FieldRange(uint256)")).
     error JournalV1FieldRange(uint256 index);
     /// @notice The journal's version is not the one this library reads.
+    /// @dev Selector `0xcd3ff863` = bytes4(keccak256("JournalV1Version(uint8)")).
     error JournalV1Version(uint8 version);
 
     /// @notice Decode and validate an encoded journal.

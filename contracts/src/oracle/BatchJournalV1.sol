@@ -33,10 +33,13 @@ library BatchJournalV1 {
     }
 
     /// @notice The batch journal is not exactly 224 bytes.
+    /// @dev Selector `0x3e00db3d` = bytes4(keccak256("BatchJournalLength(uint256)")).
     error BatchJournalLength(uint256 length);
     /// @notice Word `index` has bits set beyond its field's type.
+    /// @dev Selector `0x515aa0a5` = bytes4(keccak256("BatchJournalFieldRange(uint256)")).
     error BatchJournalFieldRange(uint256 index);
     /// @notice Unknown batch journal version.
+    /// @dev Selector `0x77f283da` = bytes4(keccak256("BatchJournalVersion(uint8)")).
     error BatchJournalVersion(uint8 version);
 
     /// @notice Decode and validate a batch journal.

@@ -73,46 +73,67 @@ contract RiskOracle is Owned {
     event BatchVerified(bytes32 indexed root, bytes32 indexed batchId, uint32 count, uint64 anchorNumber);
 
     /// @notice The zero value was given where a hash or id is required.
+    /// @dev Selector `0xe0df706f` = bytes4(keccak256("RiskOracleZeroValue()")).
     error RiskOracleZeroValue();
     /// @notice No default image ID is set (or it was retired).
+    /// @dev Selector `0xaba12e1b` = bytes4(keccak256("RiskOracleNoImageId()")).
     error RiskOracleNoImageId();
     /// @notice The image ID is not allowed.
+    /// @dev Selector `0xae3a9cda` = bytes4(keccak256("RiskOracleImageIdNotAllowed(bytes32)")).
     error RiskOracleImageIdNotAllowed(bytes32 imageId);
     /// @notice The model is already registered.
+    /// @dev Selector `0x51bb8bc0` = bytes4(keccak256("RiskOracleModelRegistered(bytes32)")).
     error RiskOracleModelRegistered(bytes32 modelHash);
     /// @notice The model is not registered (or was retired).
+    /// @dev Selector `0xf1d76dc2` = bytes4(keccak256("RiskOracleModelUnknown(bytes32)")).
     error RiskOracleModelUnknown(bytes32 modelHash);
     /// @notice The result's feature spec is not the one the model is registered with.
+    /// @dev Selector `0x3de37c1e` = bytes4(keccak256("RiskOracleFeatureSpecMismatch(bytes32,bytes32)")).
     error RiskOracleFeatureSpecMismatch(bytes32 expected, bytes32 got);
     /// @notice The journal names another chain than the one this oracle reads.
+    /// @dev Selector `0x3ee65d1e` = bytes4(keccak256("RiskOracleChainMismatch(uint64,uint64)")).
     error RiskOracleChainMismatch(uint64 expected, uint64 got);
     /// @notice The request block is after the anchor block.
+    /// @dev Selector `0x8552d2ba` = bytes4(keccak256("RiskOracleBlockAfterAnchor(uint64,uint64)")).
     error RiskOracleBlockAfterAnchor(uint64 blockNumber, uint64 anchorNumber);
     /// @notice The request block is more than `maxAnchorLag` blocks before the anchor.
+    /// @dev Selector `0x387c77cd` = bytes4(keccak256("RiskOracleAnchorTooFar(uint64,uint64)")).
     error RiskOracleAnchorTooFar(uint64 blockNumber, uint64 anchorNumber);
     /// @notice No trusted hash is available for the anchor block (too old, future, not bridged).
+    /// @dev Selector `0x4eedb4a2` = bytes4(keccak256("RiskOracleAnchorUnavailable(uint64)")).
     error RiskOracleAnchorUnavailable(uint64 anchorNumber);
     /// @notice The anchor hash is not the chain's hash of that block.
+    /// @dev Selector `0xb340dfc1` = bytes4(keccak256("RiskOracleAnchorMismatch(uint64,bytes32,bytes32)")).
     error RiskOracleAnchorMismatch(uint64 anchorNumber, bytes32 expected, bytes32 got);
     /// @notice The subject is the zero address.
+    /// @dev Selector `0xd2bd48da` = bytes4(keccak256("RiskOracleZeroSubject()")).
     error RiskOracleZeroSubject();
     /// @notice The score is above 10000 basis points.
+    /// @dev Selector `0x849149dd` = bytes4(keccak256("RiskOracleScoreOutOfRange(uint32)")).
     error RiskOracleScoreOutOfRange(uint32 score);
     /// @notice The result is not newer than the stored one (stale or duplicate).
+    /// @dev Selector `0xca25b5e4` = bytes4(keccak256("RiskOracleStale(uint64,uint64)")).
     error RiskOracleStale(uint64 storedBlock, uint64 gotBlock);
     /// @notice The request id (or batch id) was already used.
+    /// @dev Selector `0x2189241a` = bytes4(keccak256("RiskOracleRequestReplayed(bytes32)")).
     error RiskOracleRequestReplayed(bytes32 requestId);
     /// @notice The batch root is already verified.
+    /// @dev Selector `0x8cdc1c48` = bytes4(keccak256("RiskOracleBatchKnown(bytes32)")).
     error RiskOracleBatchKnown(bytes32 root);
     /// @notice The batch root is not verified.
+    /// @dev Selector `0xbb76a1a6` = bytes4(keccak256("RiskOracleBatchUnknown(bytes32)")).
     error RiskOracleBatchUnknown(bytes32 root);
     /// @notice The Merkle proof does not lead to the batch root.
+    /// @dev Selector `0x9e384f96` = bytes4(keccak256("RiskOracleLeafNotInBatch(bytes32,bytes32)")).
     error RiskOracleLeafNotInBatch(bytes32 root, bytes32 leaf);
     /// @notice `storeLeaves` got arrays of different lengths.
+    /// @dev Selector `0x868ced65` = bytes4(keccak256("RiskOracleLengthMismatch(uint256,uint256,uint256)")).
     error RiskOracleLengthMismatch(uint256 roots, uint256 leaves, uint256 proofs);
     /// @notice No score is stored for (subject, model).
+    /// @dev Selector `0xeece893e` = bytes4(keccak256("RiskOracleNoScore(address,bytes32)")).
     error RiskOracleNoScore(address subject, bytes32 modelHash);
     /// @notice The score (or batch) is older than the age the caller accepts.
+    /// @dev Selector `0xe5914115` = bytes4(keccak256("RiskOracleScoreTooOld(uint64,uint256)")).
     error RiskOracleScoreTooOld(uint64 updatedAt, uint256 maxAge);
 
     /// @param initialOwner Governance account.

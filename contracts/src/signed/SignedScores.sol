@@ -73,30 +73,43 @@ contract SignedScores {
     event OperatorSlashed(address indexed signer, address indexed challenger, uint256 amount, uint32 signedScore, uint32 provenScore);
 
     /// @notice The bond is below `minBond`.
+    /// @dev Selector `0x843d1b71` = bytes4(keccak256("SignedScoresBondTooSmall(uint256,uint256)")).
     error SignedScoresBondTooSmall(uint256 amount, uint256 minimum);
     /// @notice The signing key is zero or was already registered (keys are single use).
+    /// @dev Selector `0x699693c7` = bytes4(keccak256("SignedScoresSignerTaken(address)")).
     error SignedScoresSignerTaken(address signer);
     /// @notice The caller does not own this operator.
+    /// @dev Selector `0x1e3b133e` = bytes4(keccak256("SignedScoresNotOwner(address)")).
     error SignedScoresNotOwner(address caller);
     /// @notice The operator is not in the state this action needs.
+    /// @dev Selector `0xf4eaabf4` = bytes4(keccak256("SignedScoresWrongStatus(address,uint8)")).
     error SignedScoresWrongStatus(address signer, Status status);
     /// @notice The withdrawal delay has not passed.
+    /// @dev Selector `0x44bac309` = bytes4(keccak256("SignedScoresLocked(uint64)")).
     error SignedScoresLocked(uint64 unlockAt);
     /// @notice Paying out ether failed.
+    /// @dev Selector `0xc083c5dd` = bytes4(keccak256("SignedScoresTransferFailed()")).
     error SignedScoresTransferFailed();
     /// @notice The signature is not 65 bytes.
+    /// @dev Selector `0x7358dfba` = bytes4(keccak256("SignedScoresSignatureLength(uint256)")).
     error SignedScoresSignatureLength(uint256 length);
     /// @notice `s` is in the upper half of the curve order (malleable signature).
+    /// @dev Selector `0x11dfc5cc` = bytes4(keccak256("SignedScoresHighS()")).
     error SignedScoresHighS();
     /// @notice `v` is neither 27 nor 28.
+    /// @dev Selector `0x55414a2e` = bytes4(keccak256("SignedScoresBadV(uint8)")).
     error SignedScoresBadV(uint8 v);
     /// @notice The signature does not recover to any address.
+    /// @dev Selector `0x41746fde` = bytes4(keccak256("SignedScoresBadSignature()")).
     error SignedScoresBadSignature();
     /// @notice The signature recovers to a key that is not active (unknown, exiting, gone or slashed).
+    /// @dev Selector `0x9a9792d0` = bytes4(keccak256("SignedScoresSignerInactive(address,uint8)")).
     error SignedScoresSignerInactive(address signer, Status status);
     /// @notice The receipt is about another (chain, block, subject, model, spec) than the signed score.
+    /// @dev Selector `0x19757159` = bytes4(keccak256("SignedScoresChallengeMismatch()")).
     error SignedScoresChallengeMismatch();
     /// @notice The receipt shows the same score: nothing to slash.
+    /// @dev Selector `0xc57dfe9b` = bytes4(keccak256("SignedScoresScoreAgrees(uint32)")).
     error SignedScoresScoreAgrees(uint32 score);
 
     /// @param oracle_ Oracle used to validate challenge receipts.

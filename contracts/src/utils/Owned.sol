@@ -16,8 +16,10 @@ abstract contract Owned {
     event OwnershipTransferStarted(address indexed previousOwner, address indexed newOwner);
 
     /// @notice The caller is not the owner (or, for acceptOwnership, not the pending owner).
+    /// @dev Selector `0x50074545` = bytes4(keccak256("OwnedUnauthorized(address)")).
     error OwnedUnauthorized(address caller);
     /// @notice The zero address cannot own the contract.
+    /// @dev Selector `0x44059de5` = bytes4(keccak256("OwnedZeroOwner()")).
     error OwnedZeroOwner();
 
     constructor(address initialOwner) {

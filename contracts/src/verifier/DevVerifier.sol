@@ -14,10 +14,13 @@ contract DevVerifier is IRiscZeroVerifier {
     bytes4 public constant SELECTOR = 0xFFFFFFFF;
 
     /// @notice The seal is not exactly 36 bytes (4-byte selector + 32-byte claim digest).
+    /// @dev Selector `0x49720d61` = bytes4(keccak256("DevVerifierSealLength(uint256)")).
     error DevVerifierSealLength(uint256 length);
     /// @notice The seal does not start with 0xFFFFFFFF.
+    /// @dev Selector `0xfdfa7659` = bytes4(keccak256("DevVerifierSelectorMismatch(bytes4)")).
     error DevVerifierSelectorMismatch(bytes4 selector);
     /// @notice The seal's claim digest is not the digest of the claimed execution.
+    /// @dev Selector `0xb36745c7` = bytes4(keccak256("DevVerifierClaimMismatch(bytes32,bytes32)")).
     error DevVerifierClaimMismatch(bytes32 expected, bytes32 got);
 
     /// @inheritdoc IRiscZeroVerifier

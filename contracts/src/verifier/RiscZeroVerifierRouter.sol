@@ -23,14 +23,19 @@ contract RiscZeroVerifierRouter is IRiscZeroVerifier, Owned {
     event VerifierRemoved(bytes4 indexed selector);
 
     /// @notice The seal is shorter than the 4-byte selector.
+    /// @dev Selector `0xbe31f95b` = bytes4(keccak256("RouterSealTooShort(uint256)")).
     error RouterSealTooShort(uint256 length);
     /// @notice No verifier is registered for this selector.
+    /// @dev Selector `0x25980333` = bytes4(keccak256("RouterSelectorUnknown(bytes4)")).
     error RouterSelectorUnknown(bytes4 selector);
     /// @notice This selector was removed and can never be used again.
+    /// @dev Selector `0x8f225d85` = bytes4(keccak256("RouterSelectorRemoved(bytes4)")).
     error RouterSelectorRemoved(bytes4 selector);
     /// @notice This selector already has a verifier.
+    /// @dev Selector `0xfd48c434` = bytes4(keccak256("RouterSelectorInUse(bytes4)")).
     error RouterSelectorInUse(bytes4 selector);
     /// @notice The verifier address has no code.
+    /// @dev Selector `0x9b81074c` = bytes4(keccak256("RouterVerifierNotContract(address)")).
     error RouterVerifierNotContract(address verifier);
 
     constructor(address initialOwner) Owned(initialOwner) {}

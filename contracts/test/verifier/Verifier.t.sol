@@ -48,6 +48,15 @@ contract DevVerifierTest is Test {
         dev.verify(seal, IMAGE, JD);
     }
 
+    function test_rejectsWrongClaimDigest() public {
+        bytes32 good = ReceiptClaim.okDigest(IMAGE, JD);
+        bytes memory seal = abi.encodePacked(bytes4(0xFFFFFFFF), bytes32(uint256(good) ^ 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(DevVerifier.DevVerifierClaimMismatch.selector, good, bytes32(uint256(good) ^ 1))
+        );
+        dev.verify(seal, IMAGE, JD);
+    }
+
     function test_rejectsOtherImageOrJournal() public {
         bytes memory seal = dev.sealFor(IMAGE, JD);
         vm.expectRevert();
