@@ -1,0 +1,702 @@
+"""Train the sample risk model on a simulated lending market on a local anvil devnet.
+
+Reproducible: the same seed gives the same chain, data set, model and model hash.
+
+1. Start anvil (127.0.0.1, free port, prague), deploy contracts/src/demo (two
+   DemoTokens, DemoPriceOracle, DemoLendingPool) from the deployer (anvil account 0,
+   nonces 0..3: the addresses are therefore fixed).
+2. Simulate STEPS blocks: the oracle price follows a seeded random walk with jumps,
+   borrowers deposit/borrow/repay towards their own target loan-to-value, a liquidator
+   liquidates every position above 80% LTV.
+3. Data set: at every SAMPLE_EVERY-th block B, for every borrower with debt, the
+   feature vector of models/<name>.features.json computed by coprocessor.features
+   from eth_getProof answers at B and B-8 (the same code path as for verified
+   bundles); label = the borrower's on-chain liquidation counter grew within
+   HORIZON blocks after B.
+4. Logistic regression (scikit-learn, standardized inputs folded into the weights),
+   trained on the first 70% of the blocks, tested on the rest; exported to ONNX
+   (Gemm + Sigmoid, written with onnx.helper), imported back with the project's
+   ONNX importer, quantized to Q16, and compared float vs fixed.
+5. Writes models/<name>.onnx, models/<name>.json, models/<name>.features.json,
+   models/<name>.data.csv and docs/models.md.
+
+Usage: python scripts/train_sample_model.py [--seed N] [--out-dir DIR] [--docs FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+import onnx
+from eth_abi import encode
+from eth_utils import function_signature_to_4byte_selector
+from onnx import TensorProto, helper, numpy_helper
+from sklearn.linear_model import LogisticRegression
+
+from coprocessor import features
+from coprocessor.devnet import start_anvil, stop_pid
+from coprocessor.errors import ToolError
+from coprocessor.models import batch, metrics
+from coprocessor.models import model as fmt
+from coprocessor.models.onnx_import import load_onnx
+from coprocessor.models.quantize import calibration_report, quantize
+from coprocessor.paths import REPO_ROOT
+
+NAME = "lending-risk-v1"
+SEED = 20261121
+BORROWERS = 50
+STEPS = 900
+WARMUP = 24
+SAMPLE_EVERY = 3
+HORIZON = 20
+LOOKBACK = 8
+TRAIN_FRACTION = 0.7
+PRICE0 = 2000 * 10**8  # debt units per collateral unit, 8 decimals
+E18 = 10**18
+GAS = 300_000
+ARTIFACTS = REPO_ROOT / "contracts" / "out"
+POSITIONS_SLOT = 2  # DemoLendingPool: mapping(address => Position) positions
+
+
+# --- JSON-RPC over one keep-alive connection --------------------------------------
+
+
+class Rpc:
+    """Synchronous JSON-RPC with batches (answers matched by id)."""
+
+    def __init__(self, url: str) -> None:
+        parsed = urlparse(url)
+        self.conn = http.client.HTTPConnection(parsed.hostname or "", parsed.port, timeout=60)
+        self.next_id = 0
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        if not calls:
+            return []
+        body = []
+        for method, params in calls:
+            self.next_id += 1
+            body.append({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
+        self.conn.request("POST", "/", json.dumps(body), {"Content-Type": "application/json"})
+        answers = json.loads(self.conn.getresponse().read())
+        by_id = {a["id"]: a for a in answers}
+        out = []
+        for req in body:
+            answer = by_id[req["id"]]
+            if "error" in answer:
+                raise ToolError(f"{req['method']}: {answer['error']}")
+            out.append(answer["result"])
+        return out
+
+    def call(self, method: str, *params: Any) -> Any:
+        return self.batch([(method, list(params))])[0]
+
+
+def _selector(signature: str) -> bytes:
+    return bytes(function_signature_to_4byte_selector(signature))
+
+
+def calldata(signature: str, types: list[str], args: list[Any]) -> str:
+    return "0x" + (_selector(signature) + encode(types, args)).hex()
+
+
+def artifact_bytecode(name: str) -> str:
+    path = ARTIFACTS / f"{name}.sol" / f"{name}.json"
+    if not path.exists():
+        raise ToolError(f"{path} missing: build the contracts (bash scripts/forge.sh build)")
+    code: str = json.loads(path.read_text())["bytecode"]["object"]
+    return code if code.startswith("0x") else "0x" + code
+
+
+# --- the market ---------------------------------------------------------------------
+
+
+@dataclass
+class Market:
+    rpc: Rpc
+    deployer: str
+    liquidator: str
+    borrowers: list[str]
+    collateral_token: str = ""
+    debt_token: str = ""
+    oracle: str = ""
+    pool: str = ""
+    nonces: dict[str, int] = field(default_factory=dict)
+
+    def tx(self, sender: str, to: str, data: str) -> tuple[str, list[Any]]:
+        nonce = self.nonces.get(sender, 0)
+        self.nonces[sender] = nonce + 1
+        return (
+            "eth_sendTransaction",
+            [{"from": sender, "to": to, "data": data, "gas": hex(GAS), "nonce": hex(nonce)}],
+        )
+
+    def send_and_mine(self, txs: list[tuple[str, list[Any]]]) -> None:
+        """Send one by one (anvil serves a batch concurrently, which would reorder the
+        block's transactions run to run), mine one block, check nothing is left over."""
+        for method, params in txs:
+            self.rpc.call(method, *params)
+        self.rpc.call("evm_mine")
+        status = self.rpc.call("txpool_status")
+        if int(status["pending"], 16) or int(status["queued"], 16):
+            raise ToolError(f"transactions left unmined: {status}")
+
+
+def deploy(rpc: Rpc) -> Market:
+    """Deploy the demo market from anvil account 0 (nonces 0..3) with automine on."""
+    accounts = rpc.call("eth_accounts")
+    market = Market(rpc, accounts[0], accounts[1], accounts[2 : 2 + BORROWERS])
+    if len(market.borrowers) != BORROWERS:
+        raise ToolError("anvil has too few accounts")
+
+    def create(name: str, args_types: list[str], args: list[Any]) -> str:
+        data = artifact_bytecode(name) + encode(args_types, args).hex()
+        nonce = market.nonces.get(market.deployer, 0)
+        market.nonces[market.deployer] = nonce + 1
+        tx = {"from": market.deployer, "data": data, "gas": hex(5_000_000), "nonce": hex(nonce)}
+        tx_hash = rpc.call("eth_sendTransaction", tx)
+        receipt = None
+        for _ in range(100):  # automine answers before the receipt is queryable
+            receipt = rpc.call("eth_getTransactionReceipt", tx_hash)
+            if receipt is not None:
+                break
+            time.sleep(0.02)
+        if receipt is None or receipt["status"] != "0x1":
+            raise ToolError(f"deploying {name} failed")
+        address: str = receipt["contractAddress"]
+        return address.lower()
+
+    market.collateral_token = create("DemoToken", ["string", "string"], ["Demo Ether", "dETH"])
+    market.debt_token = create("DemoToken", ["string", "string"], ["Demo Dollar", "dUSD"])
+    market.oracle = create("DemoPriceOracle", ["uint256"], [PRICE0])
+    market.pool = create(
+        "DemoLendingPool",
+        ["address", "address", "address"],
+        [market.collateral_token, market.debt_token, market.oracle],
+    )
+    for account in [market.liquidator, *market.borrowers]:
+        market.nonces[account] = int(rpc.call("eth_getTransactionCount", account, "latest"), 16)
+    return market
+
+
+def setup_balances(market: Market) -> None:
+    """Mint collateral and debt tokens, approve the pool (one block)."""
+    m, txs = market, []
+    mint = "mint(address,uint256)"
+    approve = calldata("approve(address,uint256)", ["address", "uint256"], [m.pool, 2**256 - 1])
+    txs.append(
+        m.tx(
+            m.deployer, m.debt_token, calldata(mint, ["address", "uint256"], [m.pool, 10**9 * E18])
+        )
+    )
+    txs.append(
+        m.tx(
+            m.deployer,
+            m.debt_token,
+            calldata(mint, ["address", "uint256"], [m.liquidator, 10**9 * E18]),
+        )
+    )
+    txs.append(m.tx(m.liquidator, m.debt_token, approve))
+    for b in m.borrowers:
+        txs.append(
+            m.tx(
+                m.deployer,
+                m.collateral_token,
+                calldata(mint, ["address", "uint256"], [b, 10**6 * E18]),
+            )
+        )
+        txs.append(
+            m.tx(m.deployer, m.debt_token, calldata(mint, ["address", "uint256"], [b, 10**6 * E18]))
+        )
+        txs.append(m.tx(b, m.collateral_token, approve))
+        txs.append(m.tx(b, m.debt_token, approve))
+    m.send_and_mine(txs)
+
+
+def position_slot(user: str) -> int:
+    return features.resolve_slot({"base": POSITIONS_SLOT, "path": [{"mapping": user}]}, user)
+
+
+@dataclass
+class Borrower:
+    address: str
+    target_ltv: float
+    activity: float  # chance to act in a block
+    size: float  # collateral units when opening a position
+
+
+def simulate(market: Market, rng: np.random.Generator) -> dict[str, Any]:
+    """Run the market for STEPS blocks; returns summary counters."""
+    m = market
+    people = [
+        Borrower(
+            b,
+            float(rng.uniform(0.55, 0.745)),
+            float(rng.choice([0.02, 0.05, 0.15, 0.4])),
+            float(np.exp(rng.normal(math.log(20), 0.7))),
+        )
+        for b in m.borrowers
+    ]
+    log_price = math.log(PRICE0)
+    liquidations = 0
+    slots = [hex(position_slot(p.address)) for p in people]
+    for _step in range(STEPS):
+        words = m.rpc.batch([("eth_getStorageAt", [m.pool, s, "latest"]) for s in slots])
+        old_price = math.exp(log_price)
+        shock = rng.normal(0, 0.02)
+        if rng.random() < 0.04:
+            shock += rng.normal(-0.08, 0.04)
+        shock -= 0.03 * (log_price - math.log(PRICE0))  # mean reversion keeps the walk bounded
+        log_price += shock
+        price = int(math.exp(log_price))
+        txs = [m.tx(m.deployer, m.oracle, calldata("setPrice(uint256)", ["uint256"], [price]))]
+        for person, raw in zip(people, words, strict=True):
+            w = int(raw, 16)
+            collateral, debt = w & (2**128 - 1), w >> 128
+            value = collateral * old_price / 1e8
+            if debt and debt * 10_000 > value * 8_000:
+                liquidations += 1
+                txs.append(
+                    m.tx(
+                        m.liquidator,
+                        m.pool,
+                        calldata("liquidate(address)", ["address"], [person.address]),
+                    )
+                )
+                continue
+            if rng.random() >= person.activity:
+                continue
+            if collateral == 0:
+                amount = int(person.size * rng.uniform(0.7, 1.3) * 1000) * 10**15
+                txs.append(
+                    m.tx(
+                        person.address, m.pool, calldata("deposit(uint256)", ["uint256"], [amount])
+                    )
+                )
+                continue
+            ltv = debt / (collateral * price / 1e8)
+            if ltv < person.target_ltv - 0.04:
+                amount = int((person.target_ltv * collateral * price / 1e8 - debt) * 0.98)
+                amount -= amount % 10**12
+                if amount > 0:
+                    txs.append(
+                        m.tx(
+                            person.address,
+                            m.pool,
+                            calldata("borrow(uint256)", ["uint256"], [amount]),
+                        )
+                    )
+            elif ltv > person.target_ltv + 0.04:
+                amount = int(debt - person.target_ltv * collateral * price / 1e8)
+                txs.append(
+                    m.tx(person.address, m.pool, calldata("repay(uint256)", ["uint256"], [amount]))
+                )
+        m.send_and_mine(txs)
+    return {"liquidation_attempts": liquidations, "final_price": math.exp(log_price) / 1e8}
+
+
+# --- the data set ---------------------------------------------------------------------
+
+
+def spec_for(market: Market) -> dict[str, Any]:
+    """The feature spec of the sample model for this market's addresses."""
+    position = {"base": POSITIONS_SLOT, "path": [{"mapping": "$subject"}]}
+    second = {"base": POSITIONS_SLOT, "path": [{"mapping": "$subject"}, {"field": 1}]}
+    pool, oracle = market.pool, market.oracle
+    return features.normalize(
+        {
+            "format": "coproc-features",
+            "version": 1,
+            "name": NAME,
+            "features": [
+                {
+                    "name": "collateral",
+                    "read": {
+                        "kind": "storage",
+                        "address": pool,
+                        "slot": position,
+                        "bits": {"offset": 0, "size": 16},
+                    },
+                    "decimals": 18,
+                    "min": 0,
+                },
+                {
+                    "name": "debt_k",
+                    "read": {
+                        "kind": "storage",
+                        "address": pool,
+                        "slot": position,
+                        "bits": {"offset": 16, "size": 16},
+                    },
+                    "decimals": 21,
+                    "min": 0,
+                },
+                {
+                    "name": "price_k",
+                    "read": {"kind": "storage", "address": oracle, "slot": {"base": 0}},
+                    "decimals": 11,
+                    "min": 0,
+                },
+                {
+                    "name": "price_k_8",
+                    "read": {
+                        "kind": "storage",
+                        "address": oracle,
+                        "slot": {"base": 0},
+                        "block_offset": LOOKBACK,
+                    },
+                    "decimals": 11,
+                    "min": 0,
+                },
+                {
+                    "name": "liquidations",
+                    "read": {
+                        "kind": "storage",
+                        "address": pool,
+                        "slot": second,
+                        "bits": {"offset": 8, "size": 4},
+                    },
+                    "min": 0,
+                    "max": 100 * 65536,
+                },
+                {
+                    "name": "collateral_value_k",
+                    "combine": {"op": "mul", "args": ["collateral", "price_k"]},
+                    "min": 0,
+                },
+                {
+                    "name": "ltv",
+                    "combine": {"op": "ratio", "args": ["debt_k", "collateral_value_k"]},
+                    "min": 0,
+                    "max": 4 * 65536,
+                },
+                {
+                    "name": "price_change_k",
+                    "combine": {"op": "sub", "args": ["price_k", "price_k_8"]},
+                },
+                {
+                    "name": "price_ratio_8",
+                    "combine": {"op": "ratio", "args": ["price_k", "price_k_8"]},
+                    "min": 0,
+                    "max": 4 * 65536,
+                },
+                {"name": "ltv_x_drop", "combine": {"op": "mul", "args": ["ltv", "price_change_k"]}},
+            ],
+        }
+    )
+
+
+def verified_values(rpc: Rpc, reads: list[features.Read]) -> dict[str, Any]:
+    """The verify-bundle dict shape from eth_getProof answers (not verified here: the
+    simulation trusts its own node; the production path verifies the bundle)."""
+    grouped: dict[tuple[int, str], list[int]] = {}
+    for r in reads:
+        grouped.setdefault((r.block, r.address), [])
+        if r.slot is not None and r.slot not in grouped[(r.block, r.address)]:
+            grouped[(r.block, r.address)].append(r.slot)
+    keys = list(grouped)
+    answers = rpc.batch(
+        [
+            (
+                "eth_getProof",
+                [
+                    addr,
+                    ["0x" + s.to_bytes(32, "big").hex() for s in grouped[(blk, addr)]],
+                    hex(blk),
+                ],
+            )
+            for blk, addr in keys
+        ]
+    )
+    accounts = []
+    for (blk, addr), proof in zip(keys, answers, strict=True):
+        accounts.append(
+            {
+                "block": blk,
+                "address": addr,
+                "account": {
+                    "nonce": proof["nonce"],
+                    "balance": proof["balance"],
+                    "storage_root": proof["storageHash"],
+                    "code_hash": proof["codeHash"],
+                },
+                "storage": {
+                    "0x" + int(sp["key"], 16).to_bytes(32, "big").hex(): hex(int(sp["value"], 16))
+                    for sp in proof["storageProof"]
+                },
+            }
+        )
+    return {"accounts": accounts}
+
+
+def build_dataset(market: Market, spec: dict[str, Any], first_block: int) -> dict[str, Any]:
+    rows, labels, blocks = [], [], []
+    second_slots = [hex(position_slot(b) + 1) for b in market.borrowers]
+    last = first_block + STEPS - HORIZON
+    for block in range(first_block + WARMUP, last + 1, SAMPLE_EVERY):
+        reads = [r for b in market.borrowers for r in features.required_reads(spec, b, block)]
+        values = verified_values(market.rpc, reads)
+        now = market.rpc.batch(
+            [("eth_getStorageAt", [market.pool, s, hex(block)]) for s in second_slots]
+        )
+        later = market.rpc.batch(
+            [("eth_getStorageAt", [market.pool, s, hex(block + HORIZON)]) for s in second_slots]
+        )
+        for b, w0, w1 in zip(market.borrowers, now, later, strict=True):
+            vec = features.compute(spec, values, b, block)
+            if vec.values[1] <= 0:  # no debt: nothing to liquidate
+                continue
+            count0 = (int(w0, 16) >> 64) & 0xFFFFFFFF
+            count1 = (int(w1, 16) >> 64) & 0xFFFFFFFF
+            rows.append(vec.values)
+            labels.append(int(count1 > count0))
+            blocks.append(block)
+    return {
+        "q16": np.asarray(rows, dtype=np.int64),
+        "labels": np.asarray(labels, dtype=np.int64),
+        "blocks": np.asarray(blocks, dtype=np.int64),
+    }
+
+
+# --- training and export ---------------------------------------------------------------
+
+
+def train(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Logistic regression on standardized inputs; returns weights and bias on raw inputs."""
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std[std == 0] = 1.0
+    clf = LogisticRegression(C=1.0, max_iter=5000)
+    clf.fit((x - mean) / std, y)
+    w = clf.coef_[0] / std
+    b = float(clf.intercept_[0] - np.sum(clf.coef_[0] * mean / std))
+    return w, b
+
+
+def to_onnx(w: np.ndarray, b: float, names: list[str]) -> onnx.ModelProto:
+    graph = helper.make_graph(
+        [
+            helper.make_node("Gemm", ["features", "W", "B"], ["logit"], transB=1, name="dense"),
+            helper.make_node("Sigmoid", ["logit"], ["probability"], name="sigmoid"),
+        ],
+        NAME,
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", len(w)])],
+        [helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["N", 1])],
+        [
+            numpy_helper.from_array(w.reshape(1, -1).astype(np.float32), "W"),
+            numpy_helper.from_array(np.array([b], dtype=np.float32), "B"),
+        ],
+        doc_string="inputs: " + ", ".join(names),
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="coproc"
+    )
+    onnx.checker.check_model(model)
+    return model
+
+
+def run(seed: int, out_dir: Path, docs: Path | None) -> dict[str, Any]:
+    started = time.monotonic()
+    rng = np.random.default_rng(seed)
+    with tempfile.TemporaryDirectory(prefix="coproc-train-") as tmp:
+        node = start_anvil(
+            "train", Path(tmp), persist=False, extra_args=("--accounts", str(BORROWERS + 2))
+        )
+        try:
+            rpc = Rpc(node.rpc)
+            market = deploy(rpc)
+            rpc.call("evm_setAutomine", False)
+            setup_balances(market)
+            first_block = int(rpc.call("eth_blockNumber"), 16)
+            sim = simulate(market, rng)
+            spec = spec_for(market)
+            data = build_dataset(market, spec, first_block)
+        finally:
+            stop_pid(node.pid)
+    names = [f["name"] for f in spec["features"]]
+    x = data["q16"] / 65536.0
+    y = data["labels"]
+    split_block = int(np.quantile(data["blocks"], TRAIN_FRACTION))
+    train_mask = data["blocks"] <= split_block
+    w, b = train(x[train_mask], y[train_mask])
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = out_dir / f"{NAME}.onnx"
+    onnx.save(to_onnx(w, b, names), str(onnx_path))
+    fm = load_onnx(onnx_path)  # through the project's importer, like any user model
+    test_x, test_y = x[~train_mask], y[~train_mask]
+    meta: dict[str, Any] = {
+        "source": onnx_path.name,
+        "float_model": fm.to_json(),
+        "features": names,
+        "feature_spec": f"{NAME}.features.json",
+        "feature_spec_hash": "0x" + features.spec_hash(spec).hex(),
+        "training": {
+            "seed": seed,
+            "borrowers": BORROWERS,
+            "blocks": STEPS,
+            "horizon_blocks": HORIZON,
+            "sample_every": SAMPLE_EVERY,
+            "rows": len(y),
+            "train_rows": int(train_mask.sum()),
+            "test_rows": int((~train_mask).sum()),
+            "positives": int(y.sum()),
+            "split_block": split_block - first_block,
+        },
+    }
+    model = quantize(fm, name=NAME, meta=meta)
+    report = calibration_report(fm, model, test_x, test_y.astype(np.float64))
+    train_p = fm.forward(x[train_mask])[:, 0]
+    fixed_all = batch.scores(model, data["q16"])
+    # the fixed model scored straight from the Q16 feature vectors, as in production
+    fixed_test = fixed_all[~train_mask] / 10_000
+    evaluation = {
+        "auc_train_float": metrics.auc(y[train_mask], train_p),
+        "auc_test_float": report["labels"]["auc_float"],
+        "auc_test_fixed": metrics.auc(test_y, fixed_test),
+        "brier_test_float": report["labels"]["brier_float"],
+        "brier_test_fixed": metrics.brier(test_y, fixed_test),
+        "ece_test_float": report["labels"]["ece_float"],
+        "ece_test_fixed": metrics.ece(test_y, fixed_test),
+        "max_abs_err_prob": report["output_max_abs_err"],
+        "mean_abs_err_prob": report["output_mean_abs_err"],
+        "max_abs_err_bps": report["score_max_abs_err_bps"],
+        "base_rate_test": float(test_y.mean()),
+    }
+    model.meta["evaluation"] = {k: round(v, 6) for k, v in evaluation.items()}
+    (out_dir / f"{NAME}.json").write_text(fmt.dumps(model))
+    (out_dir / f"{NAME}.features.json").write_text(json.dumps(spec, indent=1) + "\n")
+    header = ",".join(["block", *names, "label"])
+    lines = [header] + [
+        ",".join(str(v) for v in (int(blk) - first_block, *row, int(lab)))
+        for blk, row, lab in zip(data["blocks"], data["q16"].tolist(), y, strict=True)
+    ]
+    (out_dir / f"{NAME}.data.csv").write_text("\n".join(lines) + "\n")
+    result = {
+        "model_hash": model.hash_hex(),
+        "feature_spec_hash": meta["feature_spec_hash"],
+        "pool": market.pool,
+        "oracle": market.oracle,
+        "simulation": sim,
+        "training": meta["training"],
+        "evaluation": evaluation,
+        "weights": dict(zip(names, [float(v) for v in w], strict=True)),
+        "bias": b,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    if docs is not None:
+        docs.write_text(model_card(result, names, spec))
+    return result
+
+
+def model_card(r: dict[str, Any], names: list[str], spec: dict[str, Any]) -> str:
+    ev, tr = r["evaluation"], r["training"]
+    feats = "\n".join(
+        f"| `{f['name']}` | "
+        + (
+            f"{f['read']['kind']} of `{f['read']['address']}`"
+            + (f" slot `{json.dumps(f['read']['slot'])}`" if "slot" in f["read"] else "")
+            + (f" bytes `{json.dumps(f['read']['bits'])}`" if "bits" in f["read"] else "")
+            + (f", block B-{f['read']['block_offset']}" if f["read"]["block_offset"] else "")
+            + f", decimals {f['decimals']}"
+            if "read" in f
+            else f"{f['combine']['op']}({', '.join(f['combine']['args'])})"
+        )
+        + f" | {r['weights'][f['name']]:+.5f} |"
+        for f in spec["features"]
+    )
+    return f"""# Model card: `{NAME}`
+
+*Generated by `scripts/train_sample_model.py --seed {tr["seed"]}`; do not edit by hand.*
+
+| | |
+| --- | --- |
+| model file | `models/{NAME}.json` (format v1, Q16) |
+| model hash | `{r["model_hash"]}` |
+| feature spec | `models/{NAME}.features.json` |
+| feature-spec hash | `{r["feature_spec_hash"]}` |
+| ONNX (float) | `models/{NAME}.onnx` (Gemm + Sigmoid) |
+| score | P(liquidated within {tr["horizon_blocks"]} blocks), in basis points |
+
+## What it is
+
+A logistic regression over the features of a position in the demo lending pool
+(`contracts/src/demo/DemoLendingPool.sol`, liquidation above 80% loan-to-value),
+read from proven storage. It is a *sample* model: trained on a simulated market, it
+shows the whole path (chain data → features → fixed-point model → score), not a
+calibrated view of any real protocol.
+
+## Data
+
+A local anvil devnet (deterministic: same seed, same chain). The deployer (anvil
+account 0) deploys two `DemoToken`s, `DemoPriceOracle` (`{r["oracle"]}`) and
+`DemoLendingPool` (`{r["pool"]}`) at nonces 0..3. For {tr["blocks"]} blocks the
+oracle price follows a seeded random walk (σ = 2% per block, 4% chance of a jump of
+mean -8%, mild mean reversion); {tr["borrowers"]} borrowers deposit, borrow and repay
+towards their own target LTV (55–74.5%) with their own activity rate; a liquidator
+liquidates every position above 80% LTV at the previous block's price.
+
+Every {tr["sample_every"]} blocks, every borrower with debt gives one row: its feature
+vector at block B (computed by `coprocessor.features` from `eth_getProof` answers, the
+same code as for verified bundles) and the label *its on-chain liquidation counter
+grew within B+1..B+{tr["horizon_blocks"]}*. Rows: {tr["rows"]} ({tr["positives"]} positive);
+train = blocks up to {tr["split_block"]} ({tr["train_rows"]} rows), test = later blocks
+({tr["test_rows"]} rows, base rate {ev["base_rate_test"]:.3f}). The rows are in
+`models/{NAME}.data.csv` (Q16 values).
+
+## Features (Q16) and float weights
+
+| feature | definition | weight |
+| --- | --- | --- |
+{feats}
+
+Bias {r["bias"]:+.5f}. Inputs are standardized for training and the scaling is folded
+into the weights, so the model takes the raw Q16 features.
+
+## Metrics (test set, later blocks than training)
+
+| metric | float (ONNX) | fixed-point (Q16) |
+| --- | --- | --- |
+| ROC AUC | {ev["auc_test_float"]:.4f} | {ev["auc_test_fixed"]:.4f} |
+| Brier score | {ev["brier_test_float"]:.5f} | {ev["brier_test_fixed"]:.5f} |
+| expected calibration error (10 bins) | {ev["ece_test_float"]:.5f} | {ev["ece_test_fixed"]:.5f} |
+
+Train AUC (float): {ev["auc_train_float"]:.4f}.
+Float vs fixed on the test rows: max |Δp| = {ev["max_abs_err_prob"]:.2e}
+(target < 1e-3), mean |Δp| = {ev["mean_abs_err_prob"]:.2e}, max |Δscore| =
+{ev["max_abs_err_bps"]:.2f} bps. The fixed-point error comes from Q16 weights and
+inputs and from the table sigmoid (docs/formats.md §2); the score is rounded to
+whole basis points.
+
+## Limits
+
+- Simulated borrowers follow simple rules; real borrowers do not.
+- Only the state at B and B-{LOOKBACK} is used; no order flow, no other markets.
+- The pool and oracle addresses are part of the feature spec (and its hash): the
+  spec applies to the market deployed exactly as above.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--out-dir", type=Path, default=REPO_ROOT / "models")
+    parser.add_argument("--docs", type=Path, default=REPO_ROOT / "docs" / "models.md")
+    parser.add_argument("--no-docs", action="store_true", help="do not write the model card")
+    args = parser.parse_args(argv)
+    result = run(args.seed, args.out_dir, None if args.no_docs else args.docs)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
