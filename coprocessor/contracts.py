@@ -103,3 +103,80 @@ def deploy(
     if receipt["status"] != 1 or address is None:
         raise ToolError(f"deploying {name} failed (tx {tx_hash.hex()})")
     return w3.eth.contract(address=address, abi=art.abi)
+
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+DEV_SEAL_SELECTOR = b"\xff\xff\xff\xff"
+
+
+@dataclass(frozen=True)
+class DevStack:
+    """Addresses of a local deployment (``deploy_dev_stack``)."""
+
+    dev_verifier: str
+    router: str
+    oracle: str
+    signed_scores: str
+    image_id: str
+    models: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON ``coproc contracts deploy`` prints."""
+        return {
+            "dev_verifier": self.dev_verifier,
+            "router": self.router,
+            "oracle": self.oracle,
+            "signed_scores": self.signed_scores,
+            "image_id": self.image_id,
+            "models": self.models,
+        }
+
+
+def deploy_dev_stack(
+    w3: Web3,
+    *,
+    image_id: bytes,
+    models: dict[bytes, bytes] | None = None,
+    max_anchor_lag: int = 256,
+    min_bond: int = 10**18,
+    withdrawal_delay: int = 2 * 86400,
+    owner: str | None = None,
+    private_key: str | None = None,
+) -> DevStack:
+    """Deploy DevVerifier behind a router, a RiskOracle anchored on this chain (image ID
+    allowed as default, ``models`` = {model hash: feature-spec hash} registered) and
+    SignedScores. For local chains only: the dev verifier proves nothing."""
+    if len(image_id) != 32 or image_id == bytes(32):
+        raise UserInputError("image id must be 32 nonzero bytes")
+    sender = Account.from_key(private_key).address if private_key else (owner or w3.eth.accounts[0])
+    sender = Web3.to_checksum_address(sender)
+
+    def send(fn: Any) -> None:
+        if private_key is None:
+            tx_hash = fn.transact({"from": sender})
+        else:
+            account = Account.from_key(private_key)
+            tx = fn.build_transaction(
+                {"from": sender, "nonce": w3.eth.get_transaction_count(sender, "pending")}
+            )
+            tx_hash = w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+        if w3.eth.wait_for_transaction_receipt(tx_hash)["status"] != 1:
+            raise ToolError(f"transaction {tx_hash.hex()} reverted")
+
+    kw: dict[str, Any] = {"private_key": private_key} if private_key else {"sender": sender}
+    dev = deploy(w3, "DevVerifier", **kw)
+    router = deploy(w3, "RiscZeroVerifierRouter", sender, **kw)
+    send(router.functions.addVerifier(DEV_SEAL_SELECTOR, dev.address))
+    oracle = deploy(w3, "RiskOracle", sender, router.address, ZERO_ADDRESS, 0, max_anchor_lag, **kw)
+    send(oracle.functions.allowImageId(image_id, True))
+    for model_hash, spec_hash in (models or {}).items():
+        send(oracle.functions.registerModel(model_hash, spec_hash))
+    signed = deploy(w3, "SignedScores", oracle.address, min_bond, withdrawal_delay, **kw)
+    return DevStack(
+        dev.address,
+        router.address,
+        oracle.address,
+        signed.address,
+        "0x" + image_id.hex(),
+        {"0x" + m.hex(): "0x" + s.hex() for m, s in (models or {}).items()},
+    )
