@@ -86,7 +86,9 @@ async def _index_vs_rpc(node: AnvilNode, slots: list[bytes], block: int) -> tupl
         with tempfile.TemporaryDirectory() as tmp:
             store = Store(Path(tmp) / "db.sqlite")
             async with RpcClient(node.rpc) as rpc:
-                await index_block(rpc, store, block, [Read(CONTRACT, tuple(slots))], stats=IndexStats())
+                await index_block(
+                    rpc, store, block, [Read(CONTRACT, tuple(slots))], stats=IndexStats()
+                )
             store.close()
 
     import time
@@ -124,8 +126,18 @@ def main() -> None:
                     f"({len(verified.bundle.nodes)} unique nodes)",
                     ["path", "seconds", "proofs/s", "ratio vs naive"],
                     [
-                        ["naive HexaryTrie.get_from_proof per proof", f"{naive:.4f}", f"{count / naive:,.0f}", "1.0x"],
-                        ["verify_bundle (node pool, JSON parse included)", f"{fast:.4f}", f"{count / fast:,.0f}", f"{naive / fast:.1f}x"],
+                        [
+                            "naive HexaryTrie.get_from_proof per proof",
+                            f"{naive:.4f}",
+                            f"{count / naive:,.0f}",
+                            "1.0x",
+                        ],
+                        [
+                            "verify_bundle (node pool, JSON parse included)",
+                            f"{fast:.4f}",
+                            f"{count / fast:,.0f}",
+                            f"{naive / fast:.1f}x",
+                        ],
                     ],
                 )
             )
@@ -136,7 +148,11 @@ def main() -> None:
                     ["what", "seconds", "overhead vs raw RPC"],
                     [
                         ["raw eth_getProof calls only", f"{raw:.4f}", "-"],
-                        ["index_block (fetch + verify + store)", f"{indexed:.4f}", f"{(indexed - raw) / raw:+.0%}"],
+                        [
+                            "index_block (fetch + verify + store)",
+                            f"{indexed:.4f}",
+                            f"{(indexed - raw) / raw:+.0%}",
+                        ],
                     ],
                 )
             )
