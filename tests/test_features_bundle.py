@@ -10,11 +10,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
+from Crypto.Hash import keccak as _keccak
 
 from coprocessor import cli, features
-from coprocessor.bundle import ProofAtBlock, build_bundle
+from coprocessor.bundle import ProofAtBlock, build_bundle, verify_bundle
 from coprocessor.devnet import start_anvil, stop_pid
 from coprocessor.headers import header_from_json
 from coprocessor.models import model as fmt
@@ -23,6 +25,54 @@ from coprocessor.models import reference
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "models" / "lending-risk-v1.features.json"
 MODEL = ROOT / "models" / "lending-risk-v1.json"
+VECTOR = ROOT / "tests" / "vectors" / "features" / "lending_bundle.json"
+INT32 = (-(2**31), 2**31 - 1)
+
+
+def _clamp(v: int, lo: int, hi: int) -> int:
+    return max(lo, min(hi, v))
+
+
+def independent_vector(verified: dict[str, Any], subject: str, block: int) -> list[int]:
+    """models/lending-risk-v1.features.json evaluated by hand from the verified values:
+    slots with pycryptodome keccak, conversions and combine ops as docs/formats.md §3
+    states them (Fraction-free integer arithmetic written out per feature)."""
+    spec = json.loads(SPEC.read_text())
+    pool = spec["features"][0]["read"]["address"]
+    oracle = spec["features"][2]["read"]["address"]
+    k = _keccak.new(
+        digest_bits=256, data=bytes(12) + bytes.fromhex(subject[2:]) + bytes(31) + b"\x02"
+    )
+    position = int.from_bytes(k.digest(), "big")
+
+    def word(address: str, at: int, slot: int) -> int:
+        entry = next(a for a in verified["accounts"] if (a["block"], a["address"]) == (at, address))
+        return int(entry["storage"]["0x" + slot.to_bytes(32, "big").hex()], 16)
+
+    w0, w1 = word(pool, block, position), word(pool, block, position + 1)
+    price, price_8 = word(oracle, block, 0), word(oracle, block - 8, 0)
+    collateral = _clamp((w0 & (2**128 - 1)) * 65536 // 10**18, 0, INT32[1])
+    debt_k = _clamp((w0 >> 128) * 65536 // 10**21, 0, INT32[1])
+    price_k = _clamp(price * 65536 // 10**11, 0, INT32[1])
+    price_k_8 = _clamp(price_8 * 65536 // 10**11, 0, INT32[1])
+    liquidations = _clamp(((w1 >> 64) & 0xFFFFFFFF) * 65536, 0, 100 * 65536)
+    value_k = _clamp((collateral * price_k + 32768) >> 16, 0, INT32[1])
+    ltv = 4 * 65536 if value_k == 0 else _clamp((debt_k << 16) // value_k, 0, 4 * 65536)
+    change = _clamp(price_k - price_k_8, *INT32)
+    ratio = 4 * 65536 if price_k_8 == 0 else _clamp((price_k << 16) // price_k_8, 0, 4 * 65536)
+    ltv_x_drop = _clamp((ltv * change + 32768) >> 16, *INT32)
+    return [
+        collateral,
+        debt_k,
+        price_k,
+        price_k_8,
+        liquidations,
+        value_k,
+        ltv,
+        change,
+        ratio,
+        ltv_x_drop,
+    ]
 
 
 def _training_module() -> ModuleType:
@@ -129,6 +179,8 @@ def test_features_from_a_verified_bundle(
     assert got["ltv"] == min((got["debt_k"] << 16) // value_k, 4 * 65536)
     assert got["price_change_k"] == got["price_k"] - got["price_k_8"]
     assert out["vector"] == [f["q16"] for f in out["features"]]
+    verified = verify_bundle(bundle).to_json()
+    assert out["vector"] == independent_vector(verified, subject, block)
     assert out["spec_hash"] == fmt.load(MODEL).meta["feature_spec_hash"]
     assert out["score"] == reference.score(fmt.load(MODEL), out["vector"])
     assert 0 <= out["score"] <= 10_000
@@ -144,3 +196,102 @@ def test_features_from_a_verified_bundle(
     assert cli.main(argv) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+
+
+def test_committed_bundle_vector() -> None:
+    """tests/vectors/features/lending_bundle.json (a real anvil bundle for the guest):
+    it verifies, and its expected vector and score match the hand evaluation and the
+    model oracle of tests/test_models_oracle.py."""
+    from test_models_oracle import o_run
+
+    vec = json.loads(VECTOR.read_text())
+    verified = verify_bundle(vec["bundle"]).to_json()
+    assert vec["spec_hash"] == "0x" + features.spec_hash(features.load(SPEC)).hex()
+    model_json = json.loads(MODEL.read_text())
+    assert vec["model_hash"] == fmt.from_json(model_json).hash_hex()
+    for case in vec["cases"]:
+        expected = independent_vector(verified, case["subject"], case["block"])
+        assert case["vector"] == expected
+        assert case["score"] == o_run(model_json, expected)[-1][0]
+        got = features.compute(features.load(SPEC), verified, case["subject"], case["block"])
+        assert list(got.values) == expected
+    assert len({c["score"] for c in vec["cases"]}) > 1  # not a constant model
+
+
+def write_vector() -> None:
+    """Regenerate lending_bundle.json from a fresh anvil market (headers carry
+    timestamps, so the bytes differ run to run; the test above checks the content)."""
+    import numpy as np
+
+    train = _training_module()
+    train.STEPS = 40
+    with __import__("tempfile").TemporaryDirectory() as tmp:
+        node = start_anvil(
+            "vector", Path(tmp), persist=False, extra_args=("--accounts", str(train.BORROWERS + 2))
+        )
+        try:
+            rpc = train.Rpc(node.rpc)
+            m = train.deploy(rpc)
+            rpc.call("evm_setAutomine", False)
+            train.setup_balances(m)
+            train.simulate(m, np.random.default_rng(5))
+            block = int(rpc.call("eth_blockNumber"), 16)
+            subjects = []
+            for b in m.borrowers:
+                w = int(
+                    rpc.call("eth_getStorageAt", m.pool, hex(train.position_slot(b)), "latest"), 16
+                )
+                if w >> 128:
+                    subjects.append(b)
+            spec = features.load(SPEC)
+            reads = [r for s in subjects[:4] for r in features.required_reads(spec, s, block)]
+            grouped: dict[tuple[int, str], list[str]] = {}
+            for r in reads:
+                slots = grouped.setdefault((r.block, r.address), [])
+                key = "0x" + r.slot.to_bytes(32, "big").hex() if r.slot is not None else None
+                if key is not None and key not in slots:
+                    slots.append(key)
+            proofs = [
+                ProofAtBlock(b, rpc.call("eth_getProof", a, s, hex(b)))
+                for (b, a), s in grouped.items()
+            ]
+            headers = [
+                header_from_json(rpc.call("eth_getBlockByNumber", hex(n), False)).raw
+                for n in range(block - 8, block + 1)
+            ]
+            verified = build_bundle(int(rpc.call("eth_chainId"), 16), headers, proofs)
+        finally:
+            stop_pid(node.pid)
+    model = fmt.load(MODEL)
+    values = verified.to_json()
+    cases = []
+    for s in subjects[:4]:
+        vector = list(features.compute(spec, values, s, block).values)
+        cases.append(
+            {
+                "subject": s,
+                "block": block,
+                "vector": vector,
+                "score": reference.score(model, vector),
+            }
+        )
+    VECTOR.write_text(
+        json.dumps(
+            {
+                "_doc": "a real anvil bundle of the demo market (scripts/train_sample_model.py) "
+                "for models/lending-risk-v1.features.json: bundle -> verify -> features -> score",
+                "spec_file": "models/lending-risk-v1.features.json",
+                "spec_hash": "0x" + features.spec_hash(spec).hex(),
+                "model_file": "models/lending-risk-v1.json",
+                "model_hash": model.hash_hex(),
+                "cases": cases,
+                "bundle": verified.bundle.to_json(),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    write_vector()

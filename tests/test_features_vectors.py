@@ -267,12 +267,17 @@ def build() -> dict[str, dict[str, Any]]:
 
 def test_vector_files_are_current() -> None:
     built = build()
-    assert sorted(p.stem for p in VECTORS.glob("*.json")) == sorted(built)
+    # lending_bundle.json comes from anvil (tests/test_features_bundle.py checks it)
+    assert sorted(p.stem for p in VECTORS.glob("*.json") if p.stem != "lending_bundle") == sorted(
+        built
+    )
     for name, vec in built.items():
         assert json.loads((VECTORS / f"{name}.json").read_text()) == vec
 
 
-@pytest.mark.parametrize("path", sorted(VECTORS.glob("*.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", [VECTORS / f"{name}.json" for name in build()], ids=lambda p: p.stem
+)
 def test_features_on_vectors(path: Path) -> None:
     vec = json.loads(path.read_text())
     spec = features.normalize(vec["spec"])
