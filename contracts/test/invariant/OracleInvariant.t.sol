@@ -245,7 +245,7 @@ contract SignedScoresInvariantTest is OracleFixture {
 
     /// Bonds are conserved: what is held equals deposits minus withdrawals minus slashes,
     /// and equals the sum of the recorded bonds (so none can go below zero).
-    function invariant_bondsConserved() public {
+    function invariant_bondsConserved() public view {
         uint256 sum = 0;
         for (uint256 i = 0; i < handler.keyCount(); ++i) {
             sum += signed.operatorOf(vm.addr(handler.keys(i))).bond;
@@ -271,7 +271,7 @@ contract SignedScoresInvariantTest is OracleFixture {
         assertEq(handler.ghostSlashedAccepted(), 0, "slashed key rejected");
     }
 
-    function invariant_slashedCannotSign() public {
+    function invariant_slashedCannotSign() public view {
         assertEq(handler.ghostSlashedAccepted(), 0, "a slashed operator's signature was accepted");
         for (uint256 i = 0; i < handler.keyCount(); ++i) {
             address signer = vm.addr(handler.keys(i));
