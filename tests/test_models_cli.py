@@ -179,3 +179,17 @@ def test_bad_input_one_line_exit_2(
     assert len(lines) == 1 and lines[0].startswith("coproc: error:"), err
     assert message in lines[0]
     assert not paths["out"].exists()  # no partial writes
+
+
+def test_import_warns_on_saturating_calibration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _onnx_file(tmp_path / "logistic.onnx")
+    calib = tmp_path / "calib.csv"
+    calib.write_text("1,0,0\n40000,0,0\n")  # 40000 does not fit Q16 int32
+    code, out, err = run(
+        capsys, "model", "import", str(src), "--calibration", str(calib), "-o", str(tmp_path / "m")
+    )
+    assert code == 0
+    assert json.loads(out)["calibration"]["input_values_saturated"] == 1
+    assert err.startswith("coproc: warning: 1 value(s) saturated")

@@ -94,6 +94,15 @@ def cmd_import(args: argparse.Namespace) -> int:
         report = quantize.calibration_report(fm, model, table.rows, table.labels)
         model.meta["calibration"] = {k: v for k, v in report.items() if k != "layers"}
         out["calibration"] = report
+        saturated = report["input_values_saturated"] + sum(
+            layer["saturated"] for layer in report["layers"]
+        )
+        if saturated:
+            print(
+                f"coproc: warning: {saturated} value(s) saturated int32 on the calibration "
+                "set (see calibration.layers)",
+                file=sys.stderr,
+            )
     write_atomic(args.output, fmt.dumps(model))
     _print(out)
     return 0
@@ -210,7 +219,3 @@ def describe(model: Model) -> dict[str, Any]:
 def cmd_inspect(args: argparse.Namespace) -> int:
     _print(describe(fmt.load(args.model)))
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("use `coproc model`")
