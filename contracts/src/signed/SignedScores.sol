@@ -105,6 +105,9 @@ contract SignedScores {
     /// @notice The signature recovers to a key that is not active (unknown, exiting, gone or slashed).
     /// @dev Selector `0x9a9792d0` = bytes4(keccak256("SignedScoresSignerInactive(address,uint8)")).
     error SignedScoresSignerInactive(address signer, Status status);
+    /// @notice The signed score names a zero model or feature-spec hash.
+    /// @dev Selector `0x0ff8a3ae` = bytes4(keccak256("SignedScoresZeroHash()")).
+    error SignedScoresZeroHash();
     /// @notice The receipt is about another (chain, block, subject, model, spec) than the signed score.
     /// @dev Selector `0x19757159` = bytes4(keccak256("SignedScoresChallengeMismatch()")).
     error SignedScoresChallengeMismatch();
@@ -177,6 +180,7 @@ contract SignedScores {
     /// @param s The signed score.
     /// @return keccak256("\x19\x01" ‖ domainSeparator ‖ structHash).
     function digestOf(SignedScore calldata s) public view returns (bytes32) {
+        if (s.modelHash == bytes32(0) || s.featureSpecHash == bytes32(0)) revert SignedScoresZeroHash();
         bytes32 structHash = keccak256(
             abi.encode(
                 SIGNED_SCORE_TYPEHASH, s.sourceChainId, s.blockNumber, s.subject, s.modelHash, s.featureSpecHash, s.score

@@ -19,12 +19,16 @@ contract DevVerifier is IRiscZeroVerifier {
     /// @notice The seal does not start with 0xFFFFFFFF.
     /// @dev Selector `0xfdfa7659` = bytes4(keccak256("DevVerifierSelectorMismatch(bytes4)")).
     error DevVerifierSelectorMismatch(bytes4 selector);
+    /// @notice The image ID or the journal digest is zero (never a real program or journal).
+    /// @dev Selector `0x9569fb17` = bytes4(keccak256("DevVerifierZeroInput()")).
+    error DevVerifierZeroInput();
     /// @notice The seal's claim digest is not the digest of the claimed execution.
     /// @dev Selector `0xb36745c7` = bytes4(keccak256("DevVerifierClaimMismatch(bytes32,bytes32)")).
     error DevVerifierClaimMismatch(bytes32 expected, bytes32 got);
 
     /// @inheritdoc IRiscZeroVerifier
     function verify(bytes calldata seal, bytes32 imageId, bytes32 journalDigest) external pure {
+        if (imageId == bytes32(0) || journalDigest == bytes32(0)) revert DevVerifierZeroInput();
         if (seal.length != 36) revert DevVerifierSealLength(seal.length);
         if (bytes4(seal[:4]) != SELECTOR) revert DevVerifierSelectorMismatch(bytes4(seal[:4]));
         bytes32 expected = ReceiptClaim.okDigest(imageId, journalDigest);

@@ -105,6 +105,17 @@ contract SignedScoresTest is SignedScoresFixture {
         signed.verifySignedScore(s, abi.encodePacked(bytes32(0), bytes32(uint256(1)), uint8(27)));
     }
 
+    function test_rejectZeroHashes() public {
+        SignedScores.SignedScore memory s = scoreFrom(validJournal());
+        s.modelHash = bytes32(0);
+        vm.expectRevert(SignedScores.SignedScoresZeroHash.selector);
+        signed.digestOf(s);
+        s = scoreFrom(validJournal());
+        s.featureSpecHash = bytes32(0);
+        vm.expectRevert(SignedScores.SignedScoresZeroHash.selector);
+        signed.verifySignedScore(s, new bytes(65));
+    }
+
     function test_rejectTamperedScore() public {
         SignedScores.SignedScore memory s = scoreFrom(validJournal());
         bytes memory sig = signWith(signed, OP_KEY, s);

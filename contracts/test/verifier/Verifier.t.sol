@@ -48,6 +48,15 @@ contract DevVerifierTest is Test {
         dev.verify(seal, IMAGE, JD);
     }
 
+    function test_rejectsZeroImageOrDigest() public {
+        bytes memory seal = dev.sealFor(bytes32(0), JD);
+        vm.expectRevert(DevVerifier.DevVerifierZeroInput.selector);
+        dev.verify(seal, bytes32(0), JD);
+        seal = dev.sealFor(IMAGE, bytes32(0));
+        vm.expectRevert(DevVerifier.DevVerifierZeroInput.selector);
+        dev.verify(seal, IMAGE, bytes32(0));
+    }
+
     function test_rejectsWrongClaimDigest() public {
         bytes32 good = ReceiptClaim.okDigest(IMAGE, JD);
         bytes memory seal = abi.encodePacked(bytes4(0xFFFFFFFF), bytes32(uint256(good) ^ 1));
