@@ -6,6 +6,7 @@ copied by hand, plus a small web3.py deploy helper.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import dataclass
 from functools import cache
@@ -20,6 +21,19 @@ from coprocessor.errors import ToolError, UserInputError
 from coprocessor.paths import REPO_ROOT
 
 OUT_DIR = REPO_ROOT / "contracts" / "out"
+#: written by the guest build: ``library ImageID { bytes32 public constant RISK_SCORE_ID = 0x…; }``
+IMAGE_ID_SOL = REPO_ROOT / "contracts" / "src" / "generated" / "ImageID.sol"
+_IMAGE_ID = re.compile(r"RISK_SCORE_ID\s*=\s*(?:bytes32\()?\s*(0x[0-9a-fA-F]{64})\s*\)?\s*;")
+
+
+def guest_image_id(path: Path = IMAGE_ID_SOL) -> bytes:
+    """The guest's image ID, as the guest build generated it into Solidity."""
+    if not path.is_file():
+        raise UserInputError(f"{path} does not exist yet (build the guest, or pass --image-id)")
+    found = _IMAGE_ID.search(path.read_text())
+    if found is None:
+        raise UserInputError(f"{path}: no `RISK_SCORE_ID = 0x<64 hex>;` constant")
+    return bytes.fromhex(found.group(1)[2:])
 
 
 @dataclass(frozen=True)

@@ -185,3 +185,22 @@ def test_batch_journal_encoding() -> None:
         batch_journal.encode_batch(1, 10, b"\x0a" * 32, b"\x0b" * 32, 0, b"\x0c" * 32)
     with pytest.raises(UserInputError):
         batch_journal.root([])
+
+
+# ------------------------------------------------------------------ guest image ID
+
+
+def test_guest_image_id_from_generated_solidity(tmp_path: Path) -> None:
+    from coprocessor import contracts
+
+    sol = tmp_path / "ImageID.sol"
+    with pytest.raises(UserInputError, match="does not exist"):
+        contracts.guest_image_id(sol)
+    sol.write_text("library ImageID { bytes32 public constant RISK_SCORE_ID = 0x12; }")
+    with pytest.raises(UserInputError, match="RISK_SCORE_ID"):
+        contracts.guest_image_id(sol)
+    value = "0x" + "ab" * 31 + "cd"
+    sol.write_text(
+        f"library ImageID {{\n    bytes32 public constant RISK_SCORE_ID =\n        bytes32({value});\n}}"
+    )
+    assert contracts.guest_image_id(sol) == bytes.fromhex(value[2:])

@@ -27,7 +27,11 @@ def register(sub: Any) -> None:
         help="deploy dev verifier + router + RiskOracle + SignedScores (local chains); prints JSON",
     )
     dep.add_argument("--rpc", default=None, help="node URL (default: the devnet's L1)")
-    dep.add_argument("--image-id", required=True, help="bytes32 hex: the guest's image ID")
+    dep.add_argument(
+        "--image-id",
+        default=None,
+        help="bytes32 hex (default: RISK_SCORE_ID of contracts/src/generated/ImageID.sol)",
+    )
     dep.add_argument(
         "--model",
         action="append",
@@ -55,7 +59,10 @@ def _rpc(args: argparse.Namespace) -> str:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    image_id = to_bytes(args.image_id, "--image-id", 32)
+    if args.image_id is None:
+        image_id = contracts.guest_image_id()
+    else:
+        image_id = to_bytes(args.image_id, "--image-id", 32)
     models: dict[bytes, bytes] = {}
     for item in args.model:
         model, sep, spec = item.partition(":")
