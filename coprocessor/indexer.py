@@ -29,7 +29,7 @@ from coprocessor.bundle import (
     build_bundle,
     verify_bundle,
 )
-from coprocessor.errors import UserInputError, VerificationError
+from coprocessor.errors import RpcError, UserInputError, VerificationError
 from coprocessor.headers import Header, header_from_json
 from coprocessor.hexutil import hexstr
 from coprocessor.keccak import keccak256
@@ -69,7 +69,7 @@ async def resolve_block(rpc: RpcClient, spec: str | int) -> int:
         return spec
     if spec in ("latest", "finalized", "safe"):
         block = await rpc.get_block(spec)
-        return int(block["number"], 16)
+        return header_from_json(block).number
     raise UserInputError(f"block must be a number, latest or finalized, not {spec!r}")
 
 
@@ -183,6 +183,7 @@ async def index_block(
 
     t1 = time.perf_counter()
     for read, response in zip(reads, responses, strict=True):
+        _check_proof_shape(response, hexstr(read.address))
         returned = str(response.get("address", "")).lower()
         if returned != hexstr(read.address):
             raise VerificationError(
@@ -208,6 +209,19 @@ async def index_block(
     stats.store_seconds += time.perf_counter() - t2
     say(f"block {block}: verified and stored ({len(verified.bundle.nodes)} unique nodes)")
     return verified
+
+
+def _check_proof_shape(response: dict[str, Any], address: str) -> None:
+    """The JSON types of an eth_getProof answer (a node sending other types is
+    broken or lying: a clear RpcError rather than a crash further down)."""
+    entries = response.get("storageProof", [])
+    ok = (
+        isinstance(response.get("accountProof"), list)
+        and isinstance(entries, list)
+        and all(isinstance(e, dict) and isinstance(e.get("proof"), list) for e in entries)
+    )
+    if not ok:
+        raise RpcError(f"eth_getProof answer for {address} is malformed (JSON types)")
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

@@ -194,7 +194,7 @@ class RpcClient:
 
     async def block_number(self) -> int:
         """The node's head block number."""
-        return int(await self.call("eth_blockNumber", []), 16)
+        return _hex_quantity(await self.call("eth_blockNumber", []), "eth_blockNumber")
 
     async def get_block(self, tag: int | str) -> dict[str, Any]:
         """``eth_getBlockByNumber(tag, false)``; raises if the block does not exist."""
@@ -239,6 +239,16 @@ class RpcClient:
                 raise RpcError("eth_getProof chunks disagree on the account proof")
             merged["storageProof"].extend(other.get("storageProof", []))
         return merged
+
+
+def _hex_quantity(value: object, what: str) -> int:
+    """A node's hex quantity answer; anything else is the node's error, not a crash."""
+    if isinstance(value, str) and value.startswith("0x"):
+        try:
+            return int(value, 16)
+        except ValueError:
+            pass
+    raise RpcError(f"{what}: answer is not a hex quantity: {value!r:.40}")
 
 
 def _message(error: object) -> str:
