@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import os
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -265,3 +267,18 @@ def flip_hex(text: str, index: int) -> str:
     i = index % len(body)
     body[i] = "0123456789abcdef"[(int(body[i], 16) + 1) % 16]
     return "0x" + "".join(body)
+
+
+def stored_rows(path: str | os.PathLike[str]) -> dict[str, int]:
+    """Row count of every table of a store file except ``meta`` (whatever the schema
+    calls its tables): a rejected run must leave all of them at zero."""
+    conn = sqlite3.connect(path)
+    try:
+        tables = [
+            r[0]
+            for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if r[0] != "meta"
+        ]
+        return {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
+    finally:
+        conn.close()

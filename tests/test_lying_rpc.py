@@ -29,6 +29,7 @@ from lying_proxy import (
     mutate,
     rewrite,
     stall,
+    stored_rows,
 )
 
 from coprocessor.bundle import load_bundle, verify_bundle
@@ -129,12 +130,9 @@ def assert_rejected(run: Run, code: int, *needles: str) -> None:
     assert run.out == ""
     assert not run.bundle.exists()
     assert not run.bundle.parent.exists() or list(run.bundle.parent.iterdir()) == []
-    store = Store(run.data / "coproc.sqlite")
-    try:
-        assert store.counts() == {"headers": 0, "nodes": 0, "accounts": 0, "slots": 0}
-        assert store.db.execute("SELECT COUNT(*) FROM bundle_nodes").fetchone()[0] == 0
-    finally:
-        store.close()
+    rows = stored_rows(run.data / "coproc.sqlite")
+    assert {"headers", "nodes", "accounts", "slots"} <= set(rows)
+    assert set(rows.values()) == {0}, rows
 
 
 def assert_honest(run: Run, chain: Chain, block: int) -> None:
@@ -611,7 +609,7 @@ def test_endless_stall_ends_in_timeout_error(
     with pytest.raises(RpcTimeoutError, match=r"no answer within 0\.5s"):
         asyncio.run(index_fast(proxy.url, chain.block, store))
     assert proxy.count("eth_chainId") == 3  # 1 + 2 retries
-    assert store.counts() == {"headers": 0, "nodes": 0, "accounts": 0, "slots": 0}
+    assert set(stored_rows(store.path).values()) == {0}
 
 
 def test_stall_during_proofs_stores_nothing(
@@ -627,7 +625,7 @@ def test_stall_during_proofs_stores_nothing(
     with pytest.raises(RpcTimeoutError):
         asyncio.run(index_fast(proxy.url, chain.block, store))
     assert proxy.count("eth_getProof") == 3
-    assert store.counts() == {"headers": 0, "nodes": 0, "accounts": 0, "slots": 0}
+    assert set(stored_rows(store.path).values()) == {0}
 
 
 def test_endless_5xx_ends_in_rpc_error(chain: Chain, proxy: LyingProxy, tmp_path: Path) -> None:
@@ -636,7 +634,7 @@ def test_endless_5xx_ends_in_rpc_error(chain: Chain, proxy: LyingProxy, tmp_path
     with pytest.raises(RpcError, match="HTTP 502"):
         asyncio.run(index_fast(proxy.url, chain.block, store))
     assert proxy.count("eth_chainId") == 3
-    assert store.counts() == {"headers": 0, "nodes": 0, "accounts": 0, "slots": 0}
+    assert set(stored_rows(store.path).values()) == {0}
 
 
 # ----------------------------------------------------------------------------- writes
@@ -697,3 +695,66 @@ def test_reads_are_retried_where_writes_are_not(chain: Chain, proxy: LyingProxy)
 
     assert int(asyncio.run(read()), 16) == 10**18
     assert proxy.count("eth_getBalance") == 2
+
+
+# ----------------------------------------------------------------------------- garbage
+
+
+def _entries(fn: Callable[[list[Any]], Any]) -> Callable[[Any], Any]:
+    def apply(proof: Any) -> Any:
+        proof["storageProof"] = fn(proof["storageProof"])
+        return proof
+
+    return apply
+
+
+GARBAGE: list[tuple[str, str, Callable[[Any], Any], int]] = [
+    ("head-not-hex", "eth_blockNumber", lambda _: "soon", 2),
+    ("head-null", "eth_blockNumber", lambda _: None, 2),
+    ("block-a-list", "eth_getBlockByNumber", lambda b: [b], 2),
+    ("block-without-stateRoot", "eth_getBlockByNumber", lambda b: {**b, "stateRoot": None}, 2),
+    ("block-number-not-hex", "eth_getBlockByNumber", lambda b: {**b, "number": "0xzz"}, 2),
+    ("proof-a-string", "eth_getProof", lambda _: "proof", 2),
+    ("proof-without-address", "eth_getProof", lambda p: {**p, "address": None}, 1),
+    ("proof-nodes-not-a-list", "eth_getProof", lambda p: {**p, "accountProof": "0x00"}, 2),
+    ("proof-node-not-hex", "eth_getProof", lambda p: {**p, "accountProof": ["0xzz"]}, 2),
+    ("storage-not-a-list", "eth_getProof", _entries(lambda e: {"0": e[0]}), 1),
+    ("storage-entry-a-string", "eth_getProof", _entries(lambda e: ["0x01", *e[1:]]), 1),
+    ("storage-entry-empty", "eth_getProof", _entries(lambda e: [{}, *e[1:]]), 1),
+    ("storage-key-a-number", "eth_getProof", _entries(lambda e: [{**e[0], "key": 1}, *e[1:]]), 1),
+    ("storage-value-word", "eth_getProof", _entries(lambda e: [{**e[0], "value": "x"}, *e[1:]]), 2),
+    (
+        "storage-proof-null",
+        "eth_getProof",
+        _entries(lambda e: [{**e[0], "proof": None}, *e[1:]]),
+        2,
+    ),
+    ("storage-entry-twice", "eth_getProof", _entries(lambda e: [*e, e[0]]), 1),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "lie", "code"), [g[1:] for g in GARBAGE], ids=[g[0] for g in GARBAGE]
+)
+def test_garbage_answers_are_one_clear_error(
+    method: str,
+    lie: Callable[[Any], Any],
+    code: int,
+    chain: Chain,
+    proxy: LyingProxy,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """Malformed answers (wrong JSON types) are the node's fault: a clear error with
+    exit 1 or 2, never a traceback, nothing stored or written."""
+    if method == "eth_getProof":
+        proxy.rule = mutate(method, for_address(CONTRACT, lie))
+    else:
+        proxy.rule = mutate(method, lambda result, _params: lie(result))
+    try:
+        run = run_index(capsys, tmp_path, proxy.url, chain.block, ancestors=1)
+    except Exception as exc:  # what the CLI would show as a traceback
+        pytest.fail(f"uncaught {type(exc).__name__}: {exc}")
+    assert proxy.lies >= 1
+    assert run.code in (1, 2)
+    assert_rejected(run, run.code)
