@@ -200,7 +200,6 @@ def test_guest_image_id_from_generated_solidity(tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="RISK_SCORE_ID"):
         contracts.guest_image_id(sol)
     value = "0x" + "ab" * 31 + "cd"
-    sol.write_text(
-        f"library ImageID {{\n    bytes32 public constant RISK_SCORE_ID =\n        bytes32({value});\n}}"
-    )
+    body = f"bytes32 public constant RISK_SCORE_ID =\n        bytes32({value});"
+    sol.write_text(f"library ImageID {{\n    {body}\n}}")
     assert contracts.guest_image_id(sol) == bytes.fromhex(value[2:])
