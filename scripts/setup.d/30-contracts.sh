@@ -6,9 +6,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 [ -f contracts/foundry.toml ] || exit 0
 stamp="contracts/out/.coproc-stamp"
-hash="$( { find contracts/src contracts/test contracts/script -type f -name '*.sol' -print0 2>/dev/null \
-            | sort -z | xargs -0 sha256sum; sha256sum contracts/foundry.toml scripts/solc-wrapper.js \
-            tools/npm/package-lock.json; } | sha256sum | cut -c1-16)"
+dirs=()
+for d in contracts/src contracts/test contracts/script; do [ -d "$d" ] && dirs+=("$d"); done
+hash="$( { find "${dirs[@]}" -type f -name '*.sol' -print0 | sort -z | xargs -0 -r sha256sum
+           sha256sum contracts/foundry.toml scripts/solc-wrapper.js tools/npm/package-lock.json
+         } | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then
   exit 0
 fi
