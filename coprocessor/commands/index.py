@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from coprocessor.bundle import load_bundle, verify_bundle
-from coprocessor.errors import UserInputError
+from coprocessor.errors import CoprocessorError, UserInputError
+from coprocessor.headers import header_from_json
 from coprocessor.hexutil import hexstr, parse_address, parse_int
 from coprocessor.indexer import IndexStats, Read, index_block, resolve_block, write_json_atomic
 from coprocessor.paths import data_dir
@@ -156,7 +157,7 @@ async def _run(
         show = _bar(args, len(blocks))
         for number in blocks:
             path = out / f"bundle-{number}.json"
-            if path.exists() and _still_valid(path):
+            if path.exists() and await _resumable(path, rpc, number, reads, args.ancestors):
                 skipped += 1  # resumable: a verified bundle from an earlier run
             else:
                 verified = await index_block(rpc, store, number, reads, ancestors=args.ancestors)
@@ -175,12 +176,29 @@ async def _run(
         }
 
 
-def _still_valid(path: Path) -> bool:
+async def _resumable(
+    path: Path, rpc: RpcClient, number: int, reads: list[Read], ancestors: int
+) -> bool:
+    """A bundle from an earlier run is kept only if it verifies, answers the same
+    reads with the same anchor, and its anchor is still the node's block there
+    (after a reorg, or with other --address/--slot/--ancestors, it is redone)."""
     try:
-        verify_bundle(load_bundle(path))
-    except Exception:
+        verified = verify_bundle(load_bundle(path))
+    except CoprocessorError:
         return False
-    return True
+    bundle = verified.bundle
+    asked = {(r.address, frozenset(r.slots)) for r in reads}
+    held = {(a.address, frozenset(s.slot for s in a.storage)) for a in bundle.accounts}
+    if (
+        bundle.chain_id != rpc.chain_id
+        or bundle.anchor_number != number + ancestors
+        or {a.block for a in bundle.accounts} != {number}
+        or held != asked
+        or len(bundle.accounts) != len(reads)
+    ):
+        return False
+    current = header_from_json(await rpc.get_block(bundle.anchor_number))
+    return current.hash == bundle.anchor_hash
 
 
 def _progress(args: argparse.Namespace) -> Any:
