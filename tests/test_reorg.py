@@ -167,3 +167,63 @@ def test_orphaned_parent_is_marked_when_only_a_child_is_indexed(
     assert child.value() == 0x22
     assert canonical(store, n) == [(old.hash(n), False)]
     store.close()
+
+
+def history(node: AnvilNode, tmp_path: Path, first: int, last: int, *slots: str) -> dict[str, Any]:
+    """``coproc index --blocks FIRST..LAST`` in-process; its JSON summary."""
+    import contextlib
+    import io
+    import json
+
+    from coprocessor.cli import main
+
+    args = ["--data-dir", str(tmp_path / "data"), "index", "--rpc", node.rpc]
+    args += ["--blocks", f"{first}..{last}", "--address", CONTRACT, "--out", str(tmp_path / "h")]
+    for slot in slots:
+        args += ["--slot", slot]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(args) == 0
+    return dict(json.loads(out.getvalue()))
+
+
+def bundle_of(tmp_path: Path, number: int) -> dict[str, Any]:
+    import json
+
+    return dict(json.loads((tmp_path / "h" / f"bundle-{number}.json").read_text()))
+
+
+def test_history_resume_skips_only_bundles_still_on_the_chain(
+    node: AnvilNode, tmp_path: Path
+) -> None:
+    call(node, "anvil_mine", "0x1")
+    snapshot = call(node, "evm_snapshot")
+    set_slot(node, 0x31)
+    call(node, "anvil_mine", "0x2")
+    n = head(node) - 1
+    first = history(node, tmp_path, n, n + 1, "1")
+    assert first["resumed"] == 0
+    assert history(node, tmp_path, n, n + 1, "1")["resumed"] == 2  # control: resumable
+
+    call(node, "evm_revert", snapshot)
+    set_slot(node, 0x32)
+    call(node, "anvil_mine", "0x2")
+    after = history(node, tmp_path, n, n + 1, "1")
+    assert after["resumed"] == 0  # the old bundles are of orphaned blocks
+    for number in (n, n + 1):
+        bundle = bundle_of(tmp_path, number)
+        assert bundle["anchor"]["hash"] == block_hash(node, number)
+        assert bundle["accounts"][0]["storage"][0]["value"] == "0x32"
+
+
+def test_history_resume_skips_only_bundles_of_the_same_reads(
+    node: AnvilNode, tmp_path: Path
+) -> None:
+    set_slot(node, 0x41)
+    call(node, "anvil_mine", "0x2")
+    n = head(node) - 1
+    assert history(node, tmp_path, n, n + 1, "1")["resumed"] == 0
+    again = history(node, tmp_path, n, n + 1, "1", "2")  # one more slot asked
+    assert again["resumed"] == 0
+    slots = [s["slot"] for s in bundle_of(tmp_path, n)["accounts"][0]["storage"]]
+    assert slots == ["0x" + (1).to_bytes(32, "big").hex(), "0x" + (2).to_bytes(32, "big").hex()]
