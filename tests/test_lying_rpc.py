@@ -10,6 +10,8 @@ and no bundle file exists. Successful runs are checked against anvil directly
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -758,3 +760,35 @@ def test_garbage_answers_are_one_clear_error(
     assert proxy.lies >= 1
     assert run.code in (1, 2)
     assert_rejected(run, run.code)
+
+
+def test_history_run_stops_at_the_lie_and_resumes_honestly(
+    chain: Chain, proxy: LyingProxy, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """--blocks N..N+2 with a lie at N+1: N is written, nothing of N+1 or N+2 is
+    written or stored; an honest rerun keeps N and does the rest."""
+    n = chain.block
+    lie = at_block(n + 1, _node_flip("accountProof", -1, 70))
+    proxy.rule = mutate("eth_getProof", lie)
+    data, out = tmp_path / "data", tmp_path / "history"
+    args = ["--data-dir", str(data), "index", "--rpc", proxy.url, "--blocks", f"{n}..{n + 2}"]
+    args += ["--address", CONTRACT, "--slot", "1", "--out", str(out)]
+    capsys.readouterr()
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("coproc: error: ") and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == [f"bundle-{n}.json"]
+    conn = sqlite3.connect(data / "coproc.sqlite")
+    numbers = {r[0] for r in conn.execute("SELECT number FROM headers")}
+    blocks = {r[0] for r in conn.execute("SELECT block_number FROM accounts")}
+    conn.close()
+    assert numbers == blocks == {n}
+
+    proxy.reset()
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["bundles"], summary["resumed"]) == (3, 1)
+    for number in (n, n + 1, n + 2):
+        verified = verify_bundle(load_bundle(out / f"bundle-{number}.json"))
+        real = rpc_call(chain.rpc, "eth_getBlockByNumber", [hex(number), False])["hash"]
+        assert "0x" + verified.anchor.hash.hex() == real
