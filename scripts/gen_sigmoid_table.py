@@ -7,6 +7,7 @@ this script only documents how it was made (run it to check: it must not change 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from decimal import ROUND_HALF_UP, Decimal, getcontext
@@ -25,7 +26,7 @@ def entry(i: int) -> int:
 def main() -> None:
     table = [entry(i) for i in range(257)]
     assert table[128] == 32768 and table[0] >= 0 and table[256] <= 65536
-    assert all(b >= a for a, b in zip(table, table[1:], strict=False))
+    assert all(b >= a for a, b in itertools.pairwise(table))
     assert abs(table[200] - 65536 / (1 + math.exp(-(200 - 128) / 16))) < 1
     out = {
         "_doc": "sigmoid table of model format v1: T[i] = round_half_up(65536/(1+exp(-(i-128)/16))), i=0..256",
