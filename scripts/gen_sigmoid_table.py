@@ -14,6 +14,10 @@ from decimal import ROUND_HALF_UP, Decimal, getcontext
 from pathlib import Path
 
 getcontext().prec = 60
+DOC = (
+    "sigmoid table of model format v1: "
+    "T[i] = round_half_up(65536/(1+exp(-(i-128)/16))), i=0..256"
+)
 
 
 def entry(i: int) -> int:
@@ -29,7 +33,7 @@ def main() -> None:
     assert all(b >= a for a, b in itertools.pairwise(table))
     assert abs(table[200] - 65536 / (1 + math.exp(-(200 - 128) / 16))) < 1
     out = {
-        "_doc": "sigmoid table of model format v1: T[i] = round_half_up(65536/(1+exp(-(i-128)/16))), i=0..256",
+        "_doc": DOC,
         "scale_bits": 16,
         "x_min_q16": -8 * 65536,
         "step_shift": 12,
