@@ -203,7 +203,7 @@ contract RiskOracle is Owned {
     function submit(bytes calldata journal, bytes calldata seal) external {
         bytes32 imageId = defaultImageId;
         if (imageId == bytes32(0)) revert RiskOracleNoImageId();
-        _store(_validate(journal, seal, imageId));
+        _submit(journal, seal, imageId);
     }
 
     /// @notice As `submit`, against an explicitly chosen allowed image ID.
@@ -212,7 +212,7 @@ contract RiskOracle is Owned {
     /// @param seal The receipt's seal.
     function submitWithImageId(bytes32 imageId, bytes calldata journal, bytes calldata seal) external {
         if (!imageIdAllowed[imageId]) revert RiskOracleImageIdNotAllowed(imageId);
-        _store(_validate(journal, seal, imageId));
+        _submit(journal, seal, imageId);
     }
 
     /// @notice Every check `submit` makes except staleness and replay, without storing:
@@ -228,7 +228,8 @@ contract RiskOracle is Owned {
     {
         bytes32 imageId = defaultImageId;
         if (imageId == bytes32(0)) revert RiskOracleNoImageId();
-        return _validate(journal, seal, imageId);
+        j = _check(journal);
+        verifier.verify(seal, imageId, sha256(journal));
     }
 
     // ------------------------------------------------------------------ batches
@@ -326,22 +327,24 @@ contract RiskOracle is Owned {
 
     // ------------------------------------------------------------------ internals
 
-    function _validate(bytes calldata journal, bytes calldata seal, bytes32 imageId)
-        private
-        view
-        returns (JournalV1.Journal memory j)
-    {
+    /// @dev Every cheap check (replay and staleness included) runs before the verifier,
+    /// which is by far the most expensive step with a real proof system.
+    function _submit(bytes calldata journal, bytes calldata seal, bytes32 imageId) private {
+        JournalV1.Journal memory j = _check(journal);
+        if (requestUsed[j.requestId]) revert RiskOracleRequestReplayed(j.requestId);
+        Score storage s = _scores[j.subject][j.modelHash];
+        uint64 stored = s.blockNumber;
+        if (j.blockNumber <= stored) revert RiskOracleStale(stored, j.blockNumber);
+        verifier.verify(seal, imageId, sha256(journal));
+        requestUsed[j.requestId] = true;
+        _put(s, j.subject, j.modelHash, j.requestId, j.score, j.blockNumber);
+    }
+
+    function _check(bytes calldata journal) private view returns (JournalV1.Journal memory j) {
         j = JournalV1.decode(journal);
         _checkChainAndAnchor(j.chainId, j.anchorNumber, j.anchorHash);
         _checkResult(j.blockNumber, j.anchorNumber, j.subject, j.modelHash, j.featureSpecHash, j.score);
         if (j.requestId == bytes32(0)) revert RiskOracleZeroValue();
-        verifier.verify(seal, imageId, sha256(journal));
-    }
-
-    function _store(JournalV1.Journal memory j) private {
-        if (requestUsed[j.requestId]) revert RiskOracleRequestReplayed(j.requestId);
-        requestUsed[j.requestId] = true;
-        _write(j.subject, j.modelHash, j.requestId, j.score, j.blockNumber);
     }
 
     function _write(address subject, bytes32 modelHash, bytes32 requestId, uint32 score, uint64 blockNumber)
@@ -350,6 +353,17 @@ contract RiskOracle is Owned {
         Score storage s = _scores[subject][modelHash];
         uint64 stored = s.blockNumber;
         if (blockNumber <= stored) revert RiskOracleStale(stored, blockNumber);
+        _put(s, subject, modelHash, requestId, score, blockNumber);
+    }
+
+    function _put(
+        Score storage s,
+        address subject,
+        bytes32 modelHash,
+        bytes32 requestId,
+        uint32 score,
+        uint64 blockNumber
+    ) private {
         s.score = score;
         s.blockNumber = blockNumber;
         s.updatedAt = uint64(block.timestamp);

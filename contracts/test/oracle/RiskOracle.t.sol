@@ -226,6 +226,20 @@ contract RiskOracleTest is OracleFixture {
         expectSubmitRevert(j, abi.encodeWithSelector(RiskOracle.RiskOracleRequestReplayed.selector, j.requestId));
     }
 
+    /// Replays and stale results are turned away before the (expensive) verifier runs:
+    /// even a worthless seal gets the replay/stale error, not a verifier error.
+    function test_replayRejectedBeforeVerifier() public {
+        JournalV1.Journal memory j = validJournal();
+        submitJ(j);
+        bytes memory journal = JournalV1.encode(j);
+        vm.expectRevert(abi.encodeWithSelector(RiskOracle.RiskOracleRequestReplayed.selector, j.requestId));
+        oracle.submit(journal, hex"deadbeef");
+        j.requestId = keccak256("new");
+        journal = JournalV1.encode(j);
+        vm.expectRevert(abi.encodeWithSelector(RiskOracle.RiskOracleStale.selector, j.blockNumber, j.blockNumber));
+        oracle.submit(journal, hex"deadbeef");
+    }
+
     function test_revert_badSeal() public {
         bytes memory journal = JournalV1.encode(validJournal());
         bytes memory seal = sealFor(journal);
