@@ -1,0 +1,57 @@
+//! Block headers: decoded strictly from raw RLP, hashed from the same bytes. Fields are
+//! read by position (parentHash 0, stateRoot 3, number 8); later forks may append fields.
+
+use crate::error::{Error, Result};
+use crate::keccak::keccak256;
+use crate::rlp;
+use alloc::format;
+
+/// Fields of a header that verification uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// keccak256 of the raw RLP: the block hash.
+    pub hash: [u8; 32],
+    /// Field 0.
+    pub parent_hash: [u8; 32],
+    /// Field 3.
+    pub state_root: [u8; 32],
+    /// Field 8.
+    pub number: u64,
+}
+
+/// Minimum field count: the 15 fields of a Frontier header.
+pub const MIN_FIELDS: usize = 15;
+
+/// Decode and hash one header.
+pub fn parse(raw: &[u8]) -> Result<Header> {
+    rlp::validate(raw).map_err(|e| Error::Header(format!("{e}")))?;
+    let items = rlp::decode_list(raw).map_err(|e| Error::Header(format!("{e}")))?;
+    if items.len() < MIN_FIELDS {
+        return Err(Error::Header(format!("{} fields, expected at least {MIN_FIELDS}", items.len())));
+    }
+    let f = |e: Error| Error::Header(format!("{e}"));
+    Ok(Header {
+        hash: keccak256(raw),
+        parent_hash: items[0].bytes32().map_err(f)?,
+        state_root: items[3].bytes32().map_err(f)?,
+        number: items[8].uint64().map_err(f)?,
+    })
+}
+
+/// Parse a chain of consecutive headers (ascending) and check every parent link.
+pub fn parse_chain(raws: &[&[u8]]) -> Result<alloc::vec::Vec<Header>> {
+    let mut out: alloc::vec::Vec<Header> = alloc::vec::Vec::with_capacity(raws.len());
+    for (i, raw) in raws.iter().enumerate() {
+        let h = parse(raw).map_err(|e| Error::Header(format!("headers[{i}]: {e}")))?;
+        if let Some(prev) = out.last() {
+            if h.parent_hash != prev.hash {
+                return Err(Error::Header(format!("headers[{i}].parentHash is not the hash of headers[{}]", i - 1)));
+            }
+            if Some(h.number) != prev.number.checked_add(1) {
+                return Err(Error::Header(format!("headers[{i}] is not the block after headers[{}]", i - 1)));
+            }
+        }
+        out.push(h);
+    }
+    Ok(out)
+}

@@ -1,0 +1,428 @@
+//! A small strict JSON reader/writer for feature specs: integers of any size up to
+//! 256 bits (Solidity slots), no floats, no duplicate keys; the writer produces the
+//! canonical form (sorted keys, no whitespace, ASCII with `\uXXXX` escapes), which is
+//! what Python's `json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=True)`
+//! writes. Used in the guest instead of serde_json.
+
+use crate::error::{Error, Result};
+use crate::u256::Word;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// A JSON value. Integers are sign + 256-bit magnitude; floats are not representable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Json {
+    /// null
+    Null,
+    /// true / false
+    Bool(bool),
+    /// An integer: (negative, magnitude). Zero is never negative.
+    Int(bool, Word),
+    /// A string.
+    Str(String),
+    /// An array.
+    Arr(Vec<Json>),
+    /// An object, keys unique, in input order.
+    Obj(Vec<(String, Json)>),
+}
+
+fn err(m: &str) -> Error {
+    Error::Spec(format!("JSON: {m}"))
+}
+
+impl Json {
+    /// Member of an object.
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Obj(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// A non-negative integer that fits in u64.
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Json::Int(false, w) if w[..24].iter().all(|&b| b == 0) => {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(&w[24..]);
+                Some(u64::from_be_bytes(a))
+            }
+            _ => None,
+        }
+    }
+
+    /// An integer in the i64 range.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Json::Int(neg, w) if w[..24].iter().all(|&b| b == 0) => {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(&w[24..]);
+                let m = u64::from_be_bytes(a);
+                if *neg {
+                    if m <= 1u64 << 63 {
+                        Some((m as i64).wrapping_neg())
+                    } else {
+                        None
+                    }
+                } else {
+                    i64::try_from(m).ok()
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// A string's contents.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A small integer value.
+    pub fn int(v: i64) -> Json {
+        let mut w = [0u8; 32];
+        w[24..].copy_from_slice(&v.unsigned_abs().to_be_bytes());
+        Json::Int(v < 0, w)
+    }
+
+    /// Object from pairs.
+    pub fn obj(pairs: Vec<(&str, Json)>) -> Json {
+        Json::Obj(pairs.into_iter().map(|(k, v)| (String::from(k), v)).collect())
+    }
+}
+
+/// Parse JSON text (whitespace allowed around tokens).
+pub fn parse(text: &[u8]) -> Result<Json> {
+    let mut p = Parser { s: text, i: 0, depth: 0 };
+    p.ws();
+    let v = p.value()?;
+    p.ws();
+    if p.i != text.len() {
+        return Err(err("trailing characters"));
+    }
+    Ok(v)
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+    depth: u32,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.i) {
+            self.i += 1;
+        }
+    }
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+    fn lit(&mut self, word: &[u8], v: Json) -> Result<Json> {
+        if self.s[self.i..].starts_with(word) {
+            self.i += word.len();
+            Ok(v)
+        } else {
+            Err(err("unexpected token"))
+        }
+    }
+    fn value(&mut self) -> Result<Json> {
+        match self.peek() {
+            Some(b'{') => self.object(),
+            Some(b'[') => self.array(),
+            Some(b'"') => Ok(Json::Str(self.string()?)),
+            Some(b't') => self.lit(b"true", Json::Bool(true)),
+            Some(b'f') => self.lit(b"false", Json::Bool(false)),
+            Some(b'n') => self.lit(b"null", Json::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(err("unexpected character")),
+        }
+    }
+    fn enter(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > 64 {
+            return Err(err("nesting too deep"));
+        }
+        self.i += 1;
+        self.ws();
+        Ok(())
+    }
+    fn object(&mut self) -> Result<Json> {
+        self.enter()?;
+        let mut out: Vec<(String, Json)> = Vec::new();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            self.depth -= 1;
+            return Ok(Json::Obj(out));
+        }
+        loop {
+            if self.peek() != Some(b'"') {
+                return Err(err("expected a key"));
+            }
+            let k = self.string()?;
+            if out.iter().any(|(o, _)| *o == k) {
+                return Err(err("duplicate key"));
+            }
+            self.ws();
+            if self.peek() != Some(b':') {
+                return Err(err("expected ':'"));
+            }
+            self.i += 1;
+            self.ws();
+            let v = self.value()?;
+            out.push((k, v));
+            self.ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.i += 1;
+                    self.ws();
+                }
+                Some(b'}') => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Ok(Json::Obj(out));
+                }
+                _ => return Err(err("expected ',' or '}'")),
+            }
+        }
+    }
+    fn array(&mut self) -> Result<Json> {
+        self.enter()?;
+        let mut out = Vec::new();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            self.depth -= 1;
+            return Ok(Json::Arr(out));
+        }
+        loop {
+            out.push(self.value()?);
+            self.ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.i += 1;
+                    self.ws();
+                }
+                Some(b']') => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Ok(Json::Arr(out));
+                }
+                _ => return Err(err("expected ',' or ']'")),
+            }
+        }
+    }
+    fn hex4(&mut self) -> Result<u32> {
+        let h = self.s.get(self.i..self.i + 4).ok_or_else(|| err("truncated \\u escape"))?;
+        let mut v = 0u32;
+        for c in h {
+            let d = (*c as char).to_digit(16).ok_or_else(|| err("bad \\u escape"))?;
+            v = v * 16 + d;
+        }
+        self.i += 4;
+        Ok(v)
+    }
+    fn string(&mut self) -> Result<String> {
+        self.i += 1; // opening quote
+        let mut out = String::new();
+        loop {
+            let start = self.i;
+            while let Some(c) = self.peek() {
+                if c == b'"' || c == b'\\' || c < 0x20 {
+                    break;
+                }
+                self.i += 1;
+            }
+            let chunk = core::str::from_utf8(&self.s[start..self.i]).map_err(|_| err("invalid UTF-8"))?;
+            out.push_str(chunk);
+            match self.peek() {
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.i += 1;
+                    let e = self.peek().ok_or_else(|| err("truncated escape"))?;
+                    self.i += 1;
+                    match e {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let a = self.hex4()?;
+                            let cp = if (0xd800..0xdc00).contains(&a) {
+                                if self.s.get(self.i..self.i + 2) != Some(b"\\u") {
+                                    return Err(err("lone surrogate"));
+                                }
+                                self.i += 2;
+                                let b = self.hex4()?;
+                                if !(0xdc00..0xe000).contains(&b) {
+                                    return Err(err("lone surrogate"));
+                                }
+                                0x10000 + ((a - 0xd800) << 10) + (b - 0xdc00)
+                            } else {
+                                a
+                            };
+                            out.push(char::from_u32(cp).ok_or_else(|| err("lone surrogate"))?);
+                        }
+                        _ => return Err(err("bad escape")),
+                    }
+                }
+                _ => return Err(err("unterminated string or control character")),
+            }
+        }
+    }
+    fn number(&mut self) -> Result<Json> {
+        let neg = self.peek() == Some(b'-');
+        if neg {
+            self.i += 1;
+        }
+        let start = self.i;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.i += 1;
+        }
+        let digits = &self.s[start..self.i];
+        if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
+            return Err(err("bad number"));
+        }
+        if let Some(b'.' | b'e' | b'E') = self.peek() {
+            return Err(err("only integers are allowed"));
+        }
+        let mut w: Word = [0u8; 32];
+        for d in digits {
+            // w = w * 10 + d, failing on overflow past 2^256 - 1
+            let mut carry = u16::from(d - b'0');
+            for b in w.iter_mut().rev() {
+                let v = u16::from(*b) * 10 + carry;
+                *b = (v & 0xff) as u8;
+                carry = v >> 8;
+            }
+            if carry != 0 {
+                return Err(err("integer wider than 256 bits"));
+            }
+        }
+        let zero = w.iter().all(|&b| b == 0);
+        Ok(Json::Int(neg && !zero, w))
+    }
+}
+
+fn decimal(w: &Word) -> String {
+    let mut n = *w;
+    let mut digits = Vec::new();
+    loop {
+        let mut rem = 0u16;
+        for b in n.iter_mut() {
+            let v = (rem << 8) | u16::from(*b);
+            *b = (v / 10) as u8;
+            rem = v % 10;
+        }
+        digits.push(b'0' + rem as u8);
+        if n.iter().all(|&b| b == 0) {
+            break;
+        }
+    }
+    digits.reverse();
+    String::from_utf8(digits).unwrap_or_default()
+}
+
+fn write_str(s: &str, out: &mut String) {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(ch),
+            _ => {
+                let mut buf = [0u16; 2];
+                for unit in ch.encode_utf16(&mut buf) {
+                    out.push_str("\\u");
+                    for sh in [12u16, 8, 4, 0] {
+                        out.push(char::from(D[usize::from((*unit >> sh) & 15)]));
+                    }
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// Canonical JSON text of a value.
+pub fn canonical(v: &Json) -> String {
+    let mut out = String::new();
+    write(v, &mut out);
+    out
+}
+
+fn write(v: &Json, out: &mut String) {
+    match v {
+        Json::Null => out.push_str("null"),
+        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Json::Int(neg, w) => {
+            if *neg {
+                out.push('-');
+            }
+            out.push_str(&decimal(w));
+        }
+        Json::Str(s) => write_str(s, out),
+        Json::Arr(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write(x, out);
+            }
+            out.push(']');
+        }
+        Json::Obj(m) => {
+            let mut items: Vec<&(String, Json)> = m.iter().collect();
+            // Python sorts str keys by code point, which is UTF-8 byte order.
+            items.sort_by(|a, b| a.0.cmp(&b.0));
+            out.push('{');
+            for (i, (k, x)) in items.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(k, out);
+                out.push(':');
+                write(x, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_and_strictness() {
+        let v = parse(br#" {"b": [1, -2, 115792089237316195423570985008687907853269984665640564039457584007913129639935], "a": "x\u00e9\n"} "#).unwrap();
+        assert_eq!(
+            canonical(&v),
+            r#"{"a":"x\u00e9\n","b":[1,-2,115792089237316195423570985008687907853269984665640564039457584007913129639935]}"#
+        );
+        assert!(parse(b"1.0").is_err());
+        assert!(parse(b"1e3").is_err());
+        assert!(parse(b"01").is_err());
+        assert!(parse(b"NaN").is_err());
+        assert!(parse(br#"{"a":1,"a":2}"#).is_err());
+        assert!(parse(b"115792089237316195423570985008687907853269984665640564039457584007913129639936").is_err());
+        assert_eq!(parse(b"-0").unwrap(), Json::int(0));
+        assert_eq!(parse(b"-9223372036854775808").unwrap().as_i64(), Some(i64::MIN));
+    }
+}

@@ -1,0 +1,302 @@
+//! Model format v1 (formats.md §2): canonical bytes, validation and fixed-point inference.
+
+use crate::error::{Error, Result};
+use crate::sigmoid::sigmoid_q16;
+use alloc::format;
+
+use alloc::vec::Vec;
+
+/// One layer of a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layer {
+    /// `y = sat32(rshift_round(W·x + (b << 16), 16))`; `weights` row-major, `out` rows of `inp`.
+    Dense { inp: u32, out: u32, weights: Vec<i32>, bias: Vec<i32> },
+    /// `max(x, 0)`.
+    Relu,
+    /// Table sigmoid.
+    Sigmoid,
+    /// Clamp to `[min, max]`.
+    Clip { min: i32, max: i32 },
+    /// Q16 to basis points, clamped to 0..=10000.
+    ToBps,
+}
+
+/// A validated model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Model {
+    /// Length of the input vector.
+    pub input_dim: u32,
+    /// Layers in order.
+    pub layers: Vec<Layer>,
+}
+
+/// `(v + 2^(s-1)) >> s` with a flooring shift: round half up.
+pub fn rshift_round(v: i64, s: u32) -> i64 {
+    (v + (1i64 << (s - 1))) >> s
+}
+
+/// Clamp to the int32 range.
+pub fn sat32(v: i64) -> i32 {
+    v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len());
+        let end = end.ok_or_else(|| Error::Model("truncated canonical bytes".into()))?;
+        let s = &self.b[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32> {
+        let mut a = [0u8; 4];
+        a.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(a))
+    }
+    fn i32(&mut self) -> Result<i32> {
+        Ok(self.u32()? as i32)
+    }
+}
+
+impl Model {
+    /// Parse and validate canonical bytes (`CPM1` ...). No trailing bytes.
+    pub fn from_canonical(b: &[u8]) -> Result<Model> {
+        let mut r = Reader { b, pos: 0 };
+        if r.take(4)? != b"CPM1" {
+            return Err(Error::Model("bad magic (expected CPM1)".into()));
+        }
+        let version = r.u8()?;
+        if version != 1 {
+            return Err(Error::Model(format!("unsupported version {version}")));
+        }
+        let scale = r.u8()?;
+        if scale != 16 {
+            return Err(Error::Model(format!("unsupported scale_bits {scale} (v1 is Q16)")));
+        }
+        let input_dim = r.u32()?;
+        let count = r.u32()?;
+        let mut layers = Vec::new();
+        for _ in 0..count {
+            let layer = match r.u8()? {
+                1 => {
+                    let inp = r.u32()?;
+                    let out = r.u32()?;
+                    let n = (inp as usize)
+                        .checked_mul(out as usize)
+                        .filter(|&n| n <= (b.len() - r.pos) / 4)
+                        .ok_or_else(|| Error::Model("dense layer larger than the model bytes".into()))?;
+                    let mut weights = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        weights.push(r.i32()?);
+                    }
+                    let mut bias = Vec::with_capacity(out as usize);
+                    for _ in 0..out {
+                        bias.push(r.i32()?);
+                    }
+                    Layer::Dense { inp, out, weights, bias }
+                }
+                2 => Layer::Relu,
+                3 => Layer::Sigmoid,
+                4 => Layer::Clip { min: r.i32()?, max: r.i32()? },
+                5 => Layer::ToBps,
+                c => return Err(Error::Model(format!("unknown layer code {c}"))),
+            };
+            layers.push(layer);
+        }
+        if r.pos != b.len() {
+            return Err(Error::Model("trailing bytes after the last layer".into()));
+        }
+        let m = Model { input_dim, layers };
+        m.validate()?;
+        Ok(m)
+    }
+
+    /// The checks of formats.md §2 "Validity".
+    pub fn validate(&self) -> Result<()> {
+        let mut width = self.input_dim;
+        for (k, l) in self.layers.iter().enumerate() {
+            match l {
+                Layer::Dense { inp, out, weights, bias } => {
+                    if *inp != width {
+                        return Err(Error::Model(format!("layer {k}: dense in={inp} but the width is {width}")));
+                    }
+                    if weights.len() != (*inp as usize) * (*out as usize) || bias.len() != *out as usize {
+                        return Err(Error::Model(format!("layer {k}: weight/bias shape mismatch")));
+                    }
+                    if *inp > 0 {
+                        for (row_i, row) in weights.chunks(*inp as usize).enumerate() {
+                            let s: i64 = row.iter().map(|w| i64::from(*w).abs()).sum();
+                            if s > i64::from(i32::MAX) {
+                                return Err(Error::Model(format!(
+                                    "layer {k}: row {row_i} has sum |w| > 2^31-1"
+                                )));
+                            }
+                        }
+                    }
+                    width = *out;
+                }
+                Layer::Clip { min, max } if min > max => {
+                    return Err(Error::Model(format!("layer {k}: clip min > max")));
+                }
+                _ => {}
+            }
+        }
+        if self.layers.last() != Some(&Layer::ToBps) {
+            return Err(Error::Model("the last layer must be to_bps".into()));
+        }
+        if width != 1 {
+            return Err(Error::Model(format!("final width is {width}, expected 1")));
+        }
+        Ok(())
+    }
+
+    /// Canonical bytes (formats.md §2).
+    pub fn to_canonical(&self) -> Vec<u8> {
+        let mut o = Vec::new();
+        o.extend_from_slice(b"CPM1");
+        o.push(1);
+        o.push(16);
+        o.extend_from_slice(&self.input_dim.to_le_bytes());
+        o.extend_from_slice(&(self.layers.len() as u32).to_le_bytes());
+        for l in &self.layers {
+            match l {
+                Layer::Dense { inp, out, weights, bias } => {
+                    o.push(1);
+                    o.extend_from_slice(&inp.to_le_bytes());
+                    o.extend_from_slice(&out.to_le_bytes());
+                    for w in weights.iter().chain(bias) {
+                        o.extend_from_slice(&w.to_le_bytes());
+                    }
+                }
+                Layer::Relu => o.push(2),
+                Layer::Sigmoid => o.push(3),
+                Layer::Clip { min, max } => {
+                    o.push(4);
+                    o.extend_from_slice(&min.to_le_bytes());
+                    o.extend_from_slice(&max.to_le_bytes());
+                }
+                Layer::ToBps => o.push(5),
+            }
+        }
+        o
+    }
+
+    /// Run the model; returns the score in basis points (0..=10000).
+    pub fn eval(&self, x: &[i32]) -> Result<u32> {
+        if x.len() != self.input_dim as usize {
+            return Err(Error::Model(format!(
+                "input has {} values, the model takes {}",
+                x.len(),
+                self.input_dim
+            )));
+        }
+        let mut v: Vec<i32> = x.to_vec();
+        for l in &self.layers {
+            v = match l {
+                Layer::Dense { inp, weights, bias, .. } => {
+                    let n = *inp as usize;
+                    bias.iter()
+                        .enumerate()
+                        .map(|(i, b)| {
+                            let mut acc: i64 = i64::from(*b) << 16;
+                            for (w, xj) in weights[i * n..(i + 1) * n].iter().zip(&v) {
+                                acc += i64::from(*w) * i64::from(*xj);
+                            }
+                            sat32(rshift_round(acc, 16))
+                        })
+                        .collect()
+                }
+                Layer::Relu => v.iter().map(|&a| a.max(0)).collect(),
+                Layer::Sigmoid => v.iter().map(|&a| sigmoid_q16(a)).collect(),
+                Layer::Clip { min, max } => v.iter().map(|&a| a.clamp(*min, *max)).collect(),
+                Layer::ToBps => v
+                    .iter()
+                    .map(|&a| ((i64::from(a) * 10_000 + (1 << 15)) >> 16).clamp(0, 10_000) as i32)
+                    .collect(),
+            };
+        }
+        // validate() guarantees a final width of 1 and a to_bps last layer.
+        Ok(v[0] as u32)
+    }
+}
+
+#[cfg(feature = "std")]
+fn json_i32(v: &serde_json::Value, what: &str) -> Result<i32> {
+    v.as_i64()
+        .filter(|_| !v.is_f64())
+        .and_then(|n| i32::try_from(n).ok())
+        .ok_or_else(|| Error::Model(format!("{what}: expected an int32 integer")))
+}
+
+#[cfg(feature = "std")]
+fn json_u32(v: &serde_json::Value, what: &str) -> Result<u32> {
+    v.as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| Error::Model(format!("{what}: expected a uint32 integer")))
+}
+
+#[cfg(feature = "std")]
+/// Parse the JSON form of a model (name and meta are ignored: not hashed).
+pub fn from_json(v: &serde_json::Value) -> Result<Model> {
+    let m = v.as_object().ok_or_else(|| Error::Model("expected a JSON object".into()))?;
+    if m.get("format").and_then(|f| f.as_str()) != Some("coproc-model") {
+        return Err(Error::Model("format is not \"coproc-model\"".into()));
+    }
+    if m.get("version").and_then(serde_json::Value::as_u64) != Some(1) {
+        return Err(Error::Model("unsupported version (this reader knows version 1)".into()));
+    }
+    if m.get("scale_bits").and_then(serde_json::Value::as_u64) != Some(16) {
+        return Err(Error::Model("scale_bits must be 16".into()));
+    }
+    let input_dim = json_u32(m.get("input_dim").unwrap_or(&serde_json::Value::Null), "input_dim")?;
+    let layers_v = m
+        .get("layers")
+        .and_then(|l| l.as_array())
+        .ok_or_else(|| Error::Model("layers: expected an array".into()))?;
+    let mut layers = Vec::new();
+    for (k, l) in layers_v.iter().enumerate() {
+        let lo = l.as_object().ok_or_else(|| Error::Model(format!("layers[{k}]: expected an object")))?;
+        let op = lo.get("op").and_then(|o| o.as_str()).unwrap_or("");
+        let field = |name: &str| lo.get(name).unwrap_or(&serde_json::Value::Null);
+        let w = |s: &str| -> alloc::string::String { format!("layers[{k}].{s}") };
+        layers.push(match op {
+            "dense" => {
+                let inp = json_u32(field("in"), &w("in"))?;
+                let out = json_u32(field("out"), &w("out"))?;
+                let rows = field("weights").as_array().ok_or_else(|| Error::Model(w("weights: expected rows")))?;
+                if rows.len() != out as usize {
+                    return Err(Error::Model(format!("layers[{k}]: {} weight rows, out = {out}", rows.len())));
+                }
+                let mut weights = Vec::new();
+                for row in rows {
+                    let row = row.as_array().ok_or_else(|| Error::Model(w("weights: expected rows")))?;
+                    if row.len() != inp as usize {
+                        return Err(Error::Model(format!("layers[{k}]: weight row of {} values, in = {inp}", row.len())));
+                    }
+                    for x in row {
+                        weights.push(json_i32(x, &w("weights"))?);
+                    }
+                }
+                let bias_v = field("bias").as_array().ok_or_else(|| Error::Model(w("bias: expected an array")))?;
+                let bias = bias_v.iter().map(|x| json_i32(x, &w("bias"))).collect::<Result<Vec<_>>>()?;
+                Layer::Dense { inp, out, weights, bias }
+            }
+            "relu" => Layer::Relu,
+            "sigmoid" => Layer::Sigmoid,
+            "clip" => Layer::Clip { min: json_i32(field("min"), &w("min"))?, max: json_i32(field("max"), &w("max"))? },
+            "to_bps" => Layer::ToBps,
+            other => return Err(Error::Model(format!("layers[{k}]: unknown op {other:?}"))),
+        });
+    }
+    let model = Model { input_dim, layers };
+    model.validate()?;
+    Ok(model)
+}

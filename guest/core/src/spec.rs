@@ -1,0 +1,517 @@
+//! Feature spec v1 (formats.md §3): strict parsing, defaults, canonical JSON and hash.
+//! The accept/reject rules and the defaults follow the Python reference
+//! (`coprocessor/features.py`, `normalize`) exactly; cross-language tests compare them.
+//!
+//! Defaults filled in: `read.block_offset` 0; for storage reads `read.slot.path` `[]`,
+//! `read.bits.offset` 0, `read.bits.size` `32 - offset`, `index.elem_slots` 1;
+//! `decimals` 0, `signed` false, `min` -2^31, `max` 2^31-1. Non-storage reads take no
+//! `slot`/`bits` and cannot be signed.
+
+use crate::error::{Error, Result};
+use crate::json::{self, Json};
+use crate::keccak::keccak256;
+use crate::u256::Word;
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// An address in a spec: a literal, or the request's subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Addr {
+    /// `"$subject"`.
+    Subject,
+    /// A literal address.
+    Literal([u8; 20]),
+}
+
+/// A mapping key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    /// `"$subject"` (left-padded to 32 bytes).
+    Subject,
+    /// A bytes20 hex (left-padded).
+    Address([u8; 20]),
+    /// A bytes32 hex.
+    Word([u8; 32]),
+    /// An integer in `[-2^255, 2^256)`: (negative, magnitude); hashed as its
+    /// two's-complement word.
+    Int(bool, Word),
+}
+
+/// One step of a slot path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// `keccak256(pad32(key) ‖ pad32(p))`.
+    Mapping(Key),
+    /// `keccak256(pad32(p)) + index·elem_slots`.
+    Index { index: Word, elem_slots: Word },
+    /// `p + n`.
+    Field(Word),
+}
+
+/// What a read feature reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Account balance (wei).
+    Balance,
+    /// Account nonce.
+    Nonce,
+    /// A storage word.
+    Storage,
+    /// 1 if the account has code, else 0.
+    CodePresent,
+}
+
+/// A combine operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// a − b
+    Sub,
+    /// a + b
+    Add,
+    /// rshift_round(a·b, 16)
+    Mul,
+    /// trunc((a << 16) / b); `max` when b == 0
+    Ratio,
+}
+
+/// How a feature gets its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A verified chain read.
+    Read {
+        kind: Kind,
+        address: Addr,
+        block_offset: u64,
+        /// `(base, path)` for storage reads.
+        slot: Option<(Word, Vec<Step>)>,
+        bits_offset: u32,
+        bits_size: u32,
+        decimals: u32,
+        signed: bool,
+    },
+    /// A combination of two earlier features (indices into the feature list).
+    Combine { op: Op, a: usize, b: usize },
+}
+
+/// One feature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feature {
+    /// Unique name.
+    pub name: String,
+    /// Where its value comes from.
+    pub source: Source,
+    /// Lower clamp (Q16).
+    pub min: i32,
+    /// Upper clamp (Q16).
+    pub max: i32,
+}
+
+/// A parsed, validated feature spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    /// Spec name.
+    pub name: String,
+    /// Features, in vector order.
+    pub features: Vec<Feature>,
+}
+
+/// Most features in a spec.
+pub const MAX_FEATURES: usize = 256;
+/// Most steps in a slot path.
+pub const MAX_PATH: usize = 16;
+
+fn fail(where_: &str, m: &str) -> Error {
+    Error::Spec(format!("{where_}: {m}"))
+}
+
+fn keys<'a>(v: &'a Json, req: &[&str], opt: &[&str], where_: &str) -> Result<&'a [(String, Json)]> {
+    let Json::Obj(m) = v else {
+        return Err(fail(where_, "expected an object"));
+    };
+    for k in req {
+        if !m.iter().any(|(x, _)| x == k) {
+            return Err(fail(where_, &format!("missing key {k}")));
+        }
+    }
+    for (k, _) in m {
+        if !req.contains(&k.as_str()) && !opt.contains(&k.as_str()) {
+            return Err(fail(where_, &format!("unknown key {k}")));
+        }
+    }
+    Ok(m)
+}
+
+fn word_max() -> Word {
+    [0xff; 32]
+}
+
+/// An integer in `[lo, hi]` given as (negative, magnitude) bounds checks on small ranges.
+fn small_int(v: Option<&Json>, default: i64, lo: i64, hi: i64, where_: &str) -> Result<i64> {
+    let Some(v) = v else { return Ok(default) };
+    match v {
+        Json::Int(..) => {
+            let n = v.as_i64().ok_or_else(|| fail(where_, "integer out of range"))?;
+            if n < lo || n > hi {
+                return Err(fail(where_, &format!("{n} is outside {lo}..{hi}")));
+            }
+            Ok(n)
+        }
+        _ => Err(fail(where_, "expected an integer")),
+    }
+}
+
+/// A non-negative integer below 2^256, at least `min`.
+fn big_uint(v: Option<&Json>, default: u64, min: u64, where_: &str) -> Result<Word> {
+    let Some(v) = v else {
+        return Ok(crate::u256::from_u128(u128::from(default)));
+    };
+    match v {
+        Json::Int(false, w) if *w <= word_max() => {
+            if *w < crate::u256::from_u128(u128::from(min)) {
+                return Err(fail(where_, &format!("must be >= {min}")));
+            }
+            Ok(*w)
+        }
+        Json::Int(..) => Err(fail(where_, "out of range")),
+        _ => Err(fail(where_, "expected an integer")),
+    }
+}
+
+/// Lenient hex as the Python reference reads it (`0x`/`0X`, either case).
+fn hex_any(s: &str) -> Option<Vec<u8>> {
+    let body = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;
+    if body.len() % 2 != 0 || !body.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..body.len() / 2).map(|i| u8::from_str_radix(&body[2 * i..2 * i + 2], 16).ok()).collect()
+}
+
+fn addr_of(v: &Json, where_: &str) -> Result<Addr> {
+    match v.as_str() {
+        Some("$subject") => Ok(Addr::Subject),
+        Some(s) => {
+            let b = hex_any(s).filter(|b| b.len() == 20);
+            let b = b.ok_or_else(|| fail(where_, "expected a 20-byte hex address or '$subject'"))?;
+            let mut a = [0u8; 20];
+            a.copy_from_slice(&b);
+            Ok(Addr::Literal(a))
+        }
+        None => Err(fail(where_, "expected a 20-byte hex address or '$subject'")),
+    }
+}
+
+fn key_of(v: &Json, where_: &str) -> Result<Key> {
+    let bad = || fail(where_, "mapping key must be '$subject', an integer or bytes20/bytes32 hex");
+    match v {
+        Json::Str(s) if s == "$subject" => Ok(Key::Subject),
+        Json::Int(neg, w) => {
+            // [-2^255, 2^256 - 1]
+            let mut lim = [0u8; 32];
+            lim[0] = 0x80;
+            if *neg && *w > lim {
+                return Err(fail(where_, "integer key out of range"));
+            }
+            Ok(Key::Int(*neg, *w))
+        }
+        Json::Str(s) => {
+            let b = hex_any(s).ok_or_else(bad)?;
+            match b.len() {
+                20 => {
+                    let mut a = [0u8; 20];
+                    a.copy_from_slice(&b);
+                    Ok(Key::Address(a))
+                }
+                32 => {
+                    let mut a = [0u8; 32];
+                    a.copy_from_slice(&b);
+                    Ok(Key::Word(a))
+                }
+                _ => Err(bad()),
+            }
+        }
+        _ => Err(bad()),
+    }
+}
+
+fn slot_of(v: &Json, where_: &str) -> Result<(Word, Vec<Step>)> {
+    keys(v, &["base"], &["path"], where_)?;
+    let empty = Json::Arr(Vec::new());
+    let Json::Arr(path) = v.get("path").unwrap_or(&empty) else {
+        return Err(fail(where_, "path must be a list of at most 16 steps"));
+    };
+    if path.len() > MAX_PATH {
+        return Err(fail(where_, "path must be a list of at most 16 steps"));
+    }
+    let mut steps = Vec::new();
+    for (i, st) in path.iter().enumerate() {
+        let at = format!("{where_} path[{i}]");
+        let step = if st.get("mapping").is_some() {
+            keys(st, &["mapping"], &[], &at)?;
+            Step::Mapping(key_of(st.get("mapping").unwrap_or(&Json::Null), &at)?)
+        } else if st.get("index").is_some() {
+            keys(st, &["index"], &["elem_slots"], &at)?;
+            Step::Index {
+                index: big_uint(st.get("index"), 0, 0, &at)?,
+                elem_slots: big_uint(st.get("elem_slots"), 1, 1, &at)?,
+            }
+        } else if st.get("field").is_some() {
+            keys(st, &["field"], &[], &at)?;
+            Step::Field(big_uint(st.get("field"), 0, 0, &at)?)
+        } else {
+            return Err(fail(&at, "a step is {mapping}, {index, elem_slots} or {field}"));
+        };
+        steps.push(step);
+    }
+    Ok((big_uint(v.get("base"), 0, 0, &format!("{where_} base"))?, steps))
+}
+
+fn bounds(f: &Json, where_: &str) -> Result<(i32, i32)> {
+    let (lo32, hi32) = (i64::from(i32::MIN), i64::from(i32::MAX));
+    let lo = small_int(f.get("min"), lo32, lo32, hi32, &format!("{where_} min"))? as i32;
+    let hi = small_int(f.get("max"), hi32, lo32, hi32, &format!("{where_} max"))? as i32;
+    if lo > hi {
+        return Err(fail(where_, &format!("min {lo} > max {hi}")));
+    }
+    Ok((lo, hi))
+}
+
+fn name_ok(n: &str) -> bool {
+    let b = n.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+fn read_feature(f: &Json, where_: &str) -> Result<Source> {
+    keys(f, &["name", "read"], &["decimals", "signed", "min", "max"], where_)?;
+    let r = f.get("read").unwrap_or(&Json::Null);
+    keys(r, &["kind", "address"], &["block_offset", "slot", "bits"], where_)?;
+    let kind = match r.get("kind").and_then(Json::as_str) {
+        Some("balance") => Kind::Balance,
+        Some("nonce") => Kind::Nonce,
+        Some("storage") => Kind::Storage,
+        Some("code_present") => Kind::CodePresent,
+        _ => return Err(fail(where_, "read.kind must be one of balance, nonce, storage, code_present")),
+    };
+    let address = addr_of(r.get("address").unwrap_or(&Json::Null), &format!("{where_} read.address"))?;
+    let block_offset = small_int(r.get("block_offset"), 0, 0, 1 << 32, &format!("{where_} block_offset"))? as u64;
+    let signed = match f.get("signed") {
+        None => false,
+        Some(Json::Bool(b)) => *b,
+        Some(_) => return Err(fail(where_, "signed must be true or false")),
+    };
+    let (slot, bits_offset, bits_size) = if kind == Kind::Storage {
+        let s = r.get("slot").ok_or_else(|| fail(where_, "a storage read needs a slot"))?;
+        let slot = slot_of(s, &format!("{where_} slot"))?;
+        let empty = Json::Obj(Vec::new());
+        let bits = r.get("bits").unwrap_or(&empty);
+        keys(bits, &[], &["offset", "size"], &format!("{where_} bits"))?;
+        let off = small_int(bits.get("offset"), 0, 0, 31, &format!("{where_} bits.offset"))?;
+        let size = small_int(bits.get("size"), 32 - off, 1, 32 - off, &format!("{where_} bits.size"))?;
+        (Some(slot), off as u32, size as u32)
+    } else {
+        if r.get("slot").is_some() || r.get("bits").is_some() {
+            return Err(fail(where_, "only storage reads take a slot or bits"));
+        }
+        if signed {
+            return Err(fail(where_, "only storage reads can be signed"));
+        }
+        (None, 0, 32)
+    };
+    let decimals = small_int(f.get("decimals"), 0, 0, i64::from(crate::u256::MAX_DECIMALS), &format!("{where_} decimals"))?;
+    Ok(Source::Read { kind, address, block_offset, slot, bits_offset, bits_size, decimals: decimals as u32, signed })
+}
+
+fn combine_feature(f: &Json, where_: &str, earlier: &[Feature]) -> Result<Source> {
+    keys(f, &["name", "combine"], &["min", "max"], where_)?;
+    let c = f.get("combine").unwrap_or(&Json::Null);
+    keys(c, &["op", "args"], &[], &format!("{where_} combine"))?;
+    let op = match c.get("op").and_then(Json::as_str) {
+        Some("sub") => Op::Sub,
+        Some("add") => Op::Add,
+        Some("mul") => Op::Mul,
+        Some("ratio") => Op::Ratio,
+        _ => return Err(fail(where_, "combine.op must be one of sub, add, mul, ratio")),
+    };
+    let Some(Json::Arr(args)) = c.get("args") else {
+        return Err(fail(where_, "combine.args must name two features"));
+    };
+    if args.len() != 2 {
+        return Err(fail(where_, "combine.args must name two features"));
+    }
+    let mut idx = [0usize; 2];
+    for (k, a) in args.iter().enumerate() {
+        idx[k] = a
+            .as_str()
+            .and_then(|n| earlier.iter().position(|e| e.name == n))
+            .ok_or_else(|| fail(where_, "combine arg is not an earlier feature"))?;
+    }
+    Ok(Source::Combine { op, a: idx[0], b: idx[1] })
+}
+
+/// Parse and validate a spec from JSON text.
+pub fn parse(text: &[u8]) -> Result<Spec> {
+    from_json(&json::parse(text)?)
+}
+
+/// Parse and validate a spec from a JSON value.
+pub fn from_json(v: &Json) -> Result<Spec> {
+    keys(v, &["format", "version", "name", "features"], &[], "top")?;
+    if v.get("format").and_then(Json::as_str) != Some("coproc-features") {
+        return Err(fail("format", "must be 'coproc-features'"));
+    }
+    if v.get("version").and_then(Json::as_u64) != Some(1) {
+        return Err(fail("version", "unsupported version"));
+    }
+    let name = match v.get("name") {
+        Some(Json::Str(s)) if s.is_ascii() => s.clone(),
+        _ => return Err(fail("name", "must be an ASCII string")),
+    };
+    let list = match v.get("features") {
+        Some(Json::Arr(a)) if !a.is_empty() && a.len() <= MAX_FEATURES => a,
+        _ => return Err(fail("features", "must be a list of 1..256 features")),
+    };
+    let mut features: Vec<Feature> = Vec::new();
+    for (i, f) in list.iter().enumerate() {
+        let at = format!("feature {i}");
+        if !matches!(f, Json::Obj(_)) {
+            return Err(fail(&at, "expected an object"));
+        }
+        let fname = match f.get("name") {
+            Some(Json::Str(s)) if name_ok(s) => s.clone(),
+            _ => return Err(fail(&at, "name must match [A-Za-z_][A-Za-z0-9_]{0,63}")),
+        };
+        let at = format!("feature '{fname}'");
+        if features.iter().any(|o| o.name == fname) {
+            return Err(fail(&at, "duplicate name"));
+        }
+        let source = if f.get("read").is_some() {
+            read_feature(f, &at)?
+        } else if f.get("combine").is_some() {
+            combine_feature(f, &at, &features)?
+        } else {
+            return Err(fail(&at, "needs `read` or `combine`"));
+        };
+        let (min, max) = bounds(f, &at)?;
+        features.push(Feature { name: fname, source, min, max });
+    }
+    Ok(Spec { name, features })
+}
+
+fn word_json(w: &Word) -> Json {
+    Json::Int(false, *w)
+}
+
+fn hexs(b: &[u8]) -> Json {
+    Json::Str(crate::hex::encode(b))
+}
+
+impl Spec {
+    /// The spec with every default filled in (the canonical form), as JSON.
+    pub fn to_json(&self) -> Json {
+        let feats: Vec<Json> = self
+            .features
+            .iter()
+            .map(|f| {
+                let mut pairs = vec![
+                    ("name", Json::Str(f.name.clone())),
+                    ("min", Json::int(i64::from(f.min))),
+                    ("max", Json::int(i64::from(f.max))),
+                ];
+                match &f.source {
+                    Source::Read { kind, address, block_offset, slot, bits_offset, bits_size, decimals, signed } => {
+                        let kind_s = match kind {
+                            Kind::Balance => "balance",
+                            Kind::Nonce => "nonce",
+                            Kind::Storage => "storage",
+                            Kind::CodePresent => "code_present",
+                        };
+                        let addr = match address {
+                            Addr::Subject => Json::Str("$subject".to_owned()),
+                            Addr::Literal(a) => hexs(a),
+                        };
+                        let mut read = vec![
+                            ("kind", Json::Str(kind_s.to_owned())),
+                            ("address", addr),
+                            ("block_offset", Json::int(*block_offset as i64)),
+                        ];
+                        if let Some((base, path)) = slot {
+                            let steps: Vec<Json> = path
+                                .iter()
+                                .map(|s| match s {
+                                    Step::Mapping(k) => Json::obj(vec![(
+                                        "mapping",
+                                        match k {
+                                            Key::Subject => Json::Str("$subject".to_owned()),
+                                            Key::Address(a) => hexs(a),
+                                            Key::Word(w) => hexs(w),
+                                            Key::Int(neg, w) => Json::Int(*neg, *w),
+                                        },
+                                    )]),
+                                    Step::Index { index, elem_slots } => {
+                                        Json::obj(vec![("index", word_json(index)), ("elem_slots", word_json(elem_slots))])
+                                    }
+                                    Step::Field(n) => Json::obj(vec![("field", word_json(n))]),
+                                })
+                                .collect();
+                            read.push(("slot", Json::obj(vec![("base", word_json(base)), ("path", Json::Arr(steps))])));
+                            read.push((
+                                "bits",
+                                Json::obj(vec![
+                                    ("offset", Json::int(i64::from(*bits_offset))),
+                                    ("size", Json::int(i64::from(*bits_size))),
+                                ]),
+                            ));
+                        }
+                        pairs.push(("read", Json::obj(read)));
+                        pairs.push(("decimals", Json::int(i64::from(*decimals))));
+                        pairs.push(("signed", Json::Bool(*signed)));
+                    }
+                    Source::Combine { op, a, b } => {
+                        let op_s = match op {
+                            Op::Sub => "sub",
+                            Op::Add => "add",
+                            Op::Mul => "mul",
+                            Op::Ratio => "ratio",
+                        };
+                        let args = vec![
+                            Json::Str(self.features[*a].name.clone()),
+                            Json::Str(self.features[*b].name.clone()),
+                        ];
+                        pairs.push(("combine", Json::obj(vec![("op", Json::Str(op_s.to_owned())), ("args", Json::Arr(args))])));
+                    }
+                }
+                Json::obj(pairs)
+            })
+            .collect();
+        Json::obj(vec![
+            ("format", Json::Str("coproc-features".to_owned())),
+            ("version", Json::int(1)),
+            ("name", Json::Str(self.name.clone())),
+            ("features", Json::Arr(feats)),
+        ])
+    }
+
+    /// Canonical bytes: canonical JSON of [`Spec::to_json`].
+    pub fn canonical(&self) -> Vec<u8> {
+        json::canonical(&self.to_json()).into_bytes()
+    }
+
+    /// keccak256 of the canonical bytes.
+    pub fn hash(&self) -> [u8; 32] {
+        keccak256(&self.canonical())
+    }
+}
+
+/// Parse bytes and insist they are already canonical (what the guest accepts).
+pub fn parse_canonical(bytes: &[u8]) -> Result<Spec> {
+    let spec = parse(bytes)?;
+    if spec.canonical() != bytes {
+        return Err(Error::Spec("feature spec bytes are not in canonical form".into()));
+    }
+    Ok(spec)
+}
