@@ -11,6 +11,7 @@ for the same block hash are rebuilt from the store instead of refetched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -226,13 +227,15 @@ def _check_proof_shape(response: dict[str, Any], address: str) -> None:
 
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write JSON to ``path`` through a temporary file and a rename (no partial files)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(obj, indent=1) + "\n")
         tmp.replace(path)
+    except OSError as exc:
+        raise UserInputError(f"{path}: cannot write ({exc.strerror})") from None
     finally:
-        if tmp.exists():
+        with contextlib.suppress(OSError):
             tmp.unlink()
 
 
