@@ -271,3 +271,12 @@ def test_inspect_header_mismatch_exits_1(anvil: AnvilNode, head: int, tmp_path: 
     path.write_text(json.dumps(block))
     bad = coproc(tmp_path, "inspect", "header", str(path))
     assert bad.code == 1 and json.loads(bad.out)["matches"] is False
+
+
+def test_unwritable_out_is_a_user_error(anvil: AnvilNode, head: int, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text(SENTINEL)
+    args = ["index", "--rpc", anvil.rpc, "--block", str(head), "--address", CONTRACT]
+    result = in_process(tmp_path, *args, "--out", str(tmp_path / "afile" / "b.json"))
+    assert_error(result, 2, "cannot write")
+    assert (tmp_path / "afile").read_text() == SENTINEL
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "data"]
