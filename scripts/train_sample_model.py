@@ -677,6 +677,37 @@ Float vs fixed on the test rows: max |Δp| = {ev["max_abs_err_prob"]:.2e}
 inputs and from the table sigmoid (docs/formats.md §2); the score is rounded to
 whole basis points.
 
+## Using it
+
+```sh
+coproc model inspect models/{NAME}.json      # layers, shapes, scale, hash
+coproc model eval models/{NAME}.json --input '[20, 30, 2, 2, 0, 40, 0.75, 0, 1, 0]' --float
+coproc model eval models/{NAME}.json --csv rows.csv           # one result per row
+coproc features --spec models/{NAME}.features.json --bundle bundle.json \\
+    --subject 0x… --model models/{NAME}.json                  # verified bundle -> score
+```
+
+`--input` takes real numbers (rounded half up to Q16); `--q16` takes the Q16
+integers that `coproc features` prints. `eval` prints `score` (bps) and
+`output_q16` (the sigmoid output before `to_bps`); `--float` adds the float
+reference (the ONNX weights with the exact logistic).
+
+## Importing other models
+
+`coproc model import FILE.onnx|FILE.json [--calibration CSV] -o model.json`.
+ONNX: a single chain of Gemm, MatMul (+ Add as its bias), Relu, Sigmoid, Clip,
+Flatten (axis 1), Identity, with parameters in initializers or Constant nodes, one
+output; any other op is an error naming it. JSON weights:
+`{{"format": "coproc-float-model", "input_dim": N, "layers": [{{"op": "dense",
+"weights": [[…]], "bias": […]}}, {{"op": "relu"}}, {{"op": "sigmoid"}},
+{{"op": "clip", "min": a, "max": b}}]}}` (weights as `out` rows of `in`). Weights,
+biases and clip bounds round half up to Q16; a value outside int32 or a dense row
+whose `Σ|w|` exceeds 2^31-1 is an error, and `to_bps` is appended. The calibration
+CSV holds real input rows (optional header; a `label` column is used for AUC,
+Brier and calibration error); the import prints, per layer, the float range, the
+number of saturated fixed-point values and the float-vs-fixed error, and records the
+summary in `meta.calibration`.
+
 ## Limits
 
 - Simulated borrowers follow simple rules; real borrowers do not.
