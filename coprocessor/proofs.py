@@ -141,6 +141,7 @@ def verify_proof_response(proof: Mapping[str, Any], state_root: bytes) -> Verifi
     absence); every storage value must equal its proven leaf under the proven
     storage root.
     """
+    _require_shape(proof)
     address = to_bytes(proof.get("address"), "proof.address", 20)
     where = f"account {hexstr(address)}"
     account_nodes = [
@@ -168,6 +169,18 @@ def verify_proof_response(proof: Mapping[str, Any], state_root: bytes) -> Verifi
             )
         storage[key] = value
     return VerifiedProof(address=address, account=account, storage=storage)
+
+
+def _require_shape(proof: object) -> None:
+    """The JSON types of an eth_getProof result (else a clear error, not a crash)."""
+    if not isinstance(proof, Mapping) or not isinstance(proof.get("accountProof"), list):
+        raise UserInputError("proof: expected an object with an accountProof list")
+    entries = proof.get("storageProof", [])
+    if not isinstance(entries, list):
+        raise UserInputError("proof.storageProof: expected a list")
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("proof"), list):
+            raise UserInputError(f"proof.storageProof[{i}]: expected an object with a proof list")
 
 
 def claimed_int(value: object, where: str) -> int:
