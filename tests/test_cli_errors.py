@@ -280,3 +280,27 @@ def test_unwritable_out_is_a_user_error(anvil: AnvilNode, head: int, tmp_path: P
     assert_error(result, 2, "cannot write")
     assert (tmp_path / "afile").read_text() == SENTINEL
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "data"]
+
+
+def test_inspect_proof_errors(shared_vectors: Path, tmp_path: Path) -> None:
+    data = json.loads((shared_vectors / "proofs" / "cancun_21925176_miner_eoa.json").read_text())
+    proof, root = data["proof"], data["block"]["stateRoot"]
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(proof))
+    ok = in_process(tmp_path, "inspect", "proof", str(good), "--state-root", root)
+    assert ok.code == 0 and json.loads(ok.out)["address"] == proof["address"].lower()
+    edits: list[tuple[str, dict[str, Any], int, str]] = [
+        ("storage-not-list", {"storageProof": "x"}, 2, "proof.storageProof: expected a list"),
+        ("nodes-null", {"accountProof": None}, 2, "accountProof list"),
+        ("entry-int", {"storageProof": [5]}, 2, "storageProof[0]"),
+        ("entry-proof-null", {"storageProof": [{"key": "0x1", "proof": None}]}, 2, "proof list"),
+        ("balance", {"balance": hex(int(proof["balance"], 16) + 1)}, 1, "claimed account"),
+        ("node", {"accountProof": [flip_hex(proof["accountProof"][0], 9)]}, 1, "does not verify"),
+    ]
+    for name, change, code, needle in edits:
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({**proof, **change}))
+        result = in_process(tmp_path, "inspect", "proof", str(path), "--state-root", root)
+        assert_error(result, code, needle)
+    bad_root = in_process(tmp_path, "inspect", "proof", str(good), "--state-root", "0x12")
+    assert_error(bad_root, 2, "--state-root: expected 32 bytes")
