@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from coprocessor import cli, features
 from coprocessor.errors import UserInputError
@@ -149,3 +153,34 @@ def test_cli_spec_hash_and_errors(
     assert len(err) == 1 and "cannot read feature spec" in err[0]
     assert cli.main(["features", "--spec", str(path), "--bundle", str(path)]) == 2
     assert "--subject" in capsys.readouterr().err
+
+
+# --- conversions and combine ops against exact rationals (hypothesis) -----------------
+
+I32 = st.integers(-(2**31), 2**31 - 1)
+
+
+def _trunc(q: Fraction) -> int:
+    return math.floor(q) if q >= 0 else math.ceil(q)
+
+
+def _sat(v: int) -> int:
+    return max(-(2**31), min(2**31 - 1, v))
+
+
+@settings(max_examples=300, deadline=None)
+@given(v=st.integers(-(2**255), 2**256 - 1), decimals=st.integers(0, 77))
+def test_to_q16_is_truncation_towards_zero(v: int, decimals: int) -> None:
+    assert features.to_q16(v, decimals) == _trunc(Fraction(v * 65536, 10**decimals))
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=I32, b=I32, hi=I32)
+def test_combine_ops_match_rationals(a: int, b: int, hi: int) -> None:
+    assert features.combine("add", a, b, hi) == _sat(a + b)
+    assert features.combine("sub", a, b, hi) == _sat(a - b)
+    assert features.combine("mul", a, b, hi) == _sat(
+        math.floor(Fraction(a * b, 65536) + Fraction(1, 2))
+    )
+    expected = hi if b == 0 else _sat(_trunc(Fraction(a * 65536, b)))
+    assert features.combine("ratio", a, b, hi) == expected
