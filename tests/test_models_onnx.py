@@ -211,3 +211,30 @@ def test_logistic_float_vs_fixed_within_bound(
     err = float(np.abs(p_fixed - p_float).max())
     assert err <= bound, (err, bound)
     assert math.isfinite(err)
+
+
+def test_constant_nodes_and_matmul_without_bias() -> None:
+    lo = helper.make_tensor("lo", TensorProto.FLOAT, [], [0.0])
+    hi = helper.make_tensor("hi", TensorProto.FLOAT, [], [0.5])
+    nodes = [
+        helper.make_node("Constant", [], ["c_lo"], value=lo),
+        helper.make_node("Constant", [], ["c_hi"], value=hi),
+        helper.make_node("MatMul", ["x", "W"], ["m"]),
+        helper.make_node("Clip", ["m", "c_lo", "c_hi"], ["y"]),
+    ]
+    proto = _graph(nodes, {"W": np.array([[0.25], [-1.0]])}, 2)
+    fm = from_proto(proto)
+    xs = RNG.normal(0, 1, size=(32, 2))
+    np.testing.assert_allclose(fm.forward(xs), _onnx_eval(proto, xs), rtol=1e-6, atol=1e-7)
+    assert fm.layers[1].lo == 0.0 and fm.layers[1].hi == 0.5
+
+
+def test_add_that_is_not_a_bias_is_rejected() -> None:
+    nodes = [
+        helper.make_node("Gemm", ["x", "W"], ["g"], transB=1),
+        helper.make_node("Relu", ["g"], ["r"]),
+        helper.make_node("Add", ["r", "B"], ["y"]),
+    ]
+    proto = _graph(nodes, {"W": np.ones((1, 2)), "B": np.ones((1,))}, 2)
+    with pytest.raises(UserInputError, match="Add node"):
+        from_proto(proto)
