@@ -238,3 +238,19 @@ def test_add_that_is_not_a_bias_is_rejected() -> None:
     proto = _graph(nodes, {"W": np.ones((1, 2)), "B": np.ones((1,))}, 2)
     with pytest.raises(UserInputError, match="Add node"):
         from_proto(proto)
+
+
+def test_bias_shapes(tmp_path: Path) -> None:
+    """Gemm C of shape (1, out) and a scalar; a wrong-sized bias is a clear error."""
+    for c in (np.array([[0.5, -0.5]]), np.array(0.25)):
+        nodes = [
+            helper.make_node("Gemm", ["x", "W", "C"], ["h"], transB=1),
+            helper.make_node("Gemm", ["h", "V"], ["y"], transB=1),
+        ]
+        proto = _graph(nodes, {"W": np.ones((2, 2)), "C": c, "V": np.ones((1, 2))}, 2)
+        xs = RNG.normal(0, 1, size=(8, 2))
+        np.testing.assert_allclose(from_proto(proto).forward(xs), _onnx_eval(proto, xs), rtol=1e-6)
+    nodes = [helper.make_node("Gemm", ["x", "W", "C"], ["y"], transB=1)]
+    proto = _graph(nodes, {"W": np.ones((1, 2)), "C": np.ones((3,))}, 2)
+    with pytest.raises(UserInputError, match="bias has 3 values"):
+        from_proto(proto)

@@ -32,7 +32,26 @@ def load_onnx(path: str | Path) -> FloatModel:
         raise UserInputError(f"cannot read {path}: no such file") from None
     except Exception as exc:  # onnx raises DecodeError and others for non-ONNX bytes
         raise UserInputError(f"{path}: not a valid ONNX model ({type(exc).__name__})") from None
-    return from_proto(proto)
+    try:
+        return from_proto(proto)
+    except (ValueError, TypeError, IndexError, KeyError) as exc:
+        if isinstance(exc, UserInputError):
+            raise
+        raise UserInputError(
+            f"{path}: malformed ONNX model ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _bias(value: F64, n: int, node: Any) -> F64:
+    """A bias of ``n`` entries from a constant of shape (), (1,), (n,) or (1, n)."""
+    flat = np.asarray(value, dtype=np.float64).reshape(-1)
+    if flat.size == 1:
+        return np.full(n, float(flat[0]))
+    if flat.size != n:
+        raise UserInputError(
+            f"ONNX: {node.op_type} node {node.name!r}: bias has {flat.size} values, expected {n}"
+        )
+    return flat
 
 
 def _attrs(node: Any) -> dict[str, Any]:
@@ -93,7 +112,7 @@ def from_proto(proto: Any) -> FloatModel:
             other = next(i for i in node.input if i != open_matmul)
             dense = layers[-1]
             assert dense.weights is not None and dense.bias is not None
-            bias = np.broadcast_to(const(other, node), dense.bias.shape).astype(np.float64)
+            bias = _bias(const(other, node), len(dense.bias), node)
             layers[-1] = FloatLayer("dense", dense.weights, dense.bias + bias)
             open_matmul = None
             current = node.output[0]
@@ -108,11 +127,13 @@ def from_proto(proto: Any) -> FloatModel:
             if attrs.get("transA", 0):
                 raise UserInputError(f"ONNX: Gemm node {node.name!r}: transA=1 is not supported")
             b = const(node.input[1], node)
+            if b.ndim != 2:
+                raise UserInputError(f"ONNX: Gemm node {node.name!r}: weights must be 2-D")
             w = b if attrs.get("transB", 0) else b.T
             w = float(attrs.get("alpha", 1.0)) * w
             if len(node.input) > 2 and node.input[2]:
-                c = const(node.input[2], node)
-                bias = float(attrs.get("beta", 1.0)) * np.broadcast_to(c, (w.shape[0],))
+                c = _bias(const(node.input[2], node), w.shape[0], node)
+                bias = float(attrs.get("beta", 1.0)) * c
             else:
                 bias = np.zeros(w.shape[0])
             layers.append(FloatLayer("dense", np.array(w, dtype=np.float64), np.array(bias)))
