@@ -188,7 +188,7 @@ def parse_bundle(obj: object) -> Bundle:
         raise UserInputError("bundle: expected a JSON object")
     if obj.get("format") != FORMAT:
         raise UserInputError(f"bundle: format is {obj.get('format')!r}, expected {FORMAT!r}")
-    if obj.get("version") != VERSION:
+    if type(obj.get("version")) is not int or obj.get("version") != VERSION:  # not true/1.0
         raise UserInputError(f"bundle: unsupported version {obj.get('version')!r}")
     _require_lowercase_hex({k: v for k, v in obj.items() if k != "format"}, "bundle")
     anchor = _field(obj, "anchor", "bundle")
