@@ -225,3 +225,60 @@ def test_headers_reordered_or_dropped_are_rejected(anvil_bundle: dict[str, Any])
     assert rejected(replaced(anvil_bundle, ("headers",), [headers[0], headers[2]]))
     assert rejected(replaced(anvil_bundle, ("headers",), headers[:2]))  # anchor dropped
     assert rejected(replaced(anvil_bundle, ("headers",), [*headers, headers[2]]))
+
+
+def all_paths(obj: Any, path: Path_ = ()) -> Iterator[Path_]:
+    """Every path of a JSON value (containers and leaves), the root excluded."""
+    if path:
+        yield path
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from all_paths(value, (*path, key))
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            yield from all_paths(value, (*path, i))
+
+
+JSON_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=5),
+    st.sampled_from(["0x", "0x0", "0x00", "0X1", "0x" + "00" * 32, "0x" + "11" * 20]),
+    st.lists(st.integers(0, 3), max_size=2),
+    st.dictionaries(st.sampled_from(["hash", "number", "proof"]), st.integers(0, 3), max_size=2),
+)
+
+
+@settings(
+    max_examples=300,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_any_value_of_another_type_is_a_clear_error(bundle: dict[str, Any], data: Any) -> None:
+    """Structural damage (any value, container or leaf, replaced by another JSON
+    value, or a key removed) is a CoprocessorError, never another exception."""
+    paths = list(all_paths(bundle))
+    path = data.draw(st.sampled_from(paths), label="path")
+    if data.draw(st.booleans(), label="remove") and isinstance(path[-1], str):
+        mutated = copy.deepcopy(bundle)
+        target = mutated
+        for key in path[:-1]:
+            target = target[key]
+        del target[path[-1]]
+    else:
+        mutated = replaced(bundle, path, data.draw(JSON_VALUES, label="value"))
+    try:
+        verify_bundle(mutated)
+    except CoprocessorError:
+        return
+    assert mutated == bundle, path  # only a no-op may verify
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1", [1], 2, 0])
+def test_version_must_be_the_integer_1(anvil_bundle: dict[str, Any], version: Any) -> None:
+    """JSON ``true`` and ``1.0`` equal 1 in Python but are not the version 1."""
+    assert rejected(replaced(anvil_bundle, ("version",), version))
