@@ -337,9 +337,11 @@ class _Verified:
             raise UserInputError("verified values: expected an object with an accounts list")
         self.anchor = verified.get("anchor", {}).get("number")
         self.reads: dict[tuple[int, str], dict[str, Any]] = {}
-        for entry in verified["accounts"]:
+        for i, entry in enumerate(verified["accounts"]):
+            if not isinstance(entry, dict) or type(entry.get("block")) is not int:
+                raise UserInputError(f"verified values: accounts[{i}] needs an integer block")
             address = "0x" + to_bytes(entry.get("address"), "verified address", 20).hex()
-            self.reads[(int(entry["block"]), address)] = entry
+            self.reads[(entry["block"], address)] = entry
 
     def account(self, block: int, address: str, name: str) -> dict[str, Any] | None:
         entry = self.reads.get((block, address))
