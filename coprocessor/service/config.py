@@ -1,0 +1,104 @@
+"""Service configuration: one JSON file (``coproc serve --config FILE``), every key
+optional, unknown keys refused. Secrets never live in the file: the keystore password
+and the poster key come from the environment (names configurable)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from coprocessor.errors import UserInputError
+from coprocessor.paths import REPO_ROOT
+
+
+@dataclass
+class ServiceConfig:
+    """What ``coproc serve`` runs with (defaults are for a local devnet)."""
+
+    #: L1 JSON-RPC endpoint (source chain of the data, and where l1 results are posted)
+    rpc_url: str = ""
+    #: directory of ``<name>.json`` models with ``<name>.features.json`` specs
+    models_dir: str = str(REPO_ROOT / "models")
+    #: extra headers between the request block and the anchor (anchor = block + ancestors)
+    ancestors: int = 0
+    #: encrypted operator keystore (eth-account keystore JSON); empty: signing disabled
+    keystore: str = ""
+    #: environment variable holding the keystore password
+    keystore_password_env: str = "COPROC_KEYSTORE_PASSWORD"
+    #: SignedScores contract (EIP-712 verifying contract) and the chain it lives on
+    signed_scores: str = ""
+    signing_chain_id: int = 0  # 0: the RPC's chain id
+    #: RiskOracle on L1 (destination "l1")
+    oracle: str = ""
+    #: environment variable holding the private key that sends l1 transactions
+    poster_key_env: str = "COPROC_POSTER_KEY"
+    #: prover: "none", "zkvm" (coprocessor.prover), or "import:module:factory"
+    prover: str = "zkvm"
+    #: dev-mode proofs (RISC0_DEV_MODE: real execution, fake receipt)
+    dev_proofs: bool = True
+    #: probability that a signed-only result is re-proved and compared
+    sampling_probability: float = 0.0
+    #: send SignedScores.challenge on a sampled mismatch (needs the poster key)
+    sampling_challenge: bool = False
+    #: API keys required on /v1 routes (except openapi.json)
+    auth_required: bool = True
+    #: default per-key rate (requests/s) and burst
+    rate_per_second: float = 50.0
+    rate_burst: int = 100
+    #: request body limit, bytes
+    max_body_bytes: int = 16 * 1024
+    #: worker tasks in this process (0: API only)
+    workers: int = 2
+    #: job lease (s), retries, backoff base and cap (s)
+    lease_seconds: float = 30.0
+    max_attempts: int = 5
+    backoff_seconds: float = 1.0
+    backoff_max_seconds: float = 60.0
+    #: idle poll interval of workers and the feed (s)
+    poll_seconds: float = 0.2
+
+    def validate(self) -> ServiceConfig:
+        if not 0.0 <= self.sampling_probability <= 1.0:
+            raise UserInputError("config: sampling_probability must be in [0, 1]")
+        for name in ("ancestors", "workers", "max_attempts", "max_body_bytes", "rate_burst"):
+            if getattr(self, name) < 0:
+                raise UserInputError(f"config: {name} must not be negative")
+        for name in ("lease_seconds", "backoff_seconds", "poll_seconds", "rate_per_second"):
+            if getattr(self, name) <= 0:
+                raise UserInputError(f"config: {name} must be positive")
+        if self.ancestors > 200:
+            raise UserInputError("config: ancestors must be at most 200 (oracle anchor lag)")
+        return self
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> ServiceConfig:
+    """Read the JSON file (if given) and apply ``overrides``; types are checked."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = json.loads(Path(path).read_text())
+        except OSError as exc:
+            raise UserInputError(f"config {path}: {exc.strerror}") from None
+        except json.JSONDecodeError as exc:
+            raise UserInputError(
+                f"config {path}: not JSON: {exc.msg} at line {exc.lineno}"
+            ) from None
+        if not isinstance(raw, dict):
+            raise UserInputError(f"config {path}: expected a JSON object")
+    raw.update(overrides or {})
+    known = {f.name: f for f in fields(ServiceConfig)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise UserInputError(f"config: unknown key(s) {', '.join(unknown)}")
+    defaults = ServiceConfig()
+    for key, value in raw.items():
+        want = type(getattr(defaults, key))
+        ok = isinstance(value, want) and not (want is not bool and isinstance(value, bool))
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            raise UserInputError(f"config: {key} must be a {want.__name__}, got {value!r:.40}")
+    cfg = ServiceConfig(**raw)
+    return cfg.validate()

@@ -1,0 +1,153 @@
+"""Posting proven results on-chain, exactly once.
+
+Destination ``l1``: ``RiskOracle.submit(journal, seal)`` on the L1 (the deployment of
+``coprocessor.contracts``). The transaction is signed locally and recorded (nonce,
+hash, raw bytes) in the ``posts`` table *before* it is broadcast; after a crash the
+worker looks up that hash and, if it never landed, re-broadcasts the *same* bytes —
+so at most one transaction per job can ever be mined. If its nonce was taken by
+another transaction meanwhile, the recorded one can never be mined and is replaced.
+The oracle also refuses a second use of a request id (``RiskOracleRequestReplayed``).
+
+Destination ``l2``: the bridge (``bridge`` package) provides an :class:`L2Poster`; until
+one is configured the service refuses l2 requests with a clear error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from eth_account import Account
+from web3 import Web3
+from web3.exceptions import ContractLogicError
+
+from coprocessor import contracts
+from coprocessor.errors import ToolError, VerificationError
+from coprocessor.keccak import keccak256
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A signed, not yet broadcast transaction."""
+
+    sender: str
+    nonce: int
+    tx_hash: str
+    raw_tx: str
+
+
+@dataclass(frozen=True)
+class Landed:
+    """A mined transaction."""
+
+    tx_hash: str
+    block_number: int
+    ok: bool
+
+
+class Poster(Protocol):
+    """What the posting stage needs from a destination chain."""
+
+    def request_used(self, request_id: bytes) -> bool: ...
+
+    def prepare(self, journal: bytes, seal: bytes) -> Prepared: ...
+
+    def broadcast(self, raw_tx: str) -> None: ...
+
+    def landed(self, tx_hash: str, wait: float) -> Landed | None: ...
+
+    def nonce_taken(self, sender: str, nonce: int) -> bool: ...
+
+
+class L2Poster(Poster, Protocol):
+    """The bridge's poster for the L2 RiskOracle (same contract, L1 block hashes bridged)."""
+
+
+def _message(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else exc.__class__.__name__
+
+
+class L1Poster:
+    """RiskOracle.submit on the L1 through web3 (blocking; call from a thread)."""
+
+    def __init__(self, rpc_url: str, oracle: str, private_key: bytes) -> None:
+        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+        self.oracle = contracts.at(self.w3, "RiskOracle", oracle)
+        self._account = Account.from_key(private_key)
+        self.sender = str(self._account.address)
+
+    def __repr__(self) -> str:
+        return f"L1Poster(sender={self.sender}, oracle={self.oracle.address})"
+
+    def request_used(self, request_id: bytes) -> bool:
+        return bool(self.oracle.functions.requestUsed(request_id).call())
+
+    def prepare(self, journal: bytes, seal: bytes) -> Prepared:
+        fn = self.oracle.functions.submit(journal, seal)
+        nonce = self.w3.eth.get_transaction_count(self.sender, "pending")  # type: ignore[arg-type]
+        call: Any = {
+            "from": self.sender,
+            "to": self.oracle.address,
+            "data": fn._encode_transaction_data(),
+        }
+        try:
+            # "pending": the anchor may be the head, whose hash BLOCKHASH only sees from
+            # the next block on (where the transaction will be mined); a revert here is
+            # a permanent error
+            gas = self.w3.eth.estimate_gas(call, block_identifier="pending")
+        except ContractLogicError as exc:
+            reason = _error_name(self.oracle.abi, exc)
+            raise VerificationError(f"RiskOracle.submit would revert: {reason}") from None
+        tx = fn.build_transaction({"from": self.sender, "nonce": nonce, "gas": gas + gas // 5})
+        signed = self._account.sign_transaction(tx)
+        return Prepared(
+            self.sender, nonce, "0x" + bytes(signed.hash).hex(), "0x" + signed.raw_transaction.hex()
+        )
+
+    def broadcast(self, raw_tx: str) -> None:
+        try:
+            self.w3.eth.send_raw_transaction(bytes.fromhex(raw_tx[2:]))
+        except ValueError as exc:  # node's JSON-RPC error
+            text = _message(exc).lower()
+            if "already known" in text or "already imported" in text:
+                return
+            if "nonce too low" in text:
+                raise NonceTaken(_message(exc)) from None
+            raise ToolError(f"broadcast failed: {_message(exc)}") from None
+
+    def landed(self, tx_hash: str, wait: float) -> Landed | None:
+        try:
+            if wait > 0:
+                receipt: Any = self.w3.eth.wait_for_transaction_receipt(
+                    tx_hash,  # type: ignore[arg-type]
+                    timeout=wait,
+                    poll_latency=0.05,
+                )
+            else:
+                receipt = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except Exception as exc:  # TransactionNotFound / TimeExhausted
+            if exc.__class__.__name__ in ("TransactionNotFound", "TimeExhausted"):
+                return None
+            raise
+        return Landed(tx_hash, int(receipt["blockNumber"]), receipt["status"] == 1)
+
+    def nonce_taken(self, sender: str, nonce: int) -> bool:
+        latest = self.w3.eth.get_transaction_count(sender, "latest")  # type: ignore[arg-type]
+        return bool(latest > nonce)
+
+
+def _error_name(abi: Any, exc: ContractLogicError) -> str:
+    """The custom error's name (from the ABI) if the revert data carries a known one."""
+    data = exc.data if isinstance(exc.data, str) else str(exc.args[0] if exc.args else "")
+    selector = data[:10].lower()
+    for item in abi:
+        if item.get("type") == "error":
+            sig = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+            if "0x" + keccak256(sig.encode())[:4].hex() == selector:
+                return f"{item['name']} ({data[:74]})"
+    return _message(exc)
+
+
+class NonceTaken(ToolError):
+    """The recorded transaction's nonce was used by another transaction."""

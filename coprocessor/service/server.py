@@ -1,0 +1,149 @@
+"""Assembling a service process from its configuration, and running it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from pathlib import Path
+
+from aiohttp import web
+
+from coprocessor.errors import UserInputError
+from coprocessor.hexutil import to_bytes
+from coprocessor.rpc import RpcClient
+from coprocessor.service import posting, sampling
+from coprocessor.service.app import make_app
+from coprocessor.service.catalog import load_catalog
+from coprocessor.service.config import ServiceConfig
+from coprocessor.service.jobs import JobDB
+from coprocessor.service.metrics import ServiceMetrics
+from coprocessor.service.proving import Prover, make_prover
+from coprocessor.service.signer import Signer, load_keystore
+from coprocessor.service.worker import Runtime
+from coprocessor.store import Store
+
+log = logging.getLogger("coproc.service")
+
+
+def _env_key(name: str) -> bytes | None:
+    value = os.environ.get(name)
+    if not value:
+        return None
+    text = value if value.startswith("0x") else "0x" + value
+    return to_bytes(text, f"${name}", 32)
+
+
+async def build_runtime(
+    config: ServiceConfig, data_dir: Path, *, prover: Prover | None = None, seed: int | None = None
+) -> Runtime:
+    """Open the databases, connect the node, load models, keys and posters."""
+    if not config.rpc_url:
+        raise UserInputError("config: rpc_url is required")
+    catalog = load_catalog(config.models_dir)
+    rpc = RpcClient(config.rpc_url)
+    chain_id = await rpc.connect()
+    try:
+        db = JobDB(data_dir / "service.sqlite")
+        runtime = Runtime(
+            config=config,
+            data_dir=data_dir,
+            db=db,
+            catalog=catalog,
+            store=Store(data_dir / "coproc.sqlite"),
+            rpc=rpc,
+            chain_id=chain_id,
+            prover=prover if prover is not None else make_prover(config.prover),
+            metrics=ServiceMetrics(),
+            sampler=sampling.Sampler(config.sampling_probability, seed),
+        )
+        if config.keystore:
+            if not config.signed_scores:
+                raise UserInputError("config: keystore needs signed_scores (the EIP-712 contract)")
+            key = load_keystore(config.keystore, config.keystore_password_env)
+            runtime.signer = Signer(
+                key, config.signing_chain_id or chain_id, to_checksum(config.signed_scores)
+            )
+        poster_key = _env_key(config.poster_key_env)
+        if config.oracle:
+            if poster_key is None:
+                raise UserInputError(
+                    f"config: oracle is set but ${config.poster_key_env} (poster key) is not"
+                )
+            runtime.l1_poster = await asyncio.to_thread(
+                posting.L1Poster, config.rpc_url, config.oracle, poster_key
+            )
+        runtime.challenger_key = poster_key
+        _register_gauges(runtime)
+        return runtime
+    except BaseException:
+        await rpc.close()
+        raise
+
+
+def to_checksum(address: str) -> str:
+    from eth_utils.address import to_checksum_address
+
+    return str(to_checksum_address(to_bytes(address, "address", 20)))
+
+
+def _register_gauges(runtime: Runtime) -> None:
+    reg = runtime.metrics.registry
+    reg.gauge(
+        "coproc_jobs",
+        "Jobs by state",
+        lambda: {(("state", s),): float(n) for s, n in runtime.db.counts().items()},
+    )
+    reg.gauge(
+        "coproc_sampling_probability",
+        "Configured probability of re-proving a signed result",
+        lambda: {(): runtime.config.sampling_probability},
+    )
+    reg.gauge(
+        "coproc_samples_recorded",
+        "Sampling outcomes recorded in the database (all processes)",
+        lambda: {(("outcome", k),): float(v) for k, v in runtime.db.sample_counts().items()},
+    )
+
+
+async def start(
+    runtime: Runtime, host: str, port: int
+) -> tuple[web.AppRunner, list[asyncio.Task[None]]]:
+    """Start the HTTP server and the workers; returns what ``stop`` needs."""
+    app = make_app(runtime)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=1024)
+    await site.start()
+    tasks = [asyncio.create_task(runtime.worker_loop(i)) for i in range(runtime.config.workers)]
+    return runner, tasks
+
+
+async def stop(runtime: Runtime, runner: web.AppRunner, tasks: list[asyncio.Task[None]]) -> None:
+    runtime.stopping = True
+    runtime.wake.set()
+    runtime.published.set()
+    for task in tasks:
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+    await runner.cleanup()
+    await runtime.rpc.close()
+    runtime.store.close()
+    runtime.db.close()
+
+
+async def serve(config: ServiceConfig, data_dir: Path, host: str, port: int) -> None:
+    """Run until SIGINT/SIGTERM."""
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("binding to %s: the API is reachable from other machines", host)
+    runtime = await build_runtime(config, data_dir)
+    runner, tasks = await start(runtime, host, port)
+    print(f"coproc serve: listening on http://{host}:{port} (chain {runtime.chain_id})", flush=True)
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, done.set)
+    await done.wait()
+    await stop(runtime, runner, tasks)

@@ -1,0 +1,558 @@
+"""The job stages and the worker loop.
+
+Each stage reads what earlier stages committed in ``job.data``, does its work, and
+commits its outputs together with the move to the next state (``JobDB.advance`` inside
+one transaction), so a stage interrupted anywhere is simply run again:
+
+- **indexing**: resolve the block, fetch headers (request block .. anchor) and
+  ``eth_getProof`` for every read the feature spec needs, verify everything
+  (``build_bundle``), cache it in the store, write the bundle file.
+- **scoring**: re-verify the bundle file, compute the Q16 features and the score.
+- **signing**: EIP-712 signature; the signed result is published (results table, feed)
+  in the same transaction. Sampling decides here whether a signed-only job is re-proved.
+- **proving**: the zkVM prover; the receipt's journal must describe exactly this job;
+  proven and signed scores are compared (proof of sampling).
+- **posting**: ``RiskOracle.submit`` through the exactly-once protocol of ``posting``.
+
+Before signing, proving and posting, the anchor block is checked against the node: if
+it was reorged away, the job's outputs are dropped and it goes back to indexing, so
+nothing computed from an orphaned block is signed further or reaches a contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from coprocessor import eip712, features
+from coprocessor import journal as journal_v1
+from coprocessor.bundle import ProofAtBlock, build_bundle, load_bundle, verify_bundle
+from coprocessor.errors import (
+    CoprocessorError,
+    ToolError,
+    UserInputError,
+    VerificationError,
+)
+from coprocessor.hexutil import hexstr
+from coprocessor.indexer import fetch_headers, write_json_atomic
+from coprocessor.keccak import keccak256
+from coprocessor.models import reference
+from coprocessor.rpc import RpcClient
+from coprocessor.service import posting, sampling
+from coprocessor.service.catalog import Catalog, ServedModel
+from coprocessor.service.config import ServiceConfig
+from coprocessor.service.jobs import Job, JobDB, LeaseLost
+from coprocessor.service.metrics import ServiceMetrics
+from coprocessor.service.proving import Prover
+from coprocessor.service.signer import Signer
+from coprocessor.store import Store
+
+log = logging.getLogger("coproc.service")
+
+PERMANENT = (UserInputError, VerificationError)
+
+
+def request_id_of(job_id: str) -> bytes:
+    """The journal's request id of a job: unique per job, so the oracle's replay
+    protection also guards against posting one job twice."""
+    return keccak256(b"coproc-job:" + job_id.encode())
+
+
+@dataclass
+class Runtime:
+    """Everything the stages use; one per service process."""
+
+    config: ServiceConfig
+    data_dir: Path
+    db: JobDB
+    catalog: Catalog
+    store: Store
+    rpc: RpcClient
+    chain_id: int
+    prover: Prover
+    metrics: ServiceMetrics
+    signer: Signer | None = None
+    l1_poster: posting.Poster | None = None
+    l2_poster: posting.L2Poster | None = None
+    challenger_key: bytes | None = None
+    sampler: sampling.Sampler = field(default_factory=lambda: sampling.Sampler(0.0))
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    published: asyncio.Event = field(default_factory=asyncio.Event)
+    post_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    stopping: bool = False
+    #: results changed in this process: (subject, model hash) keys to drop from caches
+    on_result: list[Any] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ helpers
+
+    def model_of(self, job: Job) -> ServedModel:
+        served = self.catalog.get(job.request["model"])
+        if served is None:
+            raise UserInputError(f"model {job.request['model']!r} is not served here")
+        return served
+
+    def _result_changed(self, subject: str, model_hash: str) -> None:
+        for callback in self.on_result:
+            callback(subject, model_hash)
+        self.published.set()
+        self.published = asyncio.Event()
+
+    def bundle_path(self, job: Job) -> Path:
+        return self.data_dir / "jobs" / job.id / f"bundle-g{job.generation}.json"
+
+    async def still_canonical(self, job: Job) -> bool:
+        anchor = job.data["anchor"]
+        block = await self.rpc.get_block(int(anchor["number"]))
+        return bool(str(block.get("hash", "")).lower() == anchor["hash"])
+
+    def result_body(self, job: Job, served: ServedModel) -> dict[str, Any]:
+        d = job.data
+        receipt = d.get("receipt") or {}
+        return {
+            "subject": job.request["subject"],
+            "model": served.name,
+            "model_hash": hexstr(served.model_hash),
+            "feature_spec_hash": hexstr(served.spec_hash),
+            "chain_id": self.chain_id,
+            "block": d["block"],
+            "anchor": d["anchor"],
+            "score": d["score"],
+            "features": d.get("vector"),
+            "signature": d.get("signature"),
+            "signer": d.get("signer"),
+            "signing_chain_id": self.signer.chain_id if self.signer else None,
+            "signed_scores": self.signer.verifying_contract if self.signer else None,
+            "journal": receipt.get("journal"),
+            "seal": receipt.get("seal"),
+            "image_id": receipt.get("image_id"),
+            "dev_mode": receipt.get("dev_mode"),
+            "proof": {k: receipt.get(k) for k in ("receipt_kind", "cycles")} if receipt else None,
+            "tx_hashes": {"l1": d["tx_hash"]} if d.get("tx_hash") else {},
+            "sampling": d.get("sampling"),
+            "job_id": job.id,
+            "request_id": hexstr(request_id_of(job.id)),
+        }
+
+    def _publish(self, job: Job, served: ServedModel, kind: str) -> None:
+        """Inside a transaction: the latest result row and a feed event."""
+        body = json.dumps(self.result_body(job, served), separators=(",", ":"))
+        subject, model_hash = job.request["subject"], hexstr(served.model_hash)
+        self.db.put_result(subject, model_hash, job.data["block"], job.id, body)
+        self.db.publish(job.id, kind, job.generation, body)
+
+    # ------------------------------------------------------------------ stages
+
+    async def step(self, job: Job, owner: str) -> Job:
+        state = job.state
+        if state == "queued":
+            with self.db.tx():
+                return self.db.advance(job, owner, "indexing", job.data)
+        if state == "indexing":
+            return await self._index(job, owner)
+        if state == "scoring":
+            return self._score(job, owner)
+        if state == "signing":
+            return await self._sign(job, owner)
+        if state == "proving":
+            return await self._prove(job, owner)
+        if state == "posting":
+            return await self._post(job, owner)
+        raise AssertionError(f"no stage for state {state}")
+
+    async def _reorged(self, job: Job, owner: str) -> Job | None:
+        """If the anchor is no longer canonical: drop outputs, back to indexing."""
+        if await self.still_canonical(job):
+            return None
+        log.warning("job %s: block %s was reorged away; re-indexing", job.id, job.data["block"])
+        self.metrics.reorgs.inc()
+        served = self.model_of(job)
+        with self.db.tx():
+            self.db.drop_result_of(job.id)
+            job = self.db.advance(
+                job, owner, "indexing", {"block": job.data["block"]}, generation=job.generation + 1
+            )
+        self._result_changed(job.request["subject"], hexstr(served.model_hash))
+        return job
+
+    async def _resolve_block(self, spec: int | str) -> int:
+        head = await self.rpc.block_number()
+        ancestors = self.config.ancestors
+        if isinstance(spec, int):
+            if spec + ancestors > head:
+                raise UserInputError(
+                    f"block {spec} (+{ancestors} ancestors) is above the node's head {head}"
+                )
+            return spec
+        if spec == "latest":
+            number = head - ancestors
+        else:
+            block = await self.rpc.get_block(spec)
+            number = min(int(block["number"], 16), head - ancestors)
+        if number < 1:
+            raise UserInputError(f"block {spec}: the chain is too short")
+        return number
+
+    async def _index(self, job: Job, owner: str) -> Job:
+        served = self.model_of(job)
+        subject = job.request["subject"]
+        block = job.data.get("block")
+        if block is None:
+            block = await self._resolve_block(job.request["block"])
+        anchor = block + self.config.ancestors
+        reads = features.required_reads(served.spec, subject, block)
+        grouped: dict[tuple[int, str], list[bytes]] = {}
+        for r in reads:
+            slots = grouped.setdefault((r.block, r.address), [])
+            if r.slot is not None:
+                slots.append(r.slot.to_bytes(32, "big"))
+        first = min(r.block for r in reads)
+        if first < 1:
+            raise UserInputError(f"block {block}: reads reach before block 1")
+        headers = await fetch_headers(self.rpc, first, anchor)
+        keys = list(grouped)
+        responses = await asyncio.gather(
+            *(self.rpc.get_proof(bytes.fromhex(a[2:]), grouped[(b, a)], b) for b, a in keys)
+        )
+        for (_, address), response in zip(keys, responses, strict=True):
+            if str(response.get("address", "")).lower() != address:
+                raise VerificationError(f"asked for a proof of {address}, node answered another")
+        verified = build_bundle(
+            self.chain_id,
+            [h.raw for h in headers],
+            [ProofAtBlock(b, r) for (b, _), r in zip(keys, responses, strict=True)],
+        )
+        self.store.save_verified(verified)
+        path = self.bundle_path(job)
+        write_json_atomic(path, verified.bundle.to_json())
+        data = {
+            "block": block,
+            "anchor": {"number": verified.anchor.number, "hash": hexstr(verified.anchor.hash)},
+            "bundle": str(path),
+        }
+        with self.db.tx():
+            return self.db.advance(job, owner, "scoring", data)
+
+    def _score(self, job: Job, owner: str) -> Job:
+        served = self.model_of(job)
+        verified = verify_bundle(load_bundle(job.data["bundle"]))
+        if hexstr(verified.anchor.hash) != job.data["anchor"]["hash"]:
+            raise VerificationError("bundle file does not match the job's anchor")
+        vector = features.compute(
+            served.spec, verified.to_json(), job.request["subject"], job.data["block"]
+        )
+        score = reference.score(served.model, list(vector.values))
+        data = dict(job.data, vector=list(vector.values), score=score)
+        with self.db.tx():
+            return self.db.advance(job, owner, "signing", data)
+
+    def _after_signing(self, job: Job) -> str:
+        mode = job.request["mode"]
+        if mode in ("proven", "both") or job.data.get("sampled"):
+            return "proving"
+        return "posting" if job.request["destination"] != "none" else "done"
+
+    async def _sign(self, job: Job, owner: str) -> Job:
+        reorged = await self._reorged(job, owner)
+        if reorged is not None:
+            return reorged
+        served = self.model_of(job)
+        data = dict(job.data)
+        mode = job.request["mode"]
+        if mode in ("signed", "both"):
+            if self.signer is None:
+                raise UserInputError("signing is not configured on this service (no keystore)")
+            signed = self.signed_score(job, served)
+            data["signature"] = hexstr(self.signer.sign(signed))
+            data["signer"] = self.signer.address
+            if mode == "signed" and self.sampler.pick():
+                data["sampled"] = True
+        with self.db.tx():
+            job = self.db.advance(job, owner, self._after_signing(dict_job(job, data)), data)
+            if "signature" in data:
+                self._publish(job, served, "signed")
+        if "signature" in data:
+            self._result_changed(job.request["subject"], hexstr(served.model_hash))
+        return job
+
+    def signed_score(self, job: Job, served: ServedModel) -> eip712.SignedScore:
+        return eip712.SignedScore(
+            source_chain_id=self.chain_id,
+            block_number=job.data["block"],
+            subject=job.request["subject"],
+            model_hash=served.model_hash,
+            feature_spec_hash=served.spec_hash,
+            score=job.data["score"],
+        )
+
+    async def _prove(self, job: Job, owner: str) -> Job:
+        reorged = await self._reorged(job, owner)
+        if reorged is not None:
+            return reorged
+        served = self.model_of(job)
+        bundle = json.loads(Path(job.data["bundle"]).read_text())
+        self.db.set_progress(job, owner, {"stage": "proving", "started_at": time.time()})
+        started = time.perf_counter()
+        receipt = await asyncio.to_thread(
+            self.prover.prove,
+            bundle,
+            served.model,
+            served.spec,
+            job.request["subject"],
+            request_id_of(job.id),
+            self.config.dev_proofs,
+        )
+        journal_raw = _hex_field(receipt, "journal_hex")
+        seal_hex = receipt.get("seal_hex")
+        seal = _hex_field(receipt, "seal_hex") if seal_hex is not None else None
+        journal = journal_v1.decode(journal_raw)
+        self._check_journal(job, served, journal)
+        proven = int(journal["score"])
+        data = dict(job.data)
+        data["receipt"] = {
+            "journal": hexstr(journal_raw),
+            "seal": hexstr(seal) if seal is not None else None,
+            "image_id": _norm_hex(receipt.get("image_id")),
+            "dev_mode": bool(receipt.get("dev_mode")),
+            "receipt_kind": receipt.get("receipt_kind"),
+            "cycles": receipt.get("cycles"),
+        }
+        data["progress"] = {
+            "stage": "proved",
+            "prove_seconds": round(time.perf_counter() - started, 3),
+            "cycles": receipt.get("cycles"),
+        }
+        challenge = None
+        outcome = None
+        if data.get("signature") is not None:
+            outcome = "match" if proven == data["score"] else "mismatch"
+            if outcome == "mismatch" and self.signer is not None:
+                signed = self.signed_score(job, served)
+                challenge = sampling.challenge_request(
+                    signed,
+                    bytes.fromhex(data["signature"][2:]),
+                    journal_raw,
+                    seal or b"",
+                    self.signer.verifying_contract,
+                )
+                challenge["fileable"] = seal is not None
+            data["sampling"] = {"outcome": outcome, "signed": data["score"], "proven": proven}
+        if proven != data["score"]:
+            log.error("job %s: proven score %d != computed %d", job.id, proven, data["score"])
+            data["score"] = proven  # the receipt is what contracts accept
+        next_state = "posting" if job.request["destination"] != "none" else "done"
+        with self.db.tx():
+            job = self.db.advance(job, owner, next_state, data)
+            if outcome is not None:
+                self.db.record_sample(
+                    job.id, outcome, data["sampling"]["signed"], proven, challenge
+                )
+            if job.request["mode"] != "signed":
+                self._publish(job, served, "proven")
+        if outcome is not None:
+            self.metrics.samples.inc(outcome=outcome)
+        if challenge is not None:
+            await self._maybe_file(job, challenge)
+        self._result_changed(job.request["subject"], hexstr(served.model_hash))
+        return job
+
+    async def _maybe_file(self, job: Job, challenge: dict[str, Any]) -> None:
+        filed = "no"
+        if (
+            self.config.sampling_challenge
+            and challenge.get("fileable")
+            and self.challenger_key is not None
+        ):
+            try:
+                tx = await asyncio.to_thread(
+                    sampling.file_challenge, self.config.rpc_url, challenge, self.challenger_key
+                )
+                self.db.set_challenge_tx(job.id, tx)
+                filed = "yes"
+            except CoprocessorError as exc:
+                log.error("job %s: challenge not filed: %s", job.id, exc)
+                filed = "error"
+        self.metrics.challenges.inc(filed=filed)
+
+    def _check_journal(self, job: Job, served: ServedModel, journal: dict[str, Any]) -> None:
+        d = job.data
+        expected = {
+            "chainId": self.chain_id,
+            "anchorNumber": d["anchor"]["number"],
+            "anchorHash": d["anchor"]["hash"],
+            "blockNumber": d["block"],
+            "subject": job.request["subject"],
+            "modelHash": hexstr(served.model_hash),
+            "featureSpecHash": hexstr(served.spec_hash),
+            "requestId": hexstr(request_id_of(job.id)),
+        }
+        for name, want in expected.items():
+            if journal.get(name) != want:
+                raise VerificationError(f"receipt journal: {name} differs from the job's")
+        return
+
+    async def _post(self, job: Job, owner: str) -> Job:
+        reorged = await self._reorged(job, owner)
+        if reorged is not None:
+            return reorged
+        served = self.model_of(job)
+        destination = job.request["destination"]
+        poster = self.l1_poster if destination == "l1" else self.l2_poster
+        if poster is None:
+            raise UserInputError(f"destination {destination} is not configured on this service")
+        receipt = job.data["receipt"]
+        if receipt.get("seal") is None:
+            raise VerificationError(
+                "receipt has no on-chain seal (composite receipt): posting needs a Groth16 "
+                "or dev-mode receipt"
+            )
+        journal = bytes.fromhex(receipt["journal"][2:])
+        seal = bytes.fromhex(receipt["seal"][2:])
+        async with self.post_lock:
+            landed = await self._post_once(job, poster, journal, seal)
+        self.metrics.posts.inc(destination=destination, result="ok" if landed.ok else "reverted")
+        if not landed.ok:
+            raise VerificationError(f"post transaction {landed.tx_hash} reverted")
+        data = dict(job.data, tx_hash=landed.tx_hash, posted_block=landed.block_number)
+        with self.db.tx():
+            job = self.db.advance(job, owner, "done", data)
+            self._publish(job, served, "posted")
+        self._result_changed(job.request["subject"], hexstr(served.model_hash))
+        return job
+
+    async def _post_once(
+        self, job: Job, poster: posting.Poster, journal: bytes, seal: bytes
+    ) -> posting.Landed:
+        for _ in range(3):
+            record = self.db.post_of(job.id)
+            if record is not None:
+                landed = await asyncio.to_thread(poster.landed, record["tx_hash"], 0)
+                if landed is not None:
+                    return landed
+                try:
+                    await asyncio.to_thread(poster.broadcast, record["raw_tx"])
+                except posting.NonceTaken:
+                    landed = await asyncio.to_thread(poster.landed, record["tx_hash"], 0)
+                    if landed is not None:
+                        return landed
+                    # our bytes can never be mined now: safe to prepare anew
+                    self.db.forget_post(job.id)
+                    continue
+                landed = await asyncio.to_thread(poster.landed, record["tx_hash"], 60)
+                if landed is None:
+                    raise ToolError(f"transaction {record['tx_hash']} not mined within 60 s")
+                return landed
+            if await asyncio.to_thread(poster.request_used, request_id_of(job.id)):
+                raise VerificationError("request id already used on-chain by another transaction")
+            prepared = await asyncio.to_thread(poster.prepare, journal, seal)
+            self.db.record_post(
+                job.id, prepared.sender, prepared.nonce, prepared.tx_hash, prepared.raw_tx
+            )
+        raise ToolError("could not get a post transaction mined (nonce taken repeatedly)")
+
+    # ------------------------------------------------------------------ the loop
+
+    async def run_job(self, job: Job, owner: str) -> None:
+        """Run a claimed job through its stages until done, failed, or a retry."""
+        while job.state not in ("done", "failed") and not self.stopping:
+            stage = job.state
+            started = time.perf_counter()
+            beat = asyncio.create_task(self._heartbeat(job.id, owner))
+            try:
+                job = await self.step(job, owner)
+            except LeaseLost:
+                log.warning("job %s: lease lost in %s", job.id, stage)
+                return
+            except PERMANENT as exc:
+                self.metrics.stage_errors.inc(stage=stage, kind="fatal")
+                self._fail(job, owner, f"{stage}: {exc}")
+                return
+            except (CoprocessorError, OSError, aiohttp.ClientError, TimeoutError) as exc:
+                self.metrics.stage_errors.inc(stage=stage, kind="retry")
+                self._retry(job, owner, f"{stage}: {exc}")
+                return
+            except Exception as exc:  # a bug: keep the job, log the traceback, retry
+                log.exception("job %s: unexpected error in %s", job.id, stage)
+                self.metrics.stage_errors.inc(stage=stage, kind="retry")
+                self._retry(job, owner, f"{stage}: internal error ({exc.__class__.__name__})")
+                return
+            finally:
+                beat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beat
+            self.metrics.stage_seconds.observe(time.perf_counter() - started, stage=stage)
+        if job.state in ("done", "failed"):
+            self.metrics.jobs_finished.inc(state=job.state)
+        elif self.stopping:
+            with contextlib.suppress(LeaseLost):
+                self.db.release(job.id, owner)
+
+    def _fail(self, job: Job, owner: str, error: str) -> None:
+        with contextlib.suppress(LeaseLost):
+            self.db.fail(job, owner, error)
+            self.metrics.jobs_finished.inc(state="failed")
+
+    def _retry(self, job: Job, owner: str, error: str) -> None:
+        with contextlib.suppress(LeaseLost):
+            c = self.config
+            alive = self.db.retry_later(
+                job, owner, error, c.backoff_seconds, c.backoff_max_seconds, c.max_attempts
+            )
+            if not alive:
+                self.metrics.jobs_finished.inc(state="failed")
+
+    async def _heartbeat(self, job_id: str, owner: str) -> None:
+        period = self.config.lease_seconds / 3
+        while True:
+            await asyncio.sleep(period)
+            try:
+                self.db.heartbeat(job_id, owner, self.config.lease_seconds)
+            except LeaseLost:
+                return
+
+    async def worker_loop(self, index: int) -> None:
+        owner = f"{socket.gethostname()}:{os.getpid()}:{index}:{secrets.token_hex(4)}"
+        while not self.stopping:
+            try:
+                job = self.db.claim(owner, self.config.lease_seconds)
+            except CoprocessorError as exc:
+                log.error("claim failed: %s", exc)
+                job = None
+            if job is None:
+                self.wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.config.poll_seconds)
+                continue
+            await self.run_job(job, owner)
+
+
+def dict_job(job: Job, data: dict[str, Any]) -> Job:
+    """A copy of ``job`` with other data (to decide the next state before committing)."""
+    return Job(**{**job.__dict__, "data": data})
+
+
+def _hex_field(receipt: dict[str, Any], key: str) -> bytes:
+    value = receipt.get(key)
+    if not isinstance(value, str):
+        raise ToolError(f"prover receipt: {key} missing")
+    text = value if value.startswith("0x") else "0x" + value
+    try:
+        return bytes.fromhex(text[2:])
+    except ValueError:
+        raise ToolError(f"prover receipt: {key} is not hex") from None
+
+
+def _norm_hex(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return value.lower() if value.startswith("0x") else "0x" + value.lower()
