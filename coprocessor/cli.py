@@ -12,7 +12,6 @@ from coprocessor.errors import CoprocessorError
 
 #: modules under coprocessor.commands that provide ``register(subparsers)``
 COMMAND_MODULES: tuple[str, ...] = (
-    "bridge",
     "contracts",
     "demo",
     "devnet",
@@ -21,7 +20,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "inspect",
     "model",
     "serve",
-    "prove",
 )
 
 Handler = Callable[[argparse.Namespace], int]
