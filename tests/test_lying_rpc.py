@@ -792,3 +792,24 @@ def test_history_run_stops_at_the_lie_and_resumes_honestly(
         verified = verify_bundle(load_bundle(out / f"bundle-{number}.json"))
         real = rpc_call(chain.rpc, "eth_getBlockByNumber", [hex(number), False])["hash"]
         assert "0x" + verified.anchor.hash.hex() == real
+
+
+@pytest.mark.parametrize("method", ["eth_getBlockByNumber", "eth_getProof", "eth_blockNumber"])
+def test_error_object_answers_are_rejected_with_the_nodes_message(
+    method: str, chain: Chain, proxy: LyingProxy, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    async def rule(p: LyingProxy, request: Any, payload: Any) -> Any:
+        calls = payload if isinstance(payload, list) else [payload]
+        ids = {call["id"] for call in calls if call["method"] == method}
+        answer = await p.forward(payload)
+        for item in answer if isinstance(answer, list) else [answer]:
+            if item.get("id") in ids:
+                item.pop("result", None)
+                item["error"] = {"code": -32000, "message": "header not found"}
+                p.lies += 1
+        return json_response(answer)
+
+    proxy.rule = rule
+    run = run_index(capsys, tmp_path, proxy.url, chain.block, ancestors=1)
+    assert proxy.lies >= 1
+    assert_rejected(run, 2, f"{method}: header not found (code -32000)")
