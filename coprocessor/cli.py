@@ -12,6 +12,7 @@ from coprocessor.errors import CoprocessorError
 
 #: modules under coprocessor.commands that provide ``register(subparsers)``
 COMMAND_MODULES: tuple[str, ...] = (
+    "bridge",
     "contracts",
     "demo",
     "devnet",
