@@ -14,10 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal, getcontext
 from pathlib import Path
 
 getcontext().prec = 60
-DOC = (
-    "sigmoid table of model format v1: "
-    "T[i] = round_half_up(65536/(1+exp(-(i-128)/16))), i=0..256"
-)
+DOC = "sigmoid table of model format v1: T[i] = round_half_up(65536/(1+exp(-(i-128)/16))), i=0..256"
 
 
 def entry(i: int) -> int:
