@@ -30,12 +30,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 from hexbytes import HexBytes
 from web3 import Web3
+from web3.exceptions import Web3RPCError
 from web3.logs import DISCARD
 
 from bridge import retryables
@@ -175,77 +176,99 @@ class Relay:
 
     def execute_retry(self, ticket: bytes, attempt: str, gas: int, donor: str) -> bool:
         """Run the ticket's call on L2 from the aliased sender with ``gas``, then report
-        it to the emulator. Journaled under (ticket, attempt): never run twice."""
+        it to the emulator. Journaled under (ticket, attempt), so it runs at most once:
+        before sending, the alias's nonce is written down; after a crash, a transaction
+        of the alias with that nonce is looked up instead of sending another."""
         key = f"retry:0x{ticket.hex()}:{attempt}"
+        record_key = f"relay:record:{key}"
         done = self.store.get_state(key)
-        t = self.retryable.functions.devnetTicket(ticket).call()
-        sender, to, call_value, max_fee, data = t[0], t[1], t[2], t[7], bytes(t[9])
         if done is None:
-            tx_hash, success = self._run_as(
-                sender, to, call_value, data, gas, max_fee, ticket, attempt
-            )
-            done = {"tx": tx_hash, "success": success}
+            t = self.retryable.functions.devnetTicket(ticket).call()
+            sender, to, value, max_fee, data = t[0], t[1], t[2], t[7], bytes(t[9])
+            found = self._find_sent(key, sender)
+            if found is None:
+                tx_hash, success = self._run_as(key, sender, to, value, data, gas, max_fee)
+            else:
+                tx_hash, success = found
+            done = {"tx": tx_hash, "success": success, "max_fee": max_fee}
             self.store.put_state(key, done)
-        fn = self.retryable.functions.devnetRecordRedeem(
-            ticket,
-            HexBytes(done["tx"]),
-            gas,
-            Web3.to_checksum_address(donor),
-            gas * max_fee,
-            bool(done["success"]),
-        )
-        self.l2_tx.send_and_wait(f"relay:record:{key}", fn.address, _calldata(fn))
+        if self.l2_tx.record(record_key) is None:
+            fn = self.retryable.functions.devnetRecordRedeem(
+                ticket,
+                HexBytes(done["tx"]),
+                gas,
+                Web3.to_checksum_address(donor),
+                gas * int(done["max_fee"]),
+                bool(done["success"]),
+            )
+            self.l2_tx.submit(record_key, fn.address, _calldata(fn))
+        self.l2_tx.wait(record_key)
         return bool(done["success"])
 
+    def _find_sent(self, key: str, sender: str) -> tuple[str, bool] | None:
+        """The retry sent before a crash, if the alias's nonce shows one was mined."""
+        pending = self.store.get_state(key + ":pending")
+        if pending is None:
+            return None
+        checksum = Web3.to_checksum_address(sender)
+        if rpc(lambda: self.l2.eth.get_transaction_count(checksum), "nonce") <= pending["nonce"]:
+            return None  # never reached the chain: send it now
+        head = rpc(lambda: self.l2.eth.block_number, "L2 head")
+        for number in range(int(pending["block"]), head + 1):
+            block = rpc(lambda n=number: self.l2.eth.get_block(n, True), "L2 block")  # type: ignore[misc]
+            for tx in cast(list[Any], block["transactions"]):
+                if tx["from"] == checksum and int(tx["nonce"]) == int(pending["nonce"]):
+                    tx_hash = bytes(tx["hash"])
+                    receipt = rpc(
+                        lambda h=tx_hash: self.l2.eth.get_transaction_receipt(HexBytes(h)),  # type: ignore[misc]
+                        "receipt",
+                    )
+                    return "0x" + tx_hash.hex(), receipt["status"] == 1
+        return None
+
     def _run_as(
-        self,
-        sender: str,
-        to: str,
-        value: int,
-        data: bytes,
-        gas: int,
-        max_fee: int,
-        ticket: bytes,
-        attempt: str,
+        self, key: str, sender: str, to: str, value: int, data: bytes, gas: int, max_fee: int
     ) -> tuple[str, bool]:
         """The retry transaction itself (anvil impersonation of the aliased sender; its
         L2 gas is minted to that address, as the deposit pays for it on Nitro)."""
+        checksum = Web3.to_checksum_address(sender)
         base = int(rpc(lambda: self.l2.eth.get_block("latest"), "L2 block").get("baseFeePerGas", 0))
         fee = max(max_fee, base)
-        balance = rpc(
-            lambda: self.l2.eth.get_balance(Web3.to_checksum_address(sender)), "L2 balance"
-        )
+        balance = rpc(lambda: self.l2.eth.get_balance(checksum), "L2 balance")
         need = gas * fee + value
         if balance < need:
-            raw_request(self.l2, "anvil_setBalance", [sender, hex(need)])
-        raw_request(self.l2, "anvil_impersonateAccount", [sender])
+            raw_request(self.l2, "anvil_setBalance", [checksum, hex(need)])
+        nonce = rpc(lambda: self.l2.eth.get_transaction_count(checksum), "nonce")
+        head = rpc(lambda: self.l2.eth.block_number, "L2 head")
+        self.store.put_state(key + ":pending", {"nonce": nonce, "block": head})
+        raw_request(self.l2, "anvil_impersonateAccount", [checksum])
         try:
             tx = {
-                "from": sender,
+                "from": checksum,
                 "to": to,
                 "value": value,
                 "data": HexBytes(data),
                 "gas": gas,
+                "nonce": nonce,
                 "maxFeePerGas": fee,
                 "maxPriorityFeePerGas": 0,
             }
             try:
                 tx_hash = bytes(self.l2.eth.send_transaction(tx))  # type: ignore[arg-type]
-            except (ValueError, RpcError) as exc:
+            except Web3RPCError as exc:
+                if "gas" not in str(exc).lower():
+                    raise RpcError(f"retry of {key}: {str(exc).splitlines()[0][:200]}") from None
                 # the node refused it (gas below the intrinsic cost): a failed attempt
-                # that left no transaction; its id is a placeholder with no receipt
-                del exc
-                return "0x" + keccak(ticket + attempt.encode()).hex(), False
-            except Exception as exc:
-                if "intrinsic" in str(exc).lower() or "gas" in str(exc).lower():
-                    return "0x" + keccak(ticket + attempt.encode()).hex(), False
-                raise
+                # that left no transaction; its id is a placeholder without a receipt
+                return "0x" + keccak(key.encode()).hex(), False
+            except OSError as exc:
+                raise RpcError(f"retry of {key}: node unreachable ({exc})") from None
             receipt = rpc(
                 lambda: self.l2.eth.wait_for_transaction_receipt(HexBytes(tx_hash)), "retry"
             )
             return "0x" + tx_hash.hex(), receipt["status"] == 1
         finally:
-            raw_request(self.l2, "anvil_stopImpersonatingAccount", [sender])
+            raw_request(self.l2, "anvil_stopImpersonatingAccount", [checksum])
 
     def _redeem_requests(self, report: StepReport) -> None:
         head = rpc(lambda: self.l2.eth.block_number, "L2 eth_blockNumber")

@@ -7,19 +7,26 @@ consumer through ArbSys and the Outbox."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from bridge_fixtures import RelayThread
+from eth_utils.abi import function_signature_to_4byte_selector
+from web3 import Web3
+from web3.exceptions import ContractCustomError
 
 from bridge import outbox, retryables
 from bridge.chain import dev_account
 from bridge.devnet import L2_CHAIN_ID, up_l2
 from bridge.service import Bridge
-from coprocessor import contracts
+from coprocessor import contracts, journal, receipt_claim
 from coprocessor.devnet import Devnet
+from coprocessor.errors import UserInputError
+
+ALREADY_SPENT = "0x" + function_signature_to_4byte_selector("AlreadySpent(uint256)").hex()
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +83,88 @@ def test_push_blockhash_reaches_l2_store(
     assert statuses[0] == retryables.NOT_YET_CREATED and statuses[-1] == retryables.REDEEMED
     # a second push of the same block is a no-op that still exits well
     assert bridge.push_blockhash(number)["status"] == "ALREADY_ON_L2"
+
+
+def _owner_setup(bridge: Bridge, info: dict[str, Any]) -> tuple[Any, bytes, bytes, bytes]:
+    oracle = contracts.at(bridge.l2, "RiskOracle", info["contracts"]["l2_risk_oracle"])
+    image, model, spec = os.urandom(32), os.urandom(32), os.urandom(32)
+    owner = dev_account(1).address
+    for fn in (
+        oracle.functions.allowImageId(image, True),
+        oracle.functions.registerModel(model, spec),
+    ):
+        tx = fn.transact({"from": owner})
+        assert bridge.l2.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    return oracle, image, model, spec
+
+
+def _journal(
+    chain_id: int, number: int, anchor: bytes, subject: str, model: bytes, spec: bytes, score: int
+) -> bytes:
+    return journal.encode(
+        {
+            "version": 1,
+            "chainId": chain_id,
+            "anchorNumber": number,
+            "anchorHash": anchor,
+            "blockNumber": number,
+            "subject": subject,
+            "modelHash": model,
+            "featureSpecHash": spec,
+            "score": score,
+            "requestId": os.urandom(32),
+        }
+    )
+
+
+def test_l2_oracle_result_then_outbox_relay_to_l1(
+    devnet: tuple[Path, dict[str, Any]], bridge: Bridge
+) -> None:
+    data, info = devnet
+    bridge.l1.provider.make_request("anvil_mine", ["0x3"])  # type: ignore[arg-type]
+    number = bridge.l1.eth.block_number - 1
+    l1_hash = bytes(bridge.l1.eth.get_block(number)["hash"])
+    oracle, image, model, spec = _owner_setup(bridge, info)
+    subject = Web3.to_checksum_address("0x" + "5a" * 20)
+    chain = bridge.network.l1_chain_id
+    good = _journal(chain, number, l1_hash, subject, model, spec, 7321)
+    # before the hash is bridged, the L2 oracle cannot check the anchor
+    with pytest.raises(ContractCustomError):
+        oracle.functions.submit(good, receipt_claim.dev_seal(image, good)).call()
+    with RelayThread(info, data) as relay:
+        bridge.push_blockhash(number, timeout=30)
+    assert not relay.errors
+    bad = _journal(chain, number, b"\x01" * 32, subject, model, spec, 7321)
+    with pytest.raises(ContractCustomError):  # anchored on a hash L1 never had
+        oracle.functions.submit(bad, receipt_claim.dev_seal(image, bad)).call()
+    receipt = bridge.post_l2_score(good, receipt_claim.dev_seal(image, good))
+    assert receipt["status"] == 1
+    assert oracle.functions.scoreOf(subject, model).call()[:2] == [7321, number]
+
+    # L2 -> L1: the score leaves through ArbSys, waits for a posted root, is executed once
+    message = bridge.send_result_to_l1(subject, model)
+    assert message.status == outbox.UNCONFIRMED
+    with pytest.raises(UserInputError):
+        bridge.execute(message.id)
+    now = [1_000.0]
+    relay_thread = RelayThread(info, data, confirm_delay=60, clock=lambda: now[0])
+    relay = relay_thread.make()
+    assert relay.step().roots == 0  # seen, but not yet old enough
+    assert bridge.refresh_send(message.id) == outbox.UNCONFIRMED
+    now[0] += 61
+    assert relay.step().roots == 1
+    assert bridge.refresh_send(message.id) == outbox.CONFIRMED
+    assert bridge.execute(message.id) == outbox.EXECUTED
+    receiver = contracts.at(bridge.l1, "L1ResultReceiver", info["contracts"]["l1_result_receiver"])
+    assert receiver.functions.resultOf(subject, model).call() == [7321, number]
+    # replayed execution: recognised as done, and the Outbox itself refuses it
+    assert bridge.execute(message.id) == outbox.EXECUTED
+    send = outbox.L2ToL1Message.from_json(message.data)
+    box = outbox.outbox_contract(bridge.l1, info["contracts"]["outbox"])
+    proof = outbox.proof_for(bridge.l1, bridge.l2, box, send)
+    with pytest.raises(ContractCustomError) as err:
+        outbox.execute_call(box, send, proof).call({"from": dev_account(2).address})
+    assert "0x" + bytes.fromhex(err.value.data[2:10]).hex() == ALREADY_SPENT
+    history = [s for s, _, _ in bridge.store.history(message.id)]
+    assert history == [outbox.UNCONFIRMED, outbox.CONFIRMED, outbox.EXECUTED]
+    relay.store.close()
