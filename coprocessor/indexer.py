@@ -16,7 +16,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from coprocessor.bundle import (
     build_bundle,
     verify_bundle,
 )
-from coprocessor.errors import RpcError, UserInputError, VerificationError
+from coprocessor.errors import UserInputError, VerificationError
 from coprocessor.headers import Header, header_from_json
 from coprocessor.hexutil import hexstr
 from coprocessor.keccak import keccak256
@@ -90,49 +90,59 @@ def bundle_from_store(
     store: Store,
     chain_id: int,
     headers: Sequence[Header],
-    block: int,
-    reads: Sequence[Read],
+    reads: Mapping[int, Sequence[Read]],
 ) -> VerifiedBundle | None:
     """Rebuild a bundle from cached, previously verified data (then verify it again);
     ``None`` when something is not cached."""
-    target = next(h for h in headers if h.number == block)
-    pool = NodePool.from_nodes(store.nodes_for_block(target.hash))
+    by_number = {h.number: h for h in headers}
+    nodes: dict[bytes, bytes] = {}
     account_reads = []
-    for read in reads:
-        cached = store.cached_values(target.hash, read.address, list(read.slots))
-        if cached is None:
+    pools: dict[int, NodePool] = {}
+    for block, block_reads in reads.items():
+        target = by_number[block]
+        first = store.cached_values(target.hash, block_reads[0].address, []) if block_reads else 1
+        if first is None:  # cheap miss: no account row at all for this block
             return None
-        present, nonce, balance, storage_root, code_hash = cached["account"]
-        account = (
-            Account(int(nonce, 16), int(balance, 16), storage_root, code_hash) if present else None
-        )
-        try:
-            pool.get(target.state_root, keccak256(read.address), "cache")
-            if account is not None:
-                for slot in read.slots:
-                    pool.get(account.storage_root, keccak256(slot), "cache")
-        except VerificationError:
-            return None
-        account_reads.append(
-            AccountRead(
-                block=block,
-                address=read.address,
-                account=account,
-                storage=tuple(
-                    StorageRead(slot, int(cached["storage"][slot], 16))
-                    for slot in sorted(read.slots)
-                ),
+        pool = NodePool.from_nodes(store.nodes_for_block(target.hash))
+        pools[block] = pool
+        for read in block_reads:
+            cached = store.cached_values(target.hash, read.address, list(read.slots))
+            if cached is None:
+                return None
+            present, nonce, balance, storage_root, code_hash = cached["account"]
+            account = (
+                Account(int(nonce, 16), int(balance, 16), storage_root, code_hash)
+                if present
+                else None
             )
-        )
+            try:
+                pool.get(target.state_root, keccak256(read.address), "cache")
+                if account is not None:
+                    for slot in read.slots:
+                        pool.get(account.storage_root, keccak256(slot), "cache")
+            except VerificationError:
+                return None
+            account_reads.append(
+                AccountRead(
+                    block=block,
+                    address=read.address,
+                    account=account,
+                    storage=tuple(
+                        StorageRead(slot, int(cached["storage"][slot], 16))
+                        for slot in sorted(read.slots)
+                    ),
+                )
+            )
+    for pool in pools.values():
+        nodes.update((d, pool.nodes[d]) for d in pool.used)
     account_reads.sort(key=lambda r: (r.block, r.address))
-    used = sorted(pool.used)
     bundle = Bundle(
         chain_id=chain_id,
         anchor_number=headers[-1].number,
         anchor_hash=headers[-1].hash,
         headers=tuple(h.raw for h in headers),
         accounts=tuple(account_reads),
-        nodes=tuple(pool.nodes[d] for d in used),
+        nodes=tuple(nodes[d] for d in sorted(nodes)),
     )
     return verify_bundle(bundle)
 
@@ -148,81 +158,109 @@ async def index_block(
     stats: IndexStats | None = None,
 ) -> VerifiedBundle:
     """Index one block: verify, cache and return its bundle (anchor = block + ancestors)."""
+    return await index_reads(
+        rpc, store, {block: reads}, anchor=block + ancestors, progress=progress, stats=stats
+    )
+
+
+async def index_reads(
+    rpc: RpcClient,
+    store: Store,
+    reads: Mapping[int, Sequence[Read]],
+    *,
+    anchor: int,
+    progress: Progress | None = None,
+    stats: IndexStats | None = None,
+) -> VerifiedBundle:
+    """Index reads at one or several blocks into one bundle anchored at ``anchor``
+    (the header chain runs from the lowest read block to the anchor)."""
     say = progress or (lambda _msg: None)
     stats = stats if stats is not None else IndexStats()
     chain_id = rpc.chain_id
     if chain_id is None:
         raise UserInputError("RPC client is not connected")
+    if not reads:
+        raise UserInputError("nothing to index")
+    first = min(reads)
+    if anchor < max(reads):
+        raise UserInputError(f"anchor {anchor} is below read block {max(reads)}")
     head = await rpc.block_number()
-    anchor = block + ancestors
     if anchor > head:
-        raise UserInputError(
-            f"anchor block {anchor} (block {block} + {ancestors} ancestors) is above head {head}"
-        )
+        raise UserInputError(f"anchor block {anchor} is above head {head}")
     t0 = time.perf_counter()
-    headers = await fetch_headers(rpc, block, anchor)
+    headers = await fetch_headers(rpc, first, anchor)
     stats.rpc_seconds += time.perf_counter() - t0
-    say(f"block {block}: {len(headers)} header(s) verified")
+    say(f"blocks {first}..{anchor}: {len(headers)} header(s) verified")
 
-    cached = bundle_from_store(store, chain_id, headers, block, reads)
+    cached = bundle_from_store(store, chain_id, headers, reads)
     if cached is not None:
         stats.cached = True
-        say(f"block {block}: values served from the store")
+        say("values served from the store")
         t2 = time.perf_counter()
         store.save_verified(cached)  # refresh canonical flags of the headers
         stats.store_seconds += time.perf_counter() - t2
         return cached
 
     t0 = time.perf_counter()
-
+    jobs = [(block, read) for block, block_reads in sorted(reads.items()) for read in block_reads]
     responses = await asyncio.gather(
-        *(rpc.get_proof(read.address, list(read.slots), block) for read in reads)
+        *(rpc.get_proof(read.address, list(read.slots), block) for block, read in jobs)
     )
     stats.rpc_seconds += time.perf_counter() - t0
-    total_slots = sum(len(r.slots) for r in reads)
-    say(f"block {block}: {len(reads)} account proof(s), {total_slots} storage proof(s) fetched")
+    total_slots = sum(len(read.slots) for _, read in jobs)
+    say(f"{len(jobs)} account proof(s), {total_slots} storage proof(s) fetched")
 
     t1 = time.perf_counter()
-    for read, response in zip(reads, responses, strict=True):
-        _check_proof_shape(response, hexstr(read.address))
-        returned = str(response.get("address", "")).lower()
-        if returned != hexstr(read.address):
-            raise VerificationError(
-                f"asked for a proof of {hexstr(read.address)}, node answered for {returned}"
-            )
-        keys = {
-            str(entry.get("key", "")).lower().removeprefix("0x").rjust(64, "0")
-            for entry in response.get("storageProof", [])
-        }
-        wanted = {slot.hex() for slot in read.slots}
-        if keys != wanted:
-            raise VerificationError(
-                f"node answered storage proofs for other keys than asked ({hexstr(read.address)})"
-            )
+    for (_, read), response in zip(jobs, responses, strict=True):
+        _check_answer_matches(read, response)
     verified = build_bundle(
         chain_id,
         [h.raw for h in headers],
-        [ProofAtBlock(block, response) for response in responses],
+        [
+            ProofAtBlock(block, response)
+            for (block, _), response in zip(jobs, responses, strict=True)
+        ],
     )
     stats.verify_seconds += time.perf_counter() - t1
     t2 = time.perf_counter()
     store.save_verified(verified)
     stats.store_seconds += time.perf_counter() - t2
-    say(f"block {block}: verified and stored ({len(verified.bundle.nodes)} unique nodes)")
+    say(f"verified and stored ({len(verified.bundle.nodes)} unique nodes)")
     return verified
 
 
-def _check_proof_shape(response: dict[str, Any], address: str) -> None:
-    """The JSON types of an eth_getProof answer (a node sending other types is
-    broken or lying: a clear RpcError rather than a crash further down)."""
-    entries = response.get("storageProof", [])
-    ok = (
-        isinstance(response.get("accountProof"), list)
-        and isinstance(entries, list)
-        and all(isinstance(e, dict) and isinstance(e.get("proof"), list) for e in entries)
-    )
-    if not ok:
-        raise RpcError(f"eth_getProof answer for {address} is malformed (JSON types)")
+def _check_answer_matches(read: Read, response: Mapping[str, Any]) -> None:
+    """The node must answer for the address and exactly the keys asked."""
+    returned = str(response.get("address", "")).lower()
+    if returned != hexstr(read.address):
+        raise VerificationError(
+            f"asked for a proof of {hexstr(read.address)}, node answered for {returned}"
+        )
+    keys = {
+        str(entry.get("key", "")).lower().removeprefix("0x").rjust(64, "0")
+        for entry in response.get("storageProof", [])
+    }
+    if keys != {slot.hex() for slot in read.slots}:
+        raise VerificationError(
+            f"node answered storage proofs for other keys than asked ({hexstr(read.address)})"
+        )
+
+
+def reads_for_spec(spec: Any, subject: str, block: int) -> dict[int, list[Read]]:
+    """Group a feature spec's required reads by block (accounts with their slots)."""
+    from coprocessor.features import required_reads
+    from coprocessor.slots import slot_bytes
+
+    grouped: dict[int, dict[bytes, list[bytes]]] = {}
+    for item in required_reads(spec, subject, block):
+        address = bytes.fromhex(item.address[2:])
+        slots = grouped.setdefault(item.block, {}).setdefault(address, [])
+        if item.slot is not None and slot_bytes(item.slot) not in slots:
+            slots.append(slot_bytes(item.slot))
+    return {
+        number: [Read(address, tuple(slots)) for address, slots in accounts.items()]
+        for number, accounts in grouped.items()
+    }
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

@@ -174,3 +174,85 @@ def test_cli_index_and_verify(layout: tuple[Any, Any], anvil: AnvilNode, tmp_pat
     )
     assert json.loads(history.stdout)["bundles"] == 2
     assert len(list((tmp_path / "hist").glob("bundle-*.json"))) == 2
+
+
+def test_cli_index_for_feature_spec(
+    layout: tuple[Any, Any], anvil: AnvilNode, tmp_path: Path
+) -> None:
+    """``--spec``: exactly the reads a feature spec needs, at several blocks, in one
+    bundle whose header chain runs from the oldest read to the anchor."""
+    from coprocessor import features
+
+    w3, contract = layout
+    who = Web3.to_checksum_address(WHO)
+    contract.functions.setBalance(who, 5 * 10**18).transact({"from": w3.eth.accounts[0]})
+    w3.provider.make_request("anvil_mine", [3])  # type: ignore[arg-type]
+    spec = {
+        "format": "coproc-features",
+        "version": 1,
+        "name": "layout-test",
+        "features": [
+            {
+                "name": "bal_now",
+                "read": {
+                    "kind": "storage",
+                    "address": contract.address.lower(),
+                    "slot": {"base": 2, "path": [{"mapping": "$subject"}]},
+                },
+                "decimals": 18,
+                "min": 0,
+                "max": 2**31 - 1,
+            },
+            {
+                "name": "bal_before",
+                "read": {
+                    "kind": "storage",
+                    "address": contract.address.lower(),
+                    "slot": {"base": 2, "path": [{"mapping": "$subject"}]},
+                    "block_offset": 3,
+                },
+                "decimals": 18,
+                "min": 0,
+                "max": 2**31 - 1,
+            },
+            {"name": "eth", "read": {"kind": "balance", "address": "$subject"}, "decimals": 18},
+        ],
+    }
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    head = w3.eth.block_number
+    block = head - 1
+    out = tmp_path / "spec-bundle.json"
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "coproc"),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "index",
+            "--rpc",
+            anvil.rpc,
+            "--block",
+            str(block),
+            "--ancestors",
+            "1",
+            "--spec",
+            str(spec_path),
+            "--subject",
+            who,
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    verified = verify_bundle(load_bundle(out))
+    assert [h.number for h in verified.headers] == list(range(block - 3, head + 1))
+    vector = features.compute(features.normalize(spec), verified.to_json(), who, block)
+    slot = mapping_slot(2, WHO)
+    now = int.from_bytes(w3.eth.get_storage_at(contract.address, slot, block), "big")
+    before = int.from_bytes(w3.eth.get_storage_at(contract.address, slot, block - 3), "big")
+    assert now == 5 * 10**18 and before == 1000 * 10**18
+    assert vector.values[0] == (now << 16) // 10**18
+    assert vector.values[1] == (before << 16) // 10**18
+    assert vector.values[2] == 0  # WHO holds no ETH

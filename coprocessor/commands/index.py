@@ -14,7 +14,15 @@ from coprocessor.bundle import load_bundle, verify_bundle
 from coprocessor.errors import CoprocessorError, UserInputError
 from coprocessor.headers import header_from_json
 from coprocessor.hexutil import hexstr, parse_address, parse_int
-from coprocessor.indexer import IndexStats, Read, index_block, resolve_block, write_json_atomic
+from coprocessor.indexer import (
+    IndexStats,
+    Read,
+    index_block,
+    index_reads,
+    reads_for_spec,
+    resolve_block,
+    write_json_atomic,
+)
 from coprocessor.paths import data_dir
 from coprocessor.rpc import RpcClient
 from coprocessor.slots import slot_bytes
@@ -32,7 +40,13 @@ def register(sub: Any) -> None:
     where.add_argument("--block", help="N, latest or finalized")
     where.add_argument("--blocks", help="history range FROM..TO (one bundle per block)")
     p.add_argument("--every", type=int, default=1, help="with --blocks: every K-th block")
-    p.add_argument("--address", required=True, action="append", help="account (repeatable)")
+    p.add_argument("--address", action="append", default=[], help="account (repeatable)")
+    p.add_argument(
+        "--spec",
+        default=None,
+        help="feature spec: index exactly the reads it needs for --subject (multi-block)",
+    )
+    p.add_argument("--subject", default=None, help="with --spec: the account scored")
     p.add_argument(
         "--slot",
         action="append",
@@ -56,6 +70,8 @@ def register(sub: Any) -> None:
 
 
 def _reads(args: argparse.Namespace) -> list[Read]:
+    if not args.address:
+        raise UserInputError("give --address (with --slot) or --spec with --subject")
     addresses = [parse_address(a, f"--address {a}") for a in args.address]
     slots = tuple(slot_bytes(parse_int(s, f"--slot {s}")) for s in args.slot)
     for s in args.slot:
@@ -92,7 +108,19 @@ def _range(text: str, every: int) -> list[int]:
 
 
 def _index(args: argparse.Namespace) -> int:
-    reads = _reads(args)
+    if args.spec is not None:
+        if args.subject is None or args.address or args.slot:
+            raise UserInputError("--spec needs --subject and no --address/--slot")
+        if args.blocks:
+            raise UserInputError("--spec indexes one request block: use --block")
+        from coprocessor import features
+
+        args.spec_obj = features.load(args.spec)
+        parse_address(args.subject, "--subject")
+        reads: list[Read] = []
+    else:
+        args.spec_obj = None
+        reads = _reads(args)
     if args.ancestors < 0:
         raise UserInputError("--ancestors must be >= 0")
     blocks = _range(args.blocks, args.every) if args.blocks else None
@@ -122,12 +150,17 @@ async def _run(
             if number == 0:
                 raise UserInputError("block 0 has no provable state on many nodes; use >= 1")
             stats = IndexStats()
-            verified = await index_block(
+            if args.spec_obj is not None:
+                by_block = reads_for_spec(args.spec_obj, args.subject, number)
+                if 0 in by_block:
+                    raise UserInputError("the spec reads block 0, which has no provable state")
+            else:
+                by_block = {number: reads}
+            verified = await index_reads(
                 rpc,
                 store,
-                number,
-                reads,
-                ancestors=args.ancestors,
+                by_block,
+                anchor=number + args.ancestors,
                 progress=_progress(args),
                 stats=stats,
             )
