@@ -7,21 +7,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_account import Account
-from web3 import Web3
-
-from coprocessor import contracts, eip712
-from coprocessor.client import ApiError, Client
-from coprocessor.errors import VerificationError
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_service_support import (  # noqa: E402
+from test_service_support import (
     IMAGE_ID,
     OPERATOR_KEY,
     Chain,
@@ -33,6 +24,11 @@ from test_service_support import (  # noqa: E402
     service_config,
     wait_for,
 )
+from web3 import Web3
+
+from coprocessor import contracts, eip712
+from coprocessor.client import ApiError, Client
+from coprocessor.errors import VerificationError
 
 SUBJECT = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"  # anvil account 1
 
@@ -183,8 +179,8 @@ BAD_BODIES: list[tuple[bytes, str]] = [
     (b'{"subject": "0x12", "model": "svc-test"}', "invalid_request"),
     (b'{"subject": "%s", "model": "svc-test", "block": -1}' % SUBJECT.encode(), "invalid_request"),
     (b'{"subject": "%s", "model": "svc-test", "block": 1.5}' % SUBJECT.encode(), "invalid_request"),
-    (b'{"subject": "%s", "model": "svc-test", "block": "soon"}' % SUBJECT.encode(), "invalid_request"),
-    (b'{"subject": "%s", "model": "svc-test", "mode": "fast"}' % SUBJECT.encode(), "invalid_request"),
+    (b'{"subject": "%s", "model": "svc-test", "block": "soon"}' % SUBJECT.encode(), "invalid_request"),  # noqa: E501
+    (b'{"subject": "%s", "model": "svc-test", "mode": "fast"}' % SUBJECT.encode(), "invalid_request"),  # noqa: E501
     (b'{"subject": "%s", "model": "svc-test", "extra": 1}' % SUBJECT.encode(), "invalid_request"),
     (b'{"subject": "%s", "model": "svc-test", "block": NaN}' % SUBJECT.encode(), "bad_json"),
     (b'{"subject": "%s", "model": "nope"}' % SUBJECT.encode(), "unknown_model"),

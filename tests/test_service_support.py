@@ -32,15 +32,15 @@ POSTER_ENV = "COPROC_TEST_POSTER_KEY"
 #: anvil's dev accounts 8 and 9 (the test signs with 9, posts with 8)
 OPERATOR_KEY = bytes.fromhex("2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6")
 POSTER_KEY = bytes.fromhex("dbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97")
-WEIGHTS = (30_000, -45_000)  # Q16: balance (ETH) and nonce
-BIAS = 20_000
+WEIGHTS = (-200_000, 3_000)  # Q16: balance (in 10^4 ETH) and nonce
+BIAS = 131_072
 
 SPEC = {
     "format": "coproc-features",
     "version": 1,
     "name": "svc-test",
     "features": [
-        {"name": "eth", "read": {"kind": "balance", "address": "$subject"}, "decimals": 18},
+        {"name": "eth", "read": {"kind": "balance", "address": "$subject"}, "decimals": 22},
         {"name": "nonce", "read": {"kind": "nonce", "address": "$subject"}},
     ],
 }
@@ -83,7 +83,7 @@ def expected_score(w3: Web3, subject: str, block: int) -> int:
     address = Web3.to_checksum_address(subject)
     balance = w3.eth.get_balance(address, block_identifier=block)
     nonce = w3.eth.get_transaction_count(address, block_identifier=block)
-    vector = [balance * 65536 // 10**18, nonce * 65536]
+    vector = [balance * 65536 // 10**22, nonce * 65536]
     return reference.score(model(), vector)
 
 

@@ -1,0 +1,187 @@
+"""Crash test: a real ``coproc serve`` process is killed with SIGKILL at random moments
+while a batch of jobs (signed + proven + posted to the L1 oracle) runs; after each
+kill it is restarted on the same data directory. At the end every job is done exactly
+once: one signed and one posted feed event each, one ``ScoreSubmitted`` event per
+request id on-chain, as many transactions from the poster as jobs (no duplicate or
+reverted second post), and each on-chain score equal to an independent computation."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from test_service_support import (
+    PASSWORD_ENV,
+    POSTER_ENV,
+    POSTER_KEY,
+    Chain,
+    chain_fixture,
+    expected_score,
+    http,
+    model_hash,
+    service_config,
+    wait_for,
+)
+from web3 import Web3
+
+from coprocessor import contracts
+
+REPO = Path(__file__).resolve().parent.parent
+COPROC = REPO / ".venv" / "bin" / "coproc"
+JOBS = 10
+KILLS = 5
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    yield from chain_fixture(tmp_path_factory.mktemp("svc-crash-chain"), "svc-crash")
+
+
+class Proc:
+    def __init__(self, config: Path, data: Path, port: int, log: Path) -> None:
+        self.args = [str(COPROC), "--data-dir", str(data), "serve", "--config", str(config)]
+        self.port = port
+        self.log = log
+        self.env = dict(os.environ)
+        self.env["PYTHONPATH"] = str(REPO / "tests")
+        self.env["COPROC_TEST_PROVE_DELAY"] = "0.25"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [*self.args, "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        url = f"http://127.0.0.1:{self.port}/healthz"
+
+        def up() -> bool:
+            assert self.proc is not None and self.proc.poll() is None, self.log.read_text()[-2000:]
+            try:
+                return http("GET", url, timeout=1)[0] == 200
+            except OSError:
+                return False
+
+        wait_for(up, 30, "service start")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def _active_states(db: Path) -> Counter[str]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return Counter(s for (s,) in conn.execute("SELECT state FROM jobs"))
+    finally:
+        conn.close()
+
+
+def test_kill_9_at_random_moments_every_job_done_exactly_once(chain: Chain, tmp_path: Path) -> None:
+    from coprocessor.devnet import free_port
+
+    rng = random.Random(20261121)
+    cfg = service_config(chain, tmp_path, workers=2, lease_seconds=1.5, max_attempts=20)
+    config = tmp_path / "service.json"
+    config.write_text(json.dumps(cfg))
+    data = tmp_path / "data"
+    env_keys = {PASSWORD_ENV: os.environ[PASSWORD_ENV], POSTER_ENV: os.environ[POSTER_ENV]}
+    assert all(env_keys.values())
+    key = subprocess.run(
+        [str(COPROC), "--data-dir", str(data), "serve", "--config", str(config), "--add-key", "c"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    w3 = chain.w3
+    poster = Account.from_key(POSTER_KEY).address
+    nonce_before = w3.eth.get_transaction_count(poster)
+    subjects = [a.lower() for a in w3.eth.accounts[1:6]]
+    subjects += ["0x" + rng.randbytes(20).hex() for _ in range(JOBS - len(subjects))]
+
+    proc = Proc(config, data, free_port(), tmp_path / "serve.log")
+    proc.start()
+    job_ids = []
+    try:
+        for subject in subjects:
+            body = json.dumps(
+                {"subject": subject, "model": "svc-test", "mode": "both", "destination": "l1"}
+            ).encode()
+            status, _, answer = http("POST", f"http://127.0.0.1:{proc.port}/v1/scores", body, auth)
+            assert status == 202, answer
+            job_ids.append(json.loads(answer)["id"])
+        seen_in_flight: Counter[str] = Counter()
+        for _ in range(KILLS):
+            time.sleep(rng.uniform(0.2, 1.2))
+            proc.kill9()
+            states = _active_states(data / "service.sqlite")
+            seen_in_flight.update(s for s, n in states.items() for _ in range(n))
+            proc.start()
+
+        def all_finished() -> bool:
+            states = _active_states(data / "service.sqlite")
+            return states["done"] + states["failed"] == JOBS
+
+        wait_for(all_finished, 90, "all jobs finished")
+        jobs = []
+        for job_id in job_ids:
+            status, _, body = http(
+                "GET", f"http://127.0.0.1:{proc.port}/v1/jobs/{job_id}", headers=auth
+            )
+            jobs.append(json.loads(body))
+    finally:
+        proc.stop()
+
+    print("states seen at kills:", dict(seen_in_flight))
+    # the kills hit jobs in the middle of their stages, not only before or after
+    assert sum(seen_in_flight[s] for s in ("indexing", "scoring", "signing", "proving")) > 0
+    assert [j["state"] for j in jobs] == ["done"] * JOBS, [j["error"] for j in jobs]
+
+    # exactly once on-chain: one ScoreSubmitted per job, one transaction per job
+    oracle = contracts.at(w3, "RiskOracle", chain.oracle)
+    events = oracle.events.ScoreSubmitted.get_logs(from_block=0)
+    by_request = Counter("0x" + bytes(e["args"]["requestId"]).hex() for e in events)
+    from coprocessor.service.worker import request_id_of
+
+    for job_id in job_ids:
+        assert by_request["0x" + request_id_of(job_id).hex()] == 1, job_id
+    assert len(events) == JOBS
+    assert w3.eth.get_transaction_count(poster) - nonce_before == JOBS
+
+    # exactly once in the feed
+    conn = sqlite3.connect(data / "service.sqlite")
+    feed = Counter((j, k) for j, k in conn.execute("SELECT job_id, kind FROM feed"))
+    conn.close()
+    for job_id in job_ids:
+        for kind in ("signed", "proven", "posted"):
+            assert feed[(job_id, kind)] == 1, (job_id, kind)
+
+    # and the right values: independent recomputation at each job's block
+    for job, subject in zip(jobs, subjects, strict=True):
+        score, block, _ = oracle.functions.scoreOf(
+            Web3.to_checksum_address(subject), model_hash()
+        ).call()
+        assert block == job["block"]
+        assert score == job["score"] == expected_score(w3, subject, block)
