@@ -354,9 +354,24 @@ def validate(value: Any, schema: dict[str, Any], where: str = "body") -> Any:
                 f"{where}: {value} is outside {schema.get('minimum')}..{schema.get('maximum')}"
             )
         return value
+    if kind == "array":
+        if not isinstance(value, list):
+            raise SchemaError(f"{where}: expected an array, got {_show(value)}")
+        items = schema.get("items", {})
+        return [validate(v, items, f"{where}[{i}]") if items else v for i, v in enumerate(value)]
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise SchemaError(f"{where}: expected true or false, got {_show(value)}")
+        return value
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SchemaError(f"{where}: expected a number, got {_show(value)}")
+        return value
     if "enum" in schema:
         if value not in schema["enum"]:
             raise SchemaError(f"{where}: must be one of {', '.join(schema['enum'])}")
+        return value
+    if kind is None:
         return value
     raise AssertionError(f"schema type {kind!r} is not supported by the validator")
 
