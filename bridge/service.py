@@ -38,6 +38,8 @@ L1_TO_L2, L2_TO_L1 = "l1_to_l2", "l2_to_l1"
 #: alert when a ticket waiting for a redeem has less than this left (seconds)
 DEFAULT_ALERT_WINDOW = 24 * 3600
 ALERT = "ALERT"
+#: L2 blocks scanned back for a ticket's events (about 3.5 h of Arbitrum One blocks)
+L2_LOOKBACK = 50_000
 
 
 @dataclass
@@ -87,11 +89,11 @@ class Bridge:
         l1_hash = bytes(block["hash"])
         store = contracts.at(self.l2, "L2BlockHashStore", self.contract("l2_block_hash_store"))
         pusher = contracts.at(self.l1, "L1BlockHashPusher", self.contract("l1_block_hash_pusher"))
-        if bytes(store.functions.blockHashOf(number).call()) == l1_hash:
-            return {"block": number, "hash": "0x" + l1_hash.hex(), "status": "ALREADY_ON_L2"}
         key = f"push-blockhash:{self.network.l1_chain_id}:{number}"
         sender = self.l1_sender()
-        if sender.record(key) is None:
+        if sender.record(key) is None:  # else: resume our own push (after a crash)
+            if bytes(store.functions.blockHashOf(number).call()) == l1_hash:
+                return {"block": number, "hash": "0x" + l1_hash.hex(), "status": "ALREADY_ON_L2"}
             calldata = store.functions.receiveBlockHash(number, l1_hash)._encode_transaction_data()
             aliased = store.functions.aliasedPusher().call()
             l2_gas = gas_limit or rpc(
@@ -143,7 +145,11 @@ class Bridge:
         return out
 
     def _l2_head(self) -> int:
-        return max(int(rpc(lambda: self.l2.eth.block_number, "L2 head")) - 1, 0)
+        """Where L2 log scans for a new ticket start: ``L2_LOOKBACK`` blocks before the
+        head, since L2 may have processed the ticket before we record it (a resumed
+        push, a slow L1 confirmation)."""
+        head = int(rpc(lambda: self.l2.eth.block_number, "L2 head"))
+        return max(head - L2_LOOKBACK, 0)
 
     def wait_ticket(
         self, ticket: str, timeout: float, interval: float = 0.2

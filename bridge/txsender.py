@@ -316,6 +316,12 @@ class TxSender:
         """Poll until ``key`` is confirmed; returns its receipt (raises ToolError on timeout)."""
         deadline = time.monotonic() + timeout
         while True:
+            # earlier intents of this key first: a lower nonce left unsent by a crash
+            # would hold this one back
+            for other in self.pending_keys():
+                if other == key:
+                    break
+                self._advance(other)
             record = self._advance(key)
             if record.status == CONFIRMED:
                 assert record.tx_hash is not None

@@ -3,15 +3,18 @@ anvils, real nitro-contracts, emulated ArbOS) and the relay run in a thread."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from bridge.chain import connect
+from bridge.devnet import up_l2
 from bridge.relay import Relay
 from bridge.store import BridgeStore
+from coprocessor.devnet import Devnet
 
 
 class RelayThread:
@@ -63,3 +66,14 @@ class RelayThread:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+
+
+@contextlib.contextmanager
+def two_chain_devnet(data: Path) -> Iterator[dict[str, Any]]:
+    """A fresh two-chain devnet (no relay process) in ``data``; stopped afterwards."""
+    net = Devnet(data)
+    try:
+        net.up()
+        yield up_l2(net, relay=False)
+    finally:
+        net.down()

@@ -81,8 +81,11 @@ def test_push_blockhash_reaches_l2_store(
     # the ticket id is Nitro's submit-retryable hash; history went through the statuses
     statuses = [s for s, _, _ in bridge.store.history(result["id"])]
     assert statuses[0] == retryables.NOT_YET_CREATED and statuses[-1] == retryables.REDEEMED
-    # a second push of the same block is a no-op that still exits well
-    assert bridge.push_blockhash(number)["status"] == "ALREADY_ON_L2"
+    # the same push again resumes the same message: no second L1 transaction
+    nonce = bridge.l1.eth.get_transaction_count(bridge.account.address)
+    again = bridge.push_blockhash(number)
+    assert (again["id"], again["status"]) == (result["id"], retryables.REDEEMED)
+    assert bridge.l1.eth.get_transaction_count(bridge.account.address) == nonce
 
 
 def _owner_setup(bridge: Bridge, info: dict[str, Any]) -> tuple[Any, bytes, bytes, bytes]:
