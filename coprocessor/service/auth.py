@@ -101,7 +101,9 @@ class KeyRing:
                 (key_id,),
             ).fetchone()
             if row is not None:
-                key = self._keys[key_id] = ApiKey(*row[:5], bool(row[5]))
+                key = self._keys[key_id] = ApiKey(
+                    row[0], row[1], row[2], row[3], row[4], bool(row[5])
+                )
         if not sep or key is None or key.revoked:
             return None
         if not hmac.compare_digest(key.key_hash, _hash(secret)):

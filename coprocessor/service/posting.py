@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from eth_account import Account
 from web3 import Web3
-from web3.exceptions import ContractLogicError
+from web3.exceptions import ContractLogicError, Web3RPCError
 
 from coprocessor import contracts
 from coprocessor.errors import ToolError, VerificationError
@@ -108,7 +108,7 @@ class L1Poster:
     def broadcast(self, raw_tx: str) -> None:
         try:
             self.w3.eth.send_raw_transaction(bytes.fromhex(raw_tx[2:]))
-        except ValueError as exc:  # node's JSON-RPC error
+        except (ValueError, Web3RPCError) as exc:  # the node's JSON-RPC error
             text = _message(exc).lower()
             if "already known" in text or "already imported" in text:
                 return

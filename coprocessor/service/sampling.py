@@ -73,9 +73,15 @@ def file_challenge(rpc_url: str, request: dict[str, Any], private_key: bytes) ->
         bytes.fromhex(request["journal"][2:]),
         bytes.fromhex(request["seal"][2:]),
     )
-    tx = fn.build_transaction(
-        {"from": account.address, "nonce": w3.eth.get_transaction_count(account.address, "pending")}
-    )
+    # "pending": the receipt's anchor may be the head (BLOCKHASH sees it from the next block)
+    call: Any = {
+        "from": account.address,
+        "to": target.address,
+        "data": fn._encode_transaction_data(),
+    }
+    gas = w3.eth.estimate_gas(call, block_identifier="pending")
+    nonce = w3.eth.get_transaction_count(account.address, "pending")
+    tx = fn.build_transaction({"from": account.address, "nonce": nonce, "gas": gas + gas // 5})
     tx_hash = w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
     if receipt["status"] != 1:

@@ -379,8 +379,8 @@ class Runtime:
                 )
                 self.db.set_challenge_tx(job.id, tx)
                 filed = "yes"
-            except CoprocessorError as exc:
-                log.error("job %s: challenge not filed: %s", job.id, exc)
+            except Exception as exc:  # the job is done either way; the request stays stored
+                log.error("job %s: challenge not filed: %s", job.id, str(exc)[:200])
                 filed = "error"
         self.metrics.challenges.inc(filed=filed)
 
