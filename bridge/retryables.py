@@ -64,6 +64,8 @@ def submission_fee(data_length: int, base_fee: int) -> int:
     """Inbox.calculateRetryableSubmissionFee with a nonzero base fee."""
     _uint256("data length", data_length)
     _uint256("base fee", base_fee)
+    if base_fee == 0:
+        raise UserInputError("base fee 0 means 'the block's base fee' on chain: pass it")
     return _uint256("submission fee", (1400 + 6 * data_length) * base_fee)
 
 
