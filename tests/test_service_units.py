@@ -189,3 +189,37 @@ def test_sampler() -> None:
     s = Sampler(0.25, 42)
     picked = sum(s.pick() for _ in range(4000))
     assert 850 < picked < 1150
+
+
+def test_serve_cli_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coprocessor import cli
+
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("serve",))
+    data = ["--data-dir", str(tmp_path / "d")]
+    cases = [
+        ["serve", "--config", str(tmp_path / "missing.json")],
+        ["serve", "--port", "0"],
+        ["serve", "--revoke-key", "nope"],
+        ["serve"],  # no rpc_url
+    ]
+    for argv in cases:
+        assert cli.main([*data, *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("coproc: error: ") and len(err.strip().splitlines()) == 1, err
+    # keys: created, listed without secrets, revoked
+    assert cli.main([*data, "serve", "--add-key", "bot", "--rate", "5"]) == 0
+    key = capsys.readouterr().out.strip()
+    assert re.fullmatch(r"cpk_[0-9a-f]{8}_[0-9a-f]{64}", key)
+    assert cli.main([*data, "serve", "--list-keys"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [k["name"] for k in listed] == ["bot"] and key.split("_")[2] not in json.dumps(listed)
+    assert cli.main([*data, "serve", "--revoke-key", listed[0]["id"]]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("COPROC_KEYSTORE_PASSWORD", "pw")
+    ks = tmp_path / "op.json"
+    assert cli.main([*data, "serve", "--new-keystore", str(ks)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["address"] == Account.from_key(load_keystore(ks, "COPROC_KEYSTORE_PASSWORD")).address
+    assert cli.main([*data, "serve", "--new-keystore", str(ks)]) == 2  # never overwritten
