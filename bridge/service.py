@@ -172,6 +172,8 @@ class Bridge:
         message = self.store.message(ticket)
         from_block = int(message.data.get("l2_from_block", 0)) if message else 0
         state = retryables.ticket_state(self.l2, bytes(HexBytes(ticket)), from_block)
+        if message is None:  # a ticket someone else created: look, do not track
+            return state
         self.store.set_status(ticket, state.status, data={"l2": state.to_json()})
         alert = retryables.expiry_alert(state, self.clock(), self.alert_window)
         if alert is not None:  # once per timeout value (a keepalive re-arms it)
