@@ -34,6 +34,9 @@ class ServiceConfig:
     oracle: str = ""
     #: environment variable holding the private key that sends l1 transactions
     poster_key_env: str = "COPROC_POSTER_KEY"
+    #: destination l2: "import:module:factory", factory(config) -> posting.L2Poster
+    #: (provided by the bridge); empty: l2 requests are refused with a clear error
+    l2_poster: str = ""
     #: prover: "none", "zkvm" (coprocessor.prover), or "import:module:factory"
     prover: str = "zkvm"
     #: dev-mode proofs (RISC0_DEV_MODE: real execution, fake receipt)

@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -76,11 +77,25 @@ async def build_runtime(
                 posting.L1Poster, config.rpc_url, config.oracle, poster_key
             )
         runtime.challenger_key = poster_key
+        if config.l2_poster:
+            runtime.l2_poster = _import_factory(config.l2_poster, "l2_poster")(config)
         _register_gauges(runtime)
         return runtime
     except BaseException:
         await rpc.close()
         raise
+
+
+def _import_factory(setting: str, name: str) -> Any:
+    import importlib
+
+    module_name, _, attr = setting.removeprefix("import:").partition(":")
+    if not setting.startswith("import:") or not attr:
+        raise UserInputError(f"config {name}: expected import:MODULE:FACTORY, not {setting!r}")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError):
+        raise UserInputError(f"config {name}: cannot import {setting!r}") from None
 
 
 def to_checksum(address: str) -> str:
