@@ -73,7 +73,7 @@ class StandInProver:
 
     def prove(
         self, bundle: dict[str, Any], model: Any, spec: Any, subject: str, request_id: bytes,
-        dev: bool,
+        dev: bool, on_progress: Any = None,
     ) -> dict[str, Any]:  # fmt: skip
         verified = verify_bundle(parse_bundle(bundle))
         vector = features.compute(spec, verified.to_json(), subject)

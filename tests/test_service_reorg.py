@@ -37,11 +37,13 @@ class GatedProver(FakeProver):
     entered = threading.Event()
     anchors: ClassVar[list[str]] = []
 
-    def prove(self, bundle: dict[str, Any], *args: Any) -> dict[str, Any]:
+    def prove(self, bundle: dict[str, Any], *args: Any, **kw: Any) -> dict[str, Any]:
+        if kw.get("on_progress") and not type(self).anchors:
+            kw["on_progress"]({"event": "segment", "cycles": 1234})
         type(self).entered.set()
         assert type(self).gate.wait(60)
         type(self).anchors.append(bundle["anchor"]["hash"])
-        return super().prove(bundle, *args)
+        return super().prove(bundle, *args, **kw)
 
 
 def gated_prover() -> GatedProver:
@@ -72,6 +74,11 @@ def test_reorged_block_is_reindexed_and_never_posted(chain: Chain, tmp_path: Pat
         old_score = expected_score(w3, SUBJECT, block)
         job = client.request_score(SUBJECT, "svc-test", block=block, mode="both", destination="l1")
         assert GatedProver.entered.wait(30)
+        progress = wait_for(
+            lambda: client.job(job["id"])["progress"].get("last_event"), 5, "progress"
+        )
+        assert progress == {"event": "segment", "cycles": 1234}
+        assert client.job(job["id"])["state"] == "proving"
         signed_first = client.score(SUBJECT, "svc-test")
         assert signed_first["anchor"]["hash"] == old_hash
 

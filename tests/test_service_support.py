@@ -106,8 +106,11 @@ class FakeProver:
         subject: str,
         request_id: bytes,
         dev: bool,
+        on_progress: Any = None,
     ) -> dict[str, Any]:
         type(self).calls += 1
+        if on_progress is not None:
+            on_progress({"event": "start", "prover": "fake"})
         if self.delay:
             time.sleep(self.delay)
         verified = verify_bundle(parse_bundle(bundle))

@@ -11,11 +11,14 @@ receipts), ``image_id``, ``dev_mode`` and ``cycles``.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from coprocessor.errors import ToolError, UserInputError
 from coprocessor.features import Spec
 from coprocessor.models.model import Model
+
+Progress = Callable[[dict[str, Any]], None]
 
 
 class Prover(Protocol):
@@ -29,8 +32,11 @@ class Prover(Protocol):
         subject: str,
         request_id: bytes,
         dev: bool,
+        *,
+        on_progress: Progress | None = None,
     ) -> dict[str, Any]:
-        """The receipt dict (blocking; the worker runs it in a thread)."""
+        """The receipt dict (blocking; the worker runs it in a thread). ``on_progress``
+        may be called (from that thread) with progress events (segments, cycles)."""
         ...
 
 
@@ -45,6 +51,8 @@ class NoProver:
         subject: str,
         request_id: bytes,
         dev: bool,
+        *,
+        on_progress: Progress | None = None,
     ) -> dict[str, Any]:
         raise ToolError('no prover configured (config prover = "none"): cannot prove')
 
@@ -61,6 +69,8 @@ class ZkvmProver:
         subject: str,
         request_id: bytes,
         dev: bool,
+        *,
+        on_progress: Progress | None = None,
     ) -> dict[str, Any]:
         try:
             module = importlib.import_module("coprocessor.prover")
@@ -72,7 +82,13 @@ class ZkvmProver:
         if not callable(fn):
             raise ToolError("zkVM prover unavailable: coprocessor.prover has no prove()")
         receipt = fn(
-            bundle=bundle, model=model, spec=spec, subject=subject, request_id=request_id, dev=dev
+            bundle=bundle,
+            model=model,
+            spec=spec,
+            subject=subject,
+            request_id=request_id,
+            dev=dev,
+            on_progress=on_progress,
         )
         if not isinstance(receipt, dict):
             raise ToolError("zkVM prover returned no receipt object")

@@ -144,12 +144,16 @@ class Runtime:
             "request_id": hexstr(request_id_of(job.id)),
         }
 
-    def _publish(self, job: Job, served: ServedModel, kind: str) -> None:
-        """Inside a transaction: the latest result row and a feed event."""
+    def _store_result(self, job: Job, served: ServedModel) -> str:
+        """Inside a transaction: the latest result row; returns its body."""
         body = json.dumps(self.result_body(job, served), separators=(",", ":"))
         subject, model_hash = job.request["subject"], hexstr(served.model_hash)
         self.db.put_result(subject, model_hash, job.data["block"], job.id, body)
-        self.db.publish(job.id, kind, job.generation, body)
+        return body
+
+    def _publish(self, job: Job, served: ServedModel, kind: str) -> None:
+        """Inside a transaction: the latest result row and a feed event."""
+        self.db.publish(job.id, kind, job.generation, self._store_result(job, served))
 
     # ------------------------------------------------------------------ stages
 
@@ -303,6 +307,11 @@ class Runtime:
         bundle = json.loads(Path(job.data["bundle"]).read_text())
         self.db.set_progress(job, owner, {"stage": "proving", "started_at": time.time()})
         started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+
+        def on_progress(event: dict[str, Any]) -> None:  # called from the prover's thread
+            loop.call_soon_threadsafe(self._record_progress, job, owner, event)
+
         receipt = await asyncio.to_thread(
             self.prover.prove,
             bundle,
@@ -311,6 +320,7 @@ class Runtime:
             job.request["subject"],
             request_id_of(job.id),
             self.config.dev_proofs,
+            on_progress=on_progress,
         )
         journal_raw = _hex_field(receipt, "journal_hex")
         seal_hex = receipt.get("seal_hex")
@@ -359,12 +369,22 @@ class Runtime:
                 )
             if job.request["mode"] != "signed":
                 self._publish(job, served, "proven")
+            else:  # a sampled signed result: record the outcome, no new feed event
+                self._store_result(job, served)
         if outcome is not None:
             self.metrics.samples.inc(outcome=outcome)
         if challenge is not None:
             await self._maybe_file(job, challenge)
         self._result_changed(job.request["subject"], hexstr(served.model_hash))
         return job
+
+    def _record_progress(self, job: Job, owner: str, event: dict[str, Any]) -> None:
+        """Prover progress (segments, cycles) into the job, for GET /v1/jobs/{id}."""
+        if job.state != "proving":
+            return
+        progress = dict(job.data.get("progress") or {}, stage="proving", last_event=event)
+        with contextlib.suppress(LeaseLost, CoprocessorError):
+            self.db.set_progress(job, owner, progress)
 
     async def _maybe_file(self, job: Job, challenge: dict[str, Any]) -> None:
         filed = "no"
