@@ -33,6 +33,8 @@ from bridge.store import BridgeStore
 from coprocessor.errors import RpcError, ToolError, UserInputError
 
 PENDING, MINED, CONFIRMED = "pending", "mined", "confirmed"
+#: seconds a used nonce may lack a receipt of ours before it counts as taken by others
+FOREIGN_NONCE_GRACE = 5.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class TxSender:
         self.bump_percent = bump_percent
         self.gas_margin_percent = gas_margin_percent
         self.clock = clock
+        self._nonce_used_since: dict[str, float] = {}
 
     # ------------------------------------------------------------------ submit
 
@@ -246,7 +249,11 @@ class TxSender:
         chain_nonce = rpc(lambda: self.w3.eth.get_transaction_count(self.sender, "latest"), "nonce")
         if chain_nonce > record.nonce:
             # our nonce is used but none of our attempts has a receipt: either the node
-            # has not indexed it yet, or a foreign transaction took the nonce
+            # has not indexed the receipt yet (anvil can lag a moment behind its nonce
+            # count), or a foreign transaction took the nonce (after a grace period)
+            first = self._nonce_used_since.setdefault(key, time.monotonic())
+            if time.monotonic() - first < FOREIGN_NONCE_GRACE:
+                return record
             raise ToolError(
                 f"{key}: nonce {record.nonce} of {self.sender} was used by a transaction "
                 "this store did not send"
