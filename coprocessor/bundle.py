@@ -164,6 +164,18 @@ def _int(value: object, where: str) -> int:
     return value
 
 
+_TOP_KEYS = ("format", "version", "chain_id", "anchor", "headers", "accounts", "nodes")
+_ACCOUNT_KEYS = ("nonce", "balance", "storage_root", "code_hash")
+
+
+def _known_keys(obj: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
+    """Only the keys of the format (as the Rust reader requires): an extra key is
+    data no verification covers."""
+    unknown = sorted(set(obj) - set(keys))
+    if unknown:
+        raise UserInputError(f"{where}: unknown key {unknown[0]!r}")
+
+
 def _require_lowercase_hex(value: object, where: str) -> None:
     """Every string of a bundle is lowercase ``0x``-hex (formats.md conventions):
     one spelling per value, so changing any character of a hex string is rejected
@@ -191,9 +203,11 @@ def parse_bundle(obj: object) -> Bundle:
     if type(obj.get("version")) is not int or obj.get("version") != VERSION:  # not true/1.0
         raise UserInputError(f"bundle: unsupported version {obj.get('version')!r}")
     _require_lowercase_hex({k: v for k, v in obj.items() if k != "format"}, "bundle")
+    _known_keys(obj, _TOP_KEYS, "bundle")
     anchor = _field(obj, "anchor", "bundle")
     if not isinstance(anchor, Mapping):
         raise UserInputError("bundle.anchor: expected an object")
+    _known_keys(anchor, ("number", "hash"), "bundle.anchor")
     headers = _field(obj, "headers", "bundle")
     accounts = _field(obj, "accounts", "bundle")
     nodes = _field(obj, "nodes", "bundle")
@@ -205,9 +219,12 @@ def parse_bundle(obj: object) -> Bundle:
         where = f"accounts[{i}]"
         if not isinstance(acc, Mapping):
             raise UserInputError(f"{where}: expected an object")
+        _known_keys(acc, ("block", "address", "address_hash", "account", "storage"), where)
         address = to_bytes(_field(acc, "address", where), f"{where}.address", 20)
         address_hash = to_bytes(_field(acc, "address_hash", where), f"{where}.address_hash", 32)
         raw_account = _field(acc, "account", where)
+        if isinstance(raw_account, Mapping):
+            _known_keys(raw_account, _ACCOUNT_KEYS, f"{where}.account")
         account = (
             None if raw_account is None else Account.from_json(raw_account, f"{where}.account")
         )
@@ -219,6 +236,7 @@ def parse_bundle(obj: object) -> Bundle:
             swhere = f"{where}.storage[{j}]"
             if not isinstance(entry, Mapping):
                 raise UserInputError(f"{swhere}: expected an object")
+            _known_keys(entry, ("slot", "slot_hash", "value"), swhere)
             slot = to_bytes(_field(entry, "slot", swhere), f"{swhere}.slot", 32)
             slot_hash = to_bytes(_field(entry, "slot_hash", swhere), f"{swhere}.slot_hash", 32)
             value = to_quantity(_field(entry, "value", swhere), f"{swhere}.value")
