@@ -282,3 +282,21 @@ def test_any_value_of_another_type_is_a_clear_error(bundle: dict[str, Any], data
 def test_version_must_be_the_integer_1(anvil_bundle: dict[str, Any], version: Any) -> None:
     """JSON ``true`` and ``1.0`` equal 1 in Python but are not the version 1."""
     assert rejected(replaced(anvil_bundle, ("version",), version))
+
+
+def test_an_extra_key_anywhere_is_rejected(bundle: dict[str, Any]) -> None:
+    """Unknown keys carry data no verification covers (the Rust reader refuses them
+    too): added to any object of the bundle, they are rejected."""
+    objects: list[Path_] = [()]
+    objects += [p for p in all_paths(bundle) if isinstance(_at(bundle, p), dict)]
+    assert len(objects) >= 6
+    for path in objects:
+        mutated = copy.deepcopy(bundle)
+        _at(mutated, path)["note"] = "0x00"
+        assert rejected(mutated), path
+
+
+def _at(obj: Any, path: Path_) -> Any:
+    for key in path:
+        obj = obj[key]
+    return obj
