@@ -8,14 +8,18 @@ import asyncio
 import json
 import random
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
-from lying_proxy import ThreadedServer, json_response
+from lying_proxy import LyingProxy, ThreadedServer, json_response
 
+from coprocessor.devnet import AnvilNode, rpc_call
 from coprocessor.errors import ChainMismatchError, RpcError, RpcTimeoutError
+from coprocessor.indexer import Read, index_block
 from coprocessor.rpc import PROOF_KEYS_PER_CALL, RpcClient
+from coprocessor.store import Store
 
 Answer = Callable[[str, list[Any]], Any]
 
@@ -293,3 +297,43 @@ async def test_unreachable_node_is_one_clear_error() -> None:
     with pytest.raises(RpcError, match="cannot reach the node"):
         await rpc.connect()
     assert rpc._session is None
+
+
+def test_2500_slots_from_a_real_node_in_three_proof_calls(anvil: AnvilNode, tmp_path: Path) -> None:
+    """The chunked eth_getProof answers of a real anvil merge into one verified read
+    (counted at a proxy): 1,024 + 1,024 + 452 keys, values as eth_getStorageAt says."""
+    contract = "0x00000000000000000000000000000000c0ffee05"
+    present = {i * 97: i + 1 for i in range(20)}
+    for slot, value in present.items():
+        word = "0x" + value.to_bytes(32, "big").hex()
+        rpc_call(anvil.rpc, "anvil_setStorageAt", [contract, hex(slot), word])
+    rpc_call(anvil.rpc, "anvil_mine", ["0x1"])
+    block = int(rpc_call(anvil.rpc, "eth_blockNumber"), 16)
+    slots = tuple(i.to_bytes(32, "big") for i in range(2500))
+
+    with LyingProxy(anvil.rpc) as proxy:
+        assert isinstance(proxy, LyingProxy)
+
+        async def run() -> Any:
+            store = Store(tmp_path / "s.sqlite")
+            try:
+                async with RpcClient(proxy.url) as rpc:
+                    read = Read(bytes.fromhex(contract[2:]), slots)
+                    return await index_block(rpc, store, block, [read])
+            finally:
+                store.close()
+
+        verified = asyncio.run(run())
+        sizes = sorted(
+            len(p["params"][1])
+            for p in proxy.requests
+            if isinstance(p, dict) and p["method"] == "eth_getProof"
+        )
+    assert sizes == [452, 1024, 1024]
+    (read,) = verified.bundle.accounts
+    values = {int.from_bytes(s.slot, "big"): s.value for s in read.storage}
+    assert len(values) == 2500
+    assert {k: v for k, v in values.items() if v} == present
+    for slot in (0, 97, 98, 2499):
+        word = rpc_call(anvil.rpc, "eth_getStorageAt", [contract, hex(slot), hex(block)])
+        assert values[slot] == int(word, 16)
