@@ -595,9 +595,9 @@ async def index_fast(url: str, block: int, store: Store, **kw: Any) -> Any:
 
 
 def test_stall_then_answer_is_retried(chain: Chain, proxy: LyingProxy, tmp_path: Path) -> None:
-    proxy.rule = stall(2.0, 1)
+    proxy.rule = stall(3.0, 1)
     store = Store(tmp_path / "s.sqlite")
-    verified = asyncio.run(index_fast(proxy.url, chain.block, store))
+    verified = asyncio.run(index_fast(proxy.url, chain.block, store, timeout=1.0))
     assert proxy.lies == 1 and proxy.count("eth_chainId") == 2
     assert len(store.headers_at(31337, chain.block)) == 1
     assert verified.header(chain.block).number == chain.block
