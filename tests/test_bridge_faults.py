@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from bridge_fixtures import RelayThread, two_chain_devnet
+from hexbytes import HexBytes
 from lying_proxy import LyingProxy, json_response
 
 from bridge import retryables
@@ -225,3 +226,61 @@ def test_expiring_ticket_alert_with_fake_clock_then_expiry(
     with pytest.raises(UserInputError, match="EXPIRED"):
         bridge.redeem(ticket)
     bridge.store.close()
+
+
+def test_no_auto_redeem_when_the_fee_is_below_the_l2_base_fee(
+    devnet: tuple[Path, dict[str, Any]], bridge: Bridge
+) -> None:
+    data, info = devnet
+    number, l1_hash = _fresh_block(bridge)
+    pusher = contracts.at(bridge.l1, "L1BlockHashPusher", info["contracts"]["l1_block_hash_pusher"])
+    l2_base = int(bridge.l2.eth.get_block("latest")["baseFeePerGas"])
+    assert l2_base > 2
+    # 2 wei/gas, below L2's base fee (1 is the Inbox's estimation sentinel: RetryableData)
+    fees = retryables.RetryableFees(10**15, 200_000, 2)
+    tx = pusher.functions.push(
+        number, fees.max_submission_cost, fees.gas_limit, fees.max_fee_per_gas
+    ).transact({"from": bridge.account.address, "value": fees.deposit})
+    receipt = bridge.l1.eth.wait_for_transaction_receipt(tx)
+    ticket = bridge.track_retryables(receipt, purpose="low fee")[0].id
+    relay = RelayThread(info, data).make()
+    relay.step()
+    state = bridge.refresh_ticket(ticket)
+    assert (state.status, state.attempts) == (retryables.FUNDS_DEPOSITED_ON_CHILD, 0)
+    with RelayThread(info, data):
+        assert bridge.redeem(ticket, timeout=20).status == retryables.REDEEMED
+    assert _stored(bridge, info, number) == l1_hash
+    relay.store.close()
+
+
+def test_creation_failed_is_reported(devnet: tuple[Path, dict[str, Any]], bridge: Bridge) -> None:
+    """L2 refuses a submission whose fee does not cover (1400 + 6 × len) × L1 base fee
+    (an honest L1 Inbox already refuses it, so the relay's own key submits one here)."""
+    data, info = devnet
+    relay = RelayThread(info, data).make()
+    ticket = b"\x77" * 32
+    fn = relay.retryable.functions.devnetSubmit(
+        ticket,
+        10**9,  # L1 base fee
+        10**18,  # deposit
+        1,  # max submission fee: far too low
+        (
+            bridge.account.address,
+            bridge.account.address,
+            0,
+            bridge.account.address,
+            bridge.account.address,
+            100_000,
+            0,
+            10**9,
+            0,
+            b"\x01\x02",
+        ),
+    )
+    relay.l2_tx.send_and_wait(
+        "test:creation-failed", fn.address, bytes(HexBytes(fn._encode_transaction_data()))
+    )
+    state = retryables.ticket_state(bridge.l2, ticket)
+    assert state.status == retryables.CREATION_FAILED
+    assert retryables.ticket_state(bridge.l2, b"\x78" * 32).status == retryables.NOT_YET_CREATED
+    relay.store.close()
