@@ -25,7 +25,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 from aiohttp import web
@@ -43,7 +43,7 @@ class ThreadedServer:
         self._runner: web.AppRunner | None = None
         self.url = ""
 
-    def start(self) -> ThreadedServer:
+    def start(self) -> Self:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
         return self
@@ -74,7 +74,7 @@ class ThreadedServer:
         self._thread.join(10)
         self._loop.close()
 
-    def __enter__(self) -> ThreadedServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -124,7 +124,7 @@ def anvil_bundle(anvil: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -> 
         word = rpc_call(anvil.rpc, "eth_getStorageAt", [CONTRACT, entry["slot"], hex(block)])
         assert int(entry["value"], 16) == int(word, 16) == VALUES.get(int(entry["slot"], 16), 0)
     assert len(contract["storage"]) == len(READ_SLOTS)
-    return bundle
+    return dict(bundle)
 
 
 @pytest.fixture(scope="module")

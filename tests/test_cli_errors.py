@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,7 +200,6 @@ def test_lying_node_end_to_end(anvil: AnvilNode, head: int, tmp_path: Path) -> N
         return result
 
     with LyingProxy(anvil.rpc) as proxy:
-        assert isinstance(proxy, LyingProxy)
         proxy.rule = mutate("eth_getProof", lie)
         args = index_args(proxy.url, str(head), out, "--address", CONTRACT, "--slot", "1")
         result = coproc(tmp_path, *args)
@@ -227,7 +227,7 @@ def good_bundle(anvil: AnvilNode, head: int, tmp_path_factory: pytest.TempPathFa
     return path
 
 
-TAMPER = [
+TAMPER: list[tuple[str, Callable[[dict[str, Any]], object], int, str]] = [
     ("value", lambda b: b["accounts"][0]["storage"][0].update(value="0x1"), 1, "claimed value"),
     ("header", lambda b: b["headers"].__setitem__(0, flip_hex(b["headers"][0], 300)), 1, ""),
     ("node", lambda b: b["nodes"].__setitem__(0, flip_hex(b["nodes"][0], 20)), 1, ""),

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account as EthAccount
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 from lying_proxy import (
     LyingProxy,
     Rule,
@@ -553,7 +553,7 @@ def test_broken_batch_answers_are_rejected(
 def test_batch_answered_with_one_object_is_rejected(
     chain: Chain, proxy: LyingProxy, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    proxy.rule = batch(lambda answers: answers[0])  # type: ignore[arg-type,return-value]
+    proxy.rule = batch(lambda answers: answers[0])
     run = run_index(capsys, tmp_path, proxy.url, chain.block, ancestors=2)
     assert_rejected(run, 2, "not a JSON array")
 

@@ -312,7 +312,6 @@ def test_2500_slots_from_a_real_node_in_three_proof_calls(anvil: AnvilNode, tmp_
     slots = tuple(i.to_bytes(32, "big") for i in range(2500))
 
     with LyingProxy(anvil.rpc) as proxy:
-        assert isinstance(proxy, LyingProxy)
 
         async def run() -> Any:
             store = Store(tmp_path / "s.sqlite")
