@@ -30,7 +30,7 @@ from coprocessor.bundle import (
     build_bundle,
     verify_bundle,
 )
-from coprocessor.errors import UserInputError, VerificationError
+from coprocessor.errors import RpcError, UserInputError, VerificationError
 from coprocessor.headers import Header, header_from_json
 from coprocessor.hexutil import hexstr
 from coprocessor.keccak import keccak256
@@ -230,7 +230,15 @@ async def index_reads(
 
 
 def _check_answer_matches(read: Read, response: Mapping[str, Any]) -> None:
-    """The node must answer for the address and exactly the keys asked."""
+    """The node must answer for the address and exactly the keys asked, with the
+    JSON types of an eth_getProof answer (else a clear RpcError, not a crash)."""
+    entries = response.get("storageProof", [])
+    if not (
+        isinstance(response.get("accountProof"), list)
+        and isinstance(entries, list)
+        and all(isinstance(e, Mapping) and isinstance(e.get("proof"), list) for e in entries)
+    ):
+        raise RpcError(f"eth_getProof answer for {hexstr(read.address)} is malformed (JSON types)")
     returned = str(response.get("address", "")).lower()
     if returned != hexstr(read.address):
         raise VerificationError(
