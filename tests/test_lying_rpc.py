@@ -37,9 +37,9 @@ from lying_proxy import (
 from coprocessor.bundle import load_bundle, verify_bundle
 from coprocessor.cli import main
 from coprocessor.devnet import AnvilNode, rpc_call
-from coprocessor.errors import RpcError, RpcTimeoutError
+from coprocessor.errors import RpcError, RpcTimeoutError, VerificationError
 from coprocessor.headers import pyevm_encode_header_json
-from coprocessor.indexer import Read, index_block
+from coprocessor.indexer import Read, index_block, index_reads
 from coprocessor.keccak import keccak256
 from coprocessor.rpc import RpcClient
 from coprocessor.store import Store
@@ -813,3 +813,33 @@ def test_error_object_answers_are_rejected_with_the_nodes_message(
     run = run_index(capsys, tmp_path, proxy.url, chain.block, ancestors=1)
     assert proxy.lies >= 1
     assert_rejected(run, 2, f"{method}: header not found (code -32000)")
+
+
+@pytest.mark.parametrize("lied_block", [0, 2])
+def test_multi_block_bundle_lie_at_one_block_is_rejected(
+    lied_block: int, chain: Chain, proxy: LyingProxy, tmp_path: Path
+) -> None:
+    """Reads at N and N+2 in one bundle (index_reads): a value lie at either block
+    rejects the whole bundle, and nothing of any block is stored."""
+    n = chain.block
+    slots = tuple(s.to_bytes(32, "big") for s in sorted(SLOTS))
+    read = Read(bytes.fromhex(CONTRACT[2:]), slots)
+
+    def lie(proof: Any) -> Any:
+        proof["storageProof"][0]["value"] = "0x1"
+        return proof
+
+    proxy.rule = mutate("eth_getProof", at_block(n + lied_block, lie))
+    store = Store(tmp_path / "s.sqlite")
+
+    async def run() -> Any:
+        async with fast_client(proxy.url) as rpc:
+            return await index_reads(rpc, store, {n: [read], n + 2: [read]}, anchor=n + 2)
+
+    with pytest.raises(VerificationError, match="claimed value 0x1"):
+        asyncio.run(run())
+    assert proxy.lies == 1
+    assert set(stored_rows(store.path).values()) == {0}
+    proxy.reset()
+    verified = asyncio.run(run())  # control: the honest node gives both blocks
+    assert sorted(a.block for a in verified.bundle.accounts) == [n, n + 2]
