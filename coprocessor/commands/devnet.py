@@ -29,6 +29,10 @@ def register(sub: Any) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
+    if args.port is not None and not 1 <= args.port <= 65535:
+        raise UserInputError(f"--port {args.port}: must be 1..65535")
+    if not 1 <= args.chain_id < 2**64:
+        raise UserInputError(f"--chain-id {args.chain_id}: must be 1..2^64-1")
     devnet = Devnet(data_dir(args.data_dir))
     info = devnet.up(chain_id=args.chain_id, port=args.port)
     if args.l2:
