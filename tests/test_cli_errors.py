@@ -304,3 +304,15 @@ def test_inspect_proof_errors(shared_vectors: Path, tmp_path: Path) -> None:
         assert_error(result, code, needle)
     bad_root = in_process(tmp_path, "inspect", "proof", str(good), "--state-root", "0x12")
     assert_error(bad_root, 2, "--state-root: expected 32 bytes")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--port", "99999"], "--port 99999: must be 1..65535"),
+        (["--chain-id", "0"], "--chain-id 0"),
+    ],
+)
+def test_devnet_up_bad_arguments(args: list[str], needle: str, tmp_path: Path) -> None:
+    assert_error(in_process(tmp_path, "devnet", "up", *args), 2, needle)
+    assert not (tmp_path / "data" / "devnet" / "devnet.json").exists()
