@@ -100,9 +100,11 @@ def _json_value(obj: Mapping[str, Any], name: str, kind: str) -> bytes | int:
         raise UserInputError(f"{where}: missing")
     value = obj[name]
     if kind == "int":
-        if isinstance(value, int):
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
-        raw = to_bytes(value if len(str(value)) % 2 == 0 else "0x0" + str(value)[2:], where)
+        if not isinstance(value, str):  # floats, bools, negatives: not a quantity
+            raise UserInputError(f"{where}: expected a hex quantity, got {value!r:.40}")
+        raw = to_bytes(value if len(value) % 2 == 0 else "0x0" + value[2:], where)
         return int.from_bytes(raw, "big")
     return to_bytes(value, where, _SIZES.get(kind))
 
