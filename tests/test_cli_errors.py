@@ -316,3 +316,11 @@ def test_inspect_proof_errors(shared_vectors: Path, tmp_path: Path) -> None:
 def test_devnet_up_bad_arguments(args: list[str], needle: str, tmp_path: Path) -> None:
     assert_error(in_process(tmp_path, "devnet", "up", *args), 2, needle)
     assert not (tmp_path / "data" / "devnet" / "devnet.json").exists()
+
+
+@pytest.mark.parametrize("number", [-1, 1.5, True, None, [1], "0xzz"])
+def test_inspect_header_malformed_number(number: Any, shared_vectors: Path, tmp_path: Path) -> None:
+    header = json.loads((shared_vectors / "headers" / "prague_22431084.json").read_text())
+    path = tmp_path / "header.json"
+    path.write_text(json.dumps({**header, "number": number}))
+    assert_error(in_process(tmp_path, "inspect", "header", str(path)), 2, "header.number")
