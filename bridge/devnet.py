@@ -26,6 +26,7 @@ from web3 import Web3
 
 from bridge.chain import connect, dev_account, raw_request
 from bridge.nitro import ARB_RETRYABLE_TX, ARB_SYS, nitro_artifact
+from bridge.store import BridgeStore
 from coprocessor import contracts
 from coprocessor.devnet import AnvilNode, Devnet, start_anvil, stop_pid
 from coprocessor.errors import ToolError
@@ -221,9 +222,20 @@ def up_l2(
     devnet.file.write_text(json.dumps(info, indent=2))  # so `down` stops L2 if deploy fails
     l1 = connect(l1_node.rpc, l1_node.chain_id)
     l2 = connect(l2_node.rpc, l2_node.chain_id)
+    # `devnet down` forgets devnet.json; the chains come back from their state files,
+    # so the deployment is also kept in a file of its own
+    saved = devnet.dir / "bridge-contracts.json"
     addresses = info.get("contracts")
+    if not isinstance(addresses, dict) and saved.is_file():
+        with contextlib.suppress(ValueError):
+            addresses = json.loads(saved.read_text())
     if not (isinstance(addresses, dict) and _deployed(l1, l2, addresses)):
+        # new chains: what the bridge store knew of the old ones no longer holds
+        store = BridgeStore.in_dir(devnet.dir.parent)
+        store.reset_chains([l1_node.chain_id, l2_node.chain_id])
+        store.close()
         addresses = deploy(l1, l2)
+        saved.write_text(json.dumps(addresses, indent=2))
     info["contracts"] = addresses
     if relay:
         entry = info.get("relay")

@@ -208,6 +208,22 @@ class BridgeStore:
         )
         return [(r[0], r[1], r[2]) for r in rows]
 
+    def reset_chains(self, chain_ids: list[int]) -> None:
+        """Forget everything about chains that were started afresh (a new devnet):
+        their intents and attempts (else stored nonces would leave a gap on the new
+        chain), every message and the relay's cursors."""
+        with self.write() as db:
+            marks = ",".join("?" for _ in chain_ids)
+            db.execute(
+                f"DELETE FROM tx_attempts WHERE key IN "
+                f"(SELECT key FROM txs WHERE chain_id IN ({marks}))",
+                chain_ids,
+            )
+            db.execute(f"DELETE FROM txs WHERE chain_id IN ({marks})", chain_ids)
+            db.execute("DELETE FROM message_events")
+            db.execute("DELETE FROM messages")
+            db.execute("DELETE FROM relay_state")
+
     # ------------------------------------------------------------------ relay state
 
     def get_state(self, key: str, default: Any = None) -> Any:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from web3 import Web3
 
 from coprocessor.cli import main
 
@@ -79,3 +80,22 @@ def test_bridge_cli_on_the_two_chain_devnet(
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(p) for p in pids)
+
+    # up again: both chains come back from their state files, nothing is redeployed,
+    # a new relay resumes from its cursors and the bridge keeps working
+    try:
+        code, out, _ = _run(capsys, "--data-dir", d, "devnet", "up", "--l2")
+        again = json.loads(out)
+        assert code == 0 and again["contracts"] == info["contracts"]
+        # a block made after the restart: anvil's restored chain answers eth_getBlock
+        # for older blocks with other hashes than BLOCKHASH/EIP-2935 give on chain
+        # (push-blockhash then exits 1: the L2 hash differs from the RPC's)
+        l1 = Web3(Web3.HTTPProvider(again["l1"]["rpc"]))
+        l1.provider.make_request("anvil_mine", ["0x2"])  # type: ignore[arg-type]
+        block = str(l1.eth.block_number - 1)
+        code, out, err = _run(capsys, "--data-dir", d, "bridge", "push-blockhash", "--block", block)
+        assert code == 0 and json.loads(out)["status"] == "REDEEMED", err
+        code, out, _ = _run(capsys, "--data-dir", d, "bridge", "status", "--json")
+        assert [m["status"] for m in json.loads(out)] == ["REDEEMED", "REDEEMED"]
+    finally:
+        _run(capsys, "--data-dir", d, "devnet", "down")

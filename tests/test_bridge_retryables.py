@@ -300,6 +300,14 @@ def test_store_history_and_schema_version(tmp_path: Any) -> None:
     store.set_status("m", "B", data={"y": 2})
     assert [s for s, _, _ in store.history("m")] == ["A", "B"]
     assert store.message("m").data == {"x": 1, "y": 2}  # type: ignore[union-attr]
+    store.put_state("l1_cursor", 12)
+    store.db.execute(
+        "INSERT INTO txs VALUES ('k', 5, '0xA', 0, NULL, x'', '0', 21000, 'pending',"
+        " NULL, NULL, NULL, 0, 0)"
+    )
+    store.reset_chains([5])  # a devnet started afresh
+    assert store.messages() == [] and store.get_state("l1_cursor") is None
+    assert store.db.execute("SELECT COUNT(*) FROM txs").fetchone()[0] == 0
     store.db.execute("UPDATE meta SET value = '99' WHERE key = 'bridge_schema_version'")
     store.close()
     with pytest.raises(StoreError, match="schema version 99"):
