@@ -315,6 +315,23 @@ class Bridge:
             raise UserInputError(f"no {kind.replace('_', ' ')} message {id} in the store")
         return message
 
+    def watch_once(self, *, auto_keepalive: bool = False) -> list[tuple[str, str]]:
+        """Refresh everything; return (ticket, alert) for each waiting ticket inside the
+        alert window, after extending it with ``keepalive`` when ``auto_keepalive``."""
+        out = []
+        for message in self.refresh():
+            if message.kind != L1_TO_L2 or message.status != retryables.FUNDS_DEPOSITED_ON_CHILD:
+                continue
+            state = self.refresh_ticket(message.id)
+            alert = retryables.expiry_alert(state, self.clock(), self.alert_window)
+            if alert is None:
+                continue
+            if auto_keepalive and state.timeout is not None and state.timeout > self.clock():
+                new_timeout = self.keepalive(message.id)
+                alert = f"{alert}; kept alive until {new_timeout}"
+            out.append((message.id, alert))
+        return out
+
     def refresh(self) -> list[Message]:
         """Refresh every message not in a final state; returns all messages."""
         for message in self.store.messages():

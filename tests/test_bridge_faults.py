@@ -214,10 +214,12 @@ def test_expiring_ticket_alert_with_fake_clock_then_expiry(
     bridge.refresh_ticket(ticket)
     alerts = bridge.alerts(ticket)
     assert len(alerts) == 1 and "expires in 3600s" in alerts[0]
-    # keepalive moves the deadline by one lifetime and clears the condition
-    new_timeout = bridge.keepalive(ticket)
+    # the watcher reports it and, asked to, extends the ticket by one lifetime
+    watched = bridge.watch_once(auto_keepalive=True)
+    assert [t for t, _ in watched] == [ticket] and "kept alive" in watched[0][1]
+    new_timeout = bridge.refresh_ticket(ticket).timeout
     assert new_timeout == timeout + 7 * 24 * 3600
-    bridge.refresh_ticket(ticket)
+    assert bridge.watch_once() == []  # 1 h + 7 days left: quiet again
     assert len(bridge.alerts(ticket)) == 1
     # really let it expire on L2: the status becomes EXPIRED and redeem is refused
     bridge.l2.provider.make_request("evm_increaseTime", [15 * 24 * 3600])  # type: ignore[arg-type]

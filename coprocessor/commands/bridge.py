@@ -39,6 +39,11 @@ def register(sub: Any) -> None:
     execute = actions.add_parser("execute", help="execute a confirmed L2->L1 message on L1")
     execute.add_argument("id", help="message id (l2tol1:N)")
     execute.set_defaults(handler=_execute)
+    watch = actions.add_parser("watch", help="follow every message; alert before tickets expire")
+    watch.add_argument("--interval", type=float, default=60.0, help="seconds between rounds")
+    watch.add_argument("--once", action="store_true", help="one round, then exit")
+    watch.add_argument("--auto-keepalive", action="store_true", help="keepalive alerted tickets")
+    watch.set_defaults(handler=_watch)
     keep = actions.add_parser("keepalive", help="extend a waiting ticket by one lifetime")
     keep.add_argument("id", help="ticket id (0x...)")
     keep.set_defaults(handler=_keepalive)
@@ -122,6 +127,20 @@ def _execute(args: argparse.Namespace) -> int:
     status = _bridge(args).execute(args.id)
     print(json.dumps({"id": args.id, "status": status}))
     return 0
+
+
+def _watch(args: argparse.Namespace) -> int:
+    """Exit 1 after a round (``--once``) that raised alerts, else 0; loops otherwise."""
+    import time
+
+    bridge = _bridge(args)
+    while True:
+        alerts = bridge.watch_once(auto_keepalive=args.auto_keepalive)
+        for ticket, text in alerts:
+            print(f"ALERT {ticket}: {text}", flush=True)
+        if args.once:
+            return 1 if alerts else 0
+        time.sleep(args.interval)
 
 
 def _keepalive(args: argparse.Namespace) -> int:
