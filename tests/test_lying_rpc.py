@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import Any
 import pytest
 from eth_account import Account as EthAccount
 from eth_utils.address import to_checksum_address
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from lying_proxy import (
     LyingProxy,
     Rule,
@@ -37,7 +40,7 @@ from lying_proxy import (
 from coprocessor.bundle import load_bundle, verify_bundle
 from coprocessor.cli import main
 from coprocessor.devnet import AnvilNode, rpc_call
-from coprocessor.errors import RpcError, RpcTimeoutError, VerificationError
+from coprocessor.errors import CoprocessorError, RpcError, RpcTimeoutError, VerificationError
 from coprocessor.headers import pyevm_encode_header_json
 from coprocessor.indexer import Read, index_block, index_reads
 from coprocessor.keccak import keccak256
@@ -843,3 +846,91 @@ def test_multi_block_bundle_lie_at_one_block_is_rejected(
     proxy.reset()
     verified = asyncio.run(run())  # control: the honest node gives both blocks
     assert sorted(a.block for a in verified.bundle.accounts) == [n, n + 2]
+
+
+# ----------------------------------------------------------------------------- any lie
+
+
+def _hex_paths(obj: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(obj, dict):
+        return [p for k in sorted(obj) for p in _hex_paths(obj[k], (*path, k))]
+    if isinstance(obj, list):
+        return [p for i, v in enumerate(obj) for p in _hex_paths(v, (*path, i))]
+    if isinstance(obj, str) and obj.startswith("0x") and len(obj) > 2:
+        return [path]
+    return []
+
+
+def _flip_at(obj: Any, pick: int, pos: int, step: int) -> Any:
+    """Change one hex digit (chosen by ``pick``/``pos`` modulo the sizes) of ``obj``."""
+    paths = _hex_paths(obj)
+    if not paths:
+        return obj
+    path = paths[pick % len(paths)]
+    target = obj
+    for key in path[:-1]:
+        target = target[key]
+    text = target[path[-1]]
+    i = 2 + pos % (len(text) - 2)
+    digit = "0123456789abcdef"[(int(text[i], 16) + step) % 16] if text[i] in HEXDIGITS else "0"
+    target[path[-1]] = text[:i] + digit + text[i + 1 :]
+    return obj
+
+
+HEXDIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+@pytest.fixture(scope="module")
+def honest_bundle(chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    store = Store(tmp_path_factory.mktemp("honest") / "s.sqlite")
+    try:
+        verified = asyncio.run(index_fast(chain.rpc, chain.block, store))
+    finally:
+        store.close()
+    return dict(verified.bundle.to_json())
+
+
+@settings(
+    max_examples=120,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    method=st.sampled_from(["eth_getBlockByNumber", "eth_getProof"]),
+    which=st.integers(0, 1),
+    pick=st.integers(0, 10**6),
+    pos=st.integers(0, 10**6),
+    step=st.integers(1, 15),
+)
+def test_any_one_digit_lie_is_rejected_or_changes_nothing(
+    method: str,
+    which: int,
+    pick: int,
+    pos: int,
+    step: int,
+    chain: Chain,
+    proxy: LyingProxy,
+    honest_bundle: dict[str, Any],
+) -> None:
+    """One hex digit of one string of one answer (a header of N or N+1, or the
+    proof) is changed: the run is rejected with nothing stored, or, when the digit
+    was outside anything hashed (``size``, ``totalDifficulty``...), it emits exactly
+    the honest bundle."""
+    proxy.reset()
+    block = chain.block + (which % 2 if method == "eth_getBlockByNumber" else 0)
+    lie = at_block(block, lambda result: _flip_at(result, pick, pos, step))
+    proxy.rule = mutate(method, lie)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "s.sqlite")
+        try:
+            bundle = asyncio.run(index_fast(proxy.url, chain.block, store)).bundle.to_json()
+        except CoprocessorError:
+            event(f"{method}: rejected")
+            assert set(stored_rows(store.path).values()) == {0}
+        else:
+            event(f"{method}: harmless")
+            assert bundle == honest_bundle
+        finally:
+            store.close()
+    assert proxy.lies == 1
