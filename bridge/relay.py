@@ -36,7 +36,7 @@ from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import Web3RPCError
+from web3.exceptions import Web3Exception, Web3RPCError
 from web3.logs import DISCARD
 
 from bridge import retryables
@@ -370,8 +370,11 @@ def main(argv: list[str] | None = None) -> int:
                     f" roots={report.roots} {' '.join(report.notes)}",
                     flush=True,
                 )
-        except CoprocessorError as exc:  # a node restarting: log, retry next round
-            print(f"relay: {exc}", flush=True)
+        except (CoprocessorError, OSError, Web3Exception) as exc:
+            # a node restarting or an RPC failing mid-step: log, resume next round
+            # (every transaction of a step is journaled, nothing is sent twice)
+            text = str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__
+            print(f"relay: {text}", flush=True)
         time.sleep(args.interval)
     print("relay: stopped", flush=True)
     return 0

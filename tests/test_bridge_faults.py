@@ -13,6 +13,7 @@ from aiohttp import web
 from bridge_fixtures import RelayThread, two_chain_devnet
 from hexbytes import HexBytes
 from lying_proxy import LyingProxy, json_response
+from web3.exceptions import Web3Exception
 
 from bridge import retryables
 from bridge.service import Bridge
@@ -286,3 +287,54 @@ def test_creation_failed_is_reported(devnet: tuple[Path, dict[str, Any]], bridge
     assert state.status == retryables.CREATION_FAILED
     assert retryables.ticket_state(bridge.l2, b"\x78" * 32).status == retryables.NOT_YET_CREATED
     relay.store.close()
+
+
+def test_relay_survives_an_l2_rpc_failing_mid_step(
+    devnet: tuple[Path, dict[str, Any]], bridge: Bridge
+) -> None:
+    data, info = devnet
+    number, l1_hash = _fresh_block(bridge)
+    proxy = LyingProxy(info["l2"]["rpc"]).start()
+    try:
+        seen = [0]
+
+        async def fail_after_submit(proxy: LyingProxy, request: web.Request, payload: Any) -> Any:
+            """Healthy until the relay has sent its first L2 transaction of the step,
+            then every request fails (HTTP 503) until the test heals the node."""
+            method = payload.get("method") if isinstance(payload, dict) else None
+            if seen[0] >= 2:
+                proxy.lies += 1
+                return web.Response(status=503, text="node restarting")
+            if method == "eth_sendRawTransaction":
+                seen[0] += 1
+            return json_response(await proxy.forward(payload))
+
+        proxy.rule = fail_after_submit  # type: ignore[assignment]
+        via_proxy = dict(info, l2=dict(info["l2"], rpc=proxy.url))
+        relay = RelayThread(via_proxy, data).make()
+        pusher = contracts.at(
+            bridge.l1, "L1BlockHashPusher", info["contracts"]["l1_block_hash_pusher"]
+        )
+        fees = retryables.RetryableFees(10**15, 200_000, 10**10)
+        tx = pusher.functions.push(
+            number, fees.max_submission_cost, fees.gas_limit, fees.max_fee_per_gas
+        ).transact({"from": bridge.account.address, "value": fees.deposit})
+        ticket = bridge.track_retryables(bridge.l1.eth.wait_for_transaction_receipt(tx))[0].id
+        with pytest.raises((RpcError, OSError, Web3Exception)):
+            relay.step()
+        assert proxy.lies > 0
+        seen[0] = -(10**9)  # healed
+        relay.step()
+        assert bridge.refresh_ticket(ticket).status == retryables.REDEEMED
+        assert _stored(bridge, info, number) == l1_hash
+        redeems = bridge.l2.eth.get_logs(
+            {
+                "address": info["contracts"]["arb_retryable_tx"],
+                "topics": [retryables.REDEEM_SCHEDULED, ticket],
+                "fromBlock": 0,
+            }
+        )
+        assert len(redeems) == 1  # one retry, reported once
+        relay.store.close()
+    finally:
+        proxy.stop()
