@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from lying_proxy import LyingProxy, ThreadedServer, json_response
+from lying_proxy import LyingProxy, ThreadedServer, cut, json_response
 
 from coprocessor.devnet import AnvilNode, rpc_call
 from coprocessor.errors import ChainMismatchError, RpcError, RpcTimeoutError
@@ -336,3 +336,14 @@ def test_2500_slots_from_a_real_node_in_three_proof_calls(anvil: AnvilNode, tmp_
     for slot in (0, 97, 98, 2499):
         word = rpc_call(anvil.rpc, "eth_getStorageAt", [contract, hex(slot), hex(block)])
         assert values[slot] == int(word, 16)
+
+
+async def test_connection_cut_mid_body_is_a_payload_error(node: FakeNode) -> None:
+    """What the proxy's ``cut`` rule really does: headers and half the body, then
+    the connection closes (without retries the client reports exactly that)."""
+    with LyingProxy(node.url) as proxy:
+        async with RpcClient(proxy.url, retries=0) as rpc:
+            proxy.rule = cut(None)
+            with pytest.raises(RpcError, match=r"ClientPayloadError"):
+                await rpc.call("echo", ["x" * 1000])
+        assert proxy.lies == 1
