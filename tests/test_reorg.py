@@ -227,3 +227,43 @@ def test_history_resume_skips_only_bundles_of_the_same_reads(
     assert again["resumed"] == 0
     slots = [s["slot"] for s in bundle_of(tmp_path, n)["accounts"][0]["storage"]]
     assert slots == ["0x" + (1).to_bytes(32, "big").hex(), "0x" + (2).to_bytes(32, "big").hex()]
+
+
+def test_flip_flop_back_to_the_first_branch(node: AnvilNode, tmp_path: Path) -> None:
+    """Branch A, then B, then A again (real headers of both branches): the flags
+    follow, for the block and its child."""
+    from coprocessor.headers import header_from_json
+
+    def headers(first: int) -> list[Any]:
+        return [
+            header_from_json(call(node, "eth_getBlockByNumber", hex(n), False))
+            for n in (first, first + 1)
+        ]
+
+    call(node, "anvil_mine", "0x1")
+    snapshot = call(node, "evm_snapshot")
+    call(node, "anvil_mine", "0x2")
+    n = head(node) - 1
+    branch_a = headers(n)
+    call(node, "evm_revert", snapshot)
+    set_slot(node, 0x51)
+    call(node, "anvil_mine", "0x2")
+    branch_b = headers(n)
+    assert branch_a[0].hash != branch_b[0].hash and branch_a[1].hash != branch_b[1].hash
+
+    store = Store(tmp_path / "store.sqlite")
+    for branch in (branch_a, branch_b, branch_a):
+        for header in branch:
+            store.mark_canonical(CHAIN_ID, header)
+    for height, (a, b) in enumerate(zip(branch_a, branch_b, strict=True)):
+        assert canonical(store, n + height) == [
+            ("0x" + a.hash.hex(), True),
+            ("0x" + b.hash.hex(), False),
+        ]
+    # B's block alone again: A's child no longer links and is orphaned; B's child
+    # is not re-promoted (the store cannot know it is the canonical child)
+    store.mark_canonical(CHAIN_ID, branch_b[0])
+    assert sorted(canonical(store, n + 1)) == sorted(
+        ("0x" + h.hash.hex(), False) for h in (branch_a[1], branch_b[1])
+    )
+    store.close()
