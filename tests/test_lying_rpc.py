@@ -841,7 +841,7 @@ def test_multi_block_bundle_lie_at_one_block_is_rejected(
 
     with pytest.raises(VerificationError, match="claimed value 0x1"):
         asyncio.run(run())
-    assert proxy.lies == 1
+    assert proxy.lies >= 1  # (a retry after a slow answer lies again)
     assert set(stored_rows(store.path).values()) == {0}
     proxy.reset()
     verified = asyncio.run(run())  # control: the honest node gives both blocks
@@ -933,4 +933,4 @@ def test_any_one_digit_lie_is_rejected_or_changes_nothing(
             assert bundle == honest_bundle
         finally:
             store.close()
-    assert proxy.lies == 1
+    assert proxy.lies >= 1  # (a retry after a slow answer lies again)
