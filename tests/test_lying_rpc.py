@@ -679,7 +679,7 @@ def test_write_is_never_resent(
     before = int(rpc_call(chain.rpc, "eth_getTransactionCount", [sender, "latest"]), 16)
 
     async def send() -> None:
-        async with fast_client(proxy.url) as rpc:
+        async with fast_client(proxy.url, timeout=2.0) as rpc:
             proxy.rule = rule
             await rpc.call("eth_sendRawTransaction", [raw])
 
