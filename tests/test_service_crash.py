@@ -100,10 +100,15 @@ def _active_states(db: Path) -> Counter[str]:
         conn.close()
 
 
-def test_kill_9_at_random_moments_every_job_done_exactly_once(chain: Chain, tmp_path: Path) -> None:
+@pytest.mark.parametrize("peers", [0, 1], ids=["restart-only", "with-live-peer"])
+def test_kill_9_at_random_moments_every_job_done_exactly_once(
+    chain: Chain, tmp_path: Path, peers: int
+) -> None:
+    """``peers=1``: a second service process shares the data directory and keeps
+    running; it takes over the killed process's jobs when their leases run out."""
     from coprocessor.devnet import free_port
 
-    rng = random.Random(20261121)
+    rng = random.Random(20261121 + peers)
     cfg = service_config(chain, tmp_path, workers=2, lease_seconds=1.5, max_attempts=20)
     config = tmp_path / "service.json"
     config.write_text(json.dumps(cfg))
@@ -118,11 +123,15 @@ def test_kill_9_at_random_moments_every_job_done_exactly_once(chain: Chain, tmp_
     w3 = chain.w3
     poster = Account.from_key(POSTER_KEY).address
     nonce_before = w3.eth.get_transaction_count(poster)
+    first_block = w3.eth.block_number + 1
     subjects = [a.lower() for a in w3.eth.accounts[1:6]]
     subjects += ["0x" + rng.randbytes(20).hex() for _ in range(JOBS - len(subjects))]
 
     proc = Proc(config, data, free_port(), tmp_path / "serve.log")
     proc.start()
+    others = [Proc(config, data, free_port(), tmp_path / f"peer{i}.log") for i in range(peers)]
+    for other in others:
+        other.start()
     job_ids = []
     try:
         for subject in subjects:
@@ -153,15 +162,19 @@ def test_kill_9_at_random_moments_every_job_done_exactly_once(chain: Chain, tmp_
             jobs.append(json.loads(body))
     finally:
         proc.stop()
+        for other in others:
+            other.stop()
 
     print("states seen at kills:", dict(seen_in_flight))
     # the kills hit jobs in the middle of their stages, not only before or after
-    assert sum(seen_in_flight[s] for s in ("indexing", "scoring", "signing", "proving")) > 0
+    assert (
+        sum(seen_in_flight[s] for s in ("indexing", "scoring", "signing", "proving", "posting")) > 0
+    )
     assert [j["state"] for j in jobs] == ["done"] * JOBS, [j["error"] for j in jobs]
 
     # exactly once on-chain: one ScoreSubmitted per job, one transaction per job
     oracle = contracts.at(w3, "RiskOracle", chain.oracle)
-    events = oracle.events.ScoreSubmitted.get_logs(from_block=0)
+    events = oracle.events.ScoreSubmitted.get_logs(from_block=first_block)
     by_request = Counter("0x" + bytes(e["args"]["requestId"]).hex() for e in events)
     from coprocessor.service.worker import request_id_of
 
