@@ -167,15 +167,20 @@ def main() -> None:
     try:
         w3 = Web3(Web3.HTTPProvider(node.rpc))
         model = fmt.from_json(MODEL)
+        zkvm = _zkvm_available()
+        image_id = IMAGE_ID
+        if zkvm:
+            from coprocessor import prover
+
+            image_id = bytes.fromhex(prover.host_image_id()[2:])
         stack = contracts.deploy_dev_stack(
-            w3, image_id=IMAGE_ID, models={model.hash(): features.spec_hash(SPEC)}
+            w3, image_id=image_id, models={model.hash(): features.spec_hash(SPEC)}
         )
         models = tmp / "models"
         models.mkdir()
         (models / "bench.json").write_text(json.dumps(MODEL))
         (models / "bench.features.json").write_text(json.dumps(SPEC))
         write_keystore(tmp / "ks.json", bytes.fromhex(OPERATOR_KEY), "bench")
-        zkvm = _zkvm_available()
         config = {
             "rpc_url": node.rpc, "models_dir": str(models), "keystore": str(tmp / "ks.json"),
             "signed_scores": stack.signed_scores, "oracle": stack.oracle, "workers": 2,
