@@ -280,3 +280,29 @@ def test_signature_is_eip712_of_the_result(client: Client) -> None:
     )
     assert len(digest) == 32
     assert result["signer"] == Account.from_key(OPERATOR_KEY).address
+
+
+def test_feed_pushes_new_results_live(client: Client) -> None:
+    import queue
+    import threading
+    import time
+
+    got: queue.Queue[tuple[int, str, dict[str, Any]]] = queue.Queue()
+
+    def listen() -> None:
+        try:
+            for event in client.feed():  # no Last-Event-ID: only events from now on
+                got.put(event)
+        except OSError:
+            pass  # the server closes the stream when the test module ends
+
+    threading.Thread(target=listen, daemon=True).start()
+    time.sleep(0.5)
+    accepted = client.request_score(SUBJECT, "svc-test", idempotency_key="live-feed")
+    event_id, kind, result = got.get(timeout=20)
+    assert kind == "signed" and result["job_id"] == accepted["id"]
+    assert (
+        result == client.score(SUBJECT, "svc-test")
+        or result["block"] <= client.score(SUBJECT, "svc-test")["block"]
+    )
+    assert event_id > 0
