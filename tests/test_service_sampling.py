@@ -22,7 +22,8 @@ from test_service_support import (
 )
 
 from coprocessor import contracts
-from coprocessor.client import Client
+from coprocessor.client import ApiError, Client
+from coprocessor.errors import ToolError
 from coprocessor.service.posting import L1Poster
 
 SUBJECT = "0x90f79bf6eb2c4f870365e785982e1f101e93b906"  # anvil account 3
@@ -86,16 +87,29 @@ def test_mismatch_files_a_challenge_that_slashes(chain: Chain, tmp_path: Path) -
         service.stop()
 
 
-def test_no_prover_fails_clearly(chain: Chain, tmp_path: Path) -> None:
-    cfg = service_config(chain, tmp_path, prover="none", max_attempts=2)
-    service = LiveService(cfg, tmp_path / "data")
+def test_no_prover_is_refused_or_fails_clearly(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """prover "none": proof requests are refused (422); prover "zkvm" whose host binary
+    is missing: the job fails at proving with the reason, never a fake "done"."""
+    service = LiveService(service_config(chain, tmp_path, prover="none"), tmp_path / "d1")
+    try:
+        client = Client(service.url, service.add_key())
+        with pytest.raises(ApiError) as err:
+            client.request_score(SUBJECT, "svc-test", mode="proven")
+        assert err.value.status == 422 and err.value.code == "proving_unavailable"
+    finally:
+        service.stop()
+    monkeypatch.setenv("COPROC_HOST", str(tmp_path / "no-such-coproc-host"))
+    cfg = service_config(chain, tmp_path, prover="zkvm", max_attempts=2)
+    service = LiveService(cfg, tmp_path / "d2")
     try:
         client = Client(service.url, service.add_key())
         job_id = client.request_score(SUBJECT, "svc-test", mode="proven")["id"]
-        with pytest.raises(Exception, match="no prover configured"):
+        with pytest.raises(ToolError, match="no-such-coproc-host"):
             client.wait(job_id, timeout=30)
         job = client.job(job_id)
-        assert job["state"] == "failed" and "proving" in job["error"]
+        assert job["state"] == "failed" and job["error"].startswith("proving: ")
         assert "done" not in job["timestamps"]
     finally:
         service.stop()

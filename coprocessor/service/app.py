@@ -19,6 +19,7 @@ from aiohttp import web
 
 from coprocessor.service import feed, openapi
 from coprocessor.service.auth import ApiKey, KeyRing
+from coprocessor.service.proving import NoProver
 from coprocessor.service.worker import Runtime
 
 log = logging.getLogger("coproc.service")
@@ -165,6 +166,8 @@ def _check_capabilities(runtime: Runtime, req: dict[str, Any]) -> None:
     mode, destination = req["mode"], req["destination"]
     if mode in ("signed", "both") and runtime.signer is None:
         raise ApiError(422, "signing_unavailable", "this service has no signing key configured")
+    if mode in ("proven", "both") and isinstance(runtime.prover, NoProver):
+        raise ApiError(422, "proving_unavailable", "this service has no prover configured")
     if destination != "none" and mode == "signed":
         raise ApiError(
             422, "needs_proof", f"destination {destination} needs mode proven or both (a receipt)"
