@@ -73,10 +73,10 @@ class StandInProver:
 
     def prove(
         self, bundle: dict[str, Any], model: Any, spec: Any, subject: str, request_id: bytes,
-        dev: bool, on_progress: Any = None,
+        dev: bool, block: int | None = None, on_progress: Any = None,
     ) -> dict[str, Any]:  # fmt: skip
         verified = verify_bundle(parse_bundle(bundle))
-        vector = features.compute(spec, verified.to_json(), subject)
+        vector = features.compute(spec, verified.to_json(), subject, block)
         journal = journal_v1.encode(
             {
                 "version": 1, "chainId": verified.bundle.chain_id,

@@ -106,6 +106,7 @@ class FakeProver:
         subject: str,
         request_id: bytes,
         dev: bool,
+        block: int | None = None,
         on_progress: Any = None,
     ) -> dict[str, Any]:
         type(self).calls += 1
@@ -114,7 +115,7 @@ class FakeProver:
         if self.delay:
             time.sleep(self.delay)
         verified = verify_bundle(parse_bundle(bundle))
-        vector = features.compute(spec, verified.to_json(), subject)
+        vector = features.compute(spec, verified.to_json(), subject, block)
         score = reference.score(model, list(vector.values)) + self.lie
         journal = journal_v1.encode(
             {

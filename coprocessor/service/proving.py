@@ -11,7 +11,10 @@ receipts), ``image_id``, ``dev_mode`` and ``cycles``.
 from __future__ import annotations
 
 import importlib
+import json
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from coprocessor.errors import ToolError, UserInputError
@@ -33,10 +36,12 @@ class Prover(Protocol):
         request_id: bytes,
         dev: bool,
         *,
+        block: int | None = None,
         on_progress: Progress | None = None,
     ) -> dict[str, Any]:
-        """The receipt dict (blocking; the worker runs it in a thread). ``on_progress``
-        may be called (from that thread) with progress events (segments, cycles)."""
+        """The receipt dict (blocking; the worker runs it in a thread). ``block`` is the
+        request block (default: the bundle's anchor). ``on_progress`` may be called (from
+        that thread) with progress events (segments, cycles)."""
         ...
 
 
@@ -52,14 +57,15 @@ class NoProver:
         request_id: bytes,
         dev: bool,
         *,
+        block: int | None = None,
         on_progress: Progress | None = None,
     ) -> dict[str, Any]:
         raise ToolError('no prover configured (config prover = "none"): cannot prove')
 
 
 class ZkvmProver:
-    """The real prover: ``coprocessor.prover.prove(bundle, model, spec, subject,
-    request_id, dev)``, imported when first used (it lands with the guest)."""
+    """The real prover: ``coproc-host prove`` through ``coprocessor.prover`` (request
+    files in a temporary directory, the request block passed explicitly)."""
 
     def prove(
         self,
@@ -70,28 +76,29 @@ class ZkvmProver:
         request_id: bytes,
         dev: bool,
         *,
+        block: int | None = None,
         on_progress: Progress | None = None,
     ) -> dict[str, Any]:
-        try:
-            module = importlib.import_module("coprocessor.prover")
-        except ImportError:
-            raise ToolError(
-                "zkVM prover unavailable: coprocessor.prover is not installed"
-            ) from None
-        fn = getattr(module, "prove", None)
-        if not callable(fn):
-            raise ToolError("zkVM prover unavailable: coprocessor.prover has no prove()")
-        receipt = fn(
-            bundle=bundle,
-            model=model,
-            spec=spec,
-            subject=subject,
-            request_id=request_id,
-            dev=dev,
-            on_progress=on_progress,
-        )
-        if not isinstance(receipt, dict):
-            raise ToolError("zkVM prover returned no receipt object")
+        from coprocessor import prover
+
+        with tempfile.TemporaryDirectory(prefix="coproc-service-prove-") as tmp:
+            paths = {}
+            for name, obj in (("bundle", bundle), ("model", model.to_json()), ("spec", spec)):
+                paths[name] = Path(tmp) / f"{name}.json"
+                paths[name].write_text(json.dumps(obj))
+            out = Path(tmp) / "receipt.json"
+            prover.prove_files(
+                paths["bundle"],
+                paths["model"],
+                paths["spec"],
+                subject,
+                out,
+                request_id="0x" + request_id.hex(),
+                block=block,
+                dev=dev,
+                on_progress=on_progress,
+            )
+            receipt = prover.load_receipt(out)
         return receipt
 
 

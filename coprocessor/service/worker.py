@@ -320,6 +320,7 @@ class Runtime:
             job.request["subject"],
             request_id_of(job.id),
             self.config.dev_proofs,
+            block=job.data["block"],
             on_progress=on_progress,
         )
         journal_raw = _hex_field(receipt, "journal_hex")
