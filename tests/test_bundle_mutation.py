@@ -272,10 +272,40 @@ def test_any_value_of_another_type_is_a_clear_error(bundle: dict[str, Any], data
     else:
         mutated = replaced(bundle, path, data.draw(JSON_VALUES, label="value"))
     try:
-        verify_bundle(mutated)
+        verified = verify_bundle(mutated)
     except CoprocessorError:
         return
-    assert mutated == bundle, path  # only a no-op may verify
+    assert_still_true(bundle, mutated, path, verified)
+
+
+def assert_still_true(bundle: dict[str, Any], mutated: Any, path: Path_, verified: Any) -> None:
+    """What may verify after a change: nothing changed, or a change the format says
+    is not provable (``chain_id``, rule 5), or a read moved to another block of the
+    chain with the same state root (then its claims are true there too)."""
+    if mutated == bundle or path == ("chain_id",):
+        return
+    assert len(path) == 3 and path[0] == "accounts" and path[2] == "block", path
+    original = verify_bundle(bundle)
+    old_block = bundle["accounts"][path[1]]["block"]
+    new_block = mutated["accounts"][path[1]]["block"]
+    assert verified.header(new_block).state_root == original.header(old_block).state_root
+
+
+@pytest.mark.parametrize("field", ["chain_id", "block"])
+def test_unprovable_or_equivalent_integer_changes(anvil_bundle: dict[str, Any], field: str) -> None:
+    """The two integers verification cannot pin: chain_id (rule 5: the contract
+    checks it) and a read's block when a neighbouring block has the same state
+    root. Every other value of them is rejected."""
+    path: Path_ = ("chain_id",) if field == "chain_id" else ("accounts", 0, "block")
+    numbers = [h.number for h in verify_bundle(anvil_bundle).headers]
+    for value in [0, 1, 5, 31337, 2**64, *numbers, max(numbers) + 1]:
+        mutated = replaced(anvil_bundle, path, value)
+        try:
+            verified = verify_bundle(mutated)
+        except CoprocessorError:
+            assert field == "block" and value != anvil_bundle["accounts"][0]["block"]
+            continue
+        assert_still_true(anvil_bundle, mutated, path, verified)
 
 
 @pytest.mark.parametrize("version", [True, 1.0, "1", [1], 2, 0])
