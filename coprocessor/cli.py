@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "inspect",
     "model",
     "serve",
+    "prove",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -103,17 +103,36 @@ def run_host(
             elif line.startswith("coproc-host: error: "):
                 errors.append(line.removeprefix("coproc-host: error: "))
 
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
+    chunks: list[bytes] = []
+
+    def collect() -> None:
+        assert proc.stdout is not None
+        chunks.append(proc.stdout.read())
+
+    threads = [
+        threading.Thread(target=pump, daemon=True),
+        threading.Thread(target=collect, daemon=True),
+    ]
+    for t in threads:
+        t.start()
+    assert proc.stdin is not None
     try:
-        out, _ = proc.communicate(input=stdin, timeout=timeout)
+        if stdin:
+            proc.stdin.write(stdin)
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass  # the host exited early; its exit status says why
+    try:
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.communicate()
+        proc.wait()
         raise ToolError(
             f"coproc-host {args[0] if args else ''} timed out after {timeout:g} s"
         ) from None
-    reader.join(timeout=5)
+    for t in threads:
+        t.join(timeout=10)
+    out = b"".join(chunks)
     message = errors[-1] if errors else f"coproc-host exited with status {proc.returncode}"
     if proc.returncode == 1:
         raise VerificationError(message)

@@ -1,26 +1,47 @@
-//! keccak256 in software (tiny-keccak). The zkVM's keccak accelerator is not used: its
-//! proof-union step needs the recursion programs, which cannot be built offline
-//! (see docs/guest.md).
+//! keccak256 in software: the keccak-f[1600] permutation of the `keccak` crate
+//! (RustCrypto), with word-wise absorbing. The zkVM's keccak accelerator is not used:
+//! its proof-union step needs the recursion programs, which cannot be built offline
+//! (see docs/guest.md). Hashing is most of the guest's cycles, so this is kept lean;
+//! tests compare it with tiny-keccak on every length up to several blocks.
 
-use tiny_keccak::{Hasher, Keccak};
+/// Rate of keccak256 in bytes.
+const RATE: usize = 136;
+
+fn absorb(state: &mut [u64; 25], block: &[u8]) {
+    for (lane, chunk) in state.iter_mut().zip(block.chunks_exact(8)) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        *lane ^= u64::from_le_bytes(w);
+    }
+    keccak::f1600(state);
+}
 
 /// keccak256 of `data`.
 pub fn keccak256(data: &[u8]) -> [u8; 32] {
-    let mut k = Keccak::v256();
-    k.update(data);
+    let mut state = [0u64; 25];
+    let mut blocks = data.chunks_exact(RATE);
+    for block in &mut blocks {
+        absorb(&mut state, block);
+    }
+    let rest = blocks.remainder();
+    let mut last = [0u8; RATE];
+    last[..rest.len()].copy_from_slice(rest);
+    last[rest.len()] ^= 0x01;
+    last[RATE - 1] ^= 0x80;
+    absorb(&mut state, &last);
     let mut out = [0u8; 32];
-    k.finalize(&mut out);
+    for (chunk, lane) in out.chunks_exact_mut(8).zip(state.iter()) {
+        chunk.copy_from_slice(&lane.to_le_bytes());
+    }
     out
 }
 
 /// keccak256 of the concatenation of two 32-byte words (Solidity mapping slots).
 pub fn keccak256_pair(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
-    let mut k = Keccak::v256();
-    k.update(a);
-    k.update(b);
-    let mut out = [0u8; 32];
-    k.finalize(&mut out);
-    out
+    let mut cat = [0u8; 64];
+    cat[..32].copy_from_slice(a);
+    cat[32..].copy_from_slice(b);
+    keccak256(&cat)
 }
 
 /// keccak256 of the empty string: the code hash of an account without code.
@@ -38,6 +59,19 @@ pub const EMPTY_TRIE_ROOT: [u8; 32] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agrees_with_tiny_keccak_on_every_length() {
+        use tiny_keccak::{Hasher, Keccak};
+        let data: Vec<u8> = (0..700u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        for n in 0..data.len() {
+            let mut k = Keccak::v256();
+            k.update(&data[..n]);
+            let mut want = [0u8; 32];
+            k.finalize(&mut want);
+            assert_eq!(keccak256(&data[..n]), want, "length {n}");
+        }
+    }
 
     #[test]
     fn constants_are_the_hashes_they_claim() {

@@ -6,6 +6,11 @@ use alloc::format;
 
 use alloc::vec::Vec;
 
+/// Largest `input_dim`, dense `in` and `out`.
+pub const MAX_DIM: u32 = 4096;
+/// Most layers in a model.
+pub const MAX_LAYERS: usize = 256;
+
 /// One layer of a model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layer {
@@ -83,6 +88,9 @@ impl Model {
         }
         let input_dim = r.u32()?;
         let count = r.u32()?;
+        if count as usize > MAX_LAYERS {
+            return Err(Error::Model(format!("more than {MAX_LAYERS} layers")));
+        }
         let mut layers = Vec::new();
         for _ in 0..count {
             let layer = match r.u8()? {
@@ -119,12 +127,24 @@ impl Model {
         Ok(m)
     }
 
-    /// The checks of formats.md §2 "Validity".
+    /// The checks of formats.md §2 "Validity" (including the size limits).
     pub fn validate(&self) -> Result<()> {
+        if !(1..=MAX_DIM).contains(&self.input_dim) {
+            return Err(Error::Model(format!("input_dim must be 1..{MAX_DIM}")));
+        }
+        if self.layers.is_empty() || self.layers.len() > MAX_LAYERS {
+            return Err(Error::Model(format!("a model has 1..{MAX_LAYERS} layers")));
+        }
         let mut width = self.input_dim;
         for (k, l) in self.layers.iter().enumerate() {
             match l {
+                Layer::ToBps if k + 1 != self.layers.len() => {
+                    return Err(Error::Model(format!("layer {k}: to_bps must be the last layer")));
+                }
                 Layer::Dense { inp, out, weights, bias } => {
+                    if !(1..=MAX_DIM).contains(inp) || !(1..=MAX_DIM).contains(out) {
+                        return Err(Error::Model(format!("layer {k}: dense in/out must be 1..{MAX_DIM}")));
+                    }
                     if *inp != width {
                         return Err(Error::Model(format!("layer {k}: dense in={inp} but the width is {width}")));
                     }
@@ -247,6 +267,19 @@ fn json_u32(v: &serde_json::Value, what: &str) -> Result<u32> {
 /// Parse the JSON form of a model (name and meta are ignored: not hashed).
 pub fn from_json(v: &serde_json::Value) -> Result<Model> {
     let m = v.as_object().ok_or_else(|| Error::Model("expected a JSON object".into()))?;
+    let known = |obj: &serde_json::Map<alloc::string::String, serde_json::Value>, keys: &[&str], what: &str| -> Result<()> {
+        match obj.keys().find(|k| !keys.contains(&k.as_str())) {
+            Some(k) => Err(Error::Model(format!("{what}: unknown key {k:?}"))),
+            None => Ok(()),
+        }
+    };
+    known(m, &["format", "version", "name", "scale_bits", "input_dim", "layers", "meta"], "top")?;
+    if m.get("name").is_some_and(|n| !n.is_string()) {
+        return Err(Error::Model("name must be a string".into()));
+    }
+    if m.get("meta").is_some_and(|n| !n.is_object()) {
+        return Err(Error::Model("meta must be an object".into()));
+    }
     if m.get("format").and_then(|f| f.as_str()) != Some("coproc-model") {
         return Err(Error::Model("format is not \"coproc-model\"".into()));
     }
@@ -266,6 +299,12 @@ pub fn from_json(v: &serde_json::Value) -> Result<Model> {
         let lo = l.as_object().ok_or_else(|| Error::Model(format!("layers[{k}]: expected an object")))?;
         let op = lo.get("op").and_then(|o| o.as_str()).unwrap_or("");
         let field = |name: &str| lo.get(name).unwrap_or(&serde_json::Value::Null);
+        let allowed: &[&str] = match op {
+            "dense" => &["op", "in", "out", "weights", "bias"],
+            "clip" => &["op", "min", "max"],
+            _ => &["op"],
+        };
+        known(lo, allowed, &format!("layers[{k}]"))?;
         let w = |s: &str| -> alloc::string::String { format!("layers[{k}].{s}") };
         layers.push(match op {
             "dense" => {

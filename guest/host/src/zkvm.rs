@@ -30,7 +30,7 @@ fn digest_hex(d: &Digest) -> String {
 }
 
 fn dev_mode() -> bool {
-    risc0_zkvm::is_dev_mode()
+    ProverOpts::default().dev_mode()
 }
 
 fn progress(v: serde_json::Value) {
