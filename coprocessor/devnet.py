@@ -185,16 +185,19 @@ class Devnet:
         if not info or name not in info:
             return None
         entry = info[name]
-        node = AnvilNode(
-            name,
-            entry["rpc"],
-            entry["port"],
-            entry["chain_id"],
-            entry["pid"],
-            entry["state"],
-            entry["log"],
-        )
-        if _alive(node.pid) and node.answers():
+        try:
+            node = AnvilNode(
+                name,
+                str(entry["rpc"]),
+                int(entry["port"]),
+                int(entry["chain_id"]),
+                int(entry["pid"]),
+                str(entry["state"]),
+                str(entry["log"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None  # a damaged record: treat the node as not running
+        if node.pid > 0 and _alive(node.pid) and node.answers():
             return node
         return None
 

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from coprocessor.errors import ToolError
+from coprocessor.errors import ToolError, UserInputError
 
 #: repository root (the package is installed editable from the checkout)
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -17,7 +17,12 @@ def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
     """The data directory: ``--data-dir``, else ``$COPROC_DATA_DIR``, else ``./.coproc``."""
     raw = override or os.environ.get("COPROC_DATA_DIR") or ".coproc"
     path = Path(raw).expanduser().resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UserInputError(f"data directory {path} exists and is not a directory") from None
+    except OSError as exc:
+        raise UserInputError(f"data directory {path}: {exc.strerror}") from None
     return path
 
 

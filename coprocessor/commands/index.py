@@ -62,6 +62,10 @@ def register(sub: Any) -> None:
     p.add_argument("--chain-id", type=int, default=None, help="refuse a node on another chain")
     p.add_argument("--out", required=True, help="bundle file (with --blocks: a directory)")
     p.add_argument("--progress", action="store_true", help="progress lines on stderr")
+    p.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds per RPC request (default 30)"
+    )
+    p.add_argument("--retries", type=int, default=4, help="retries of a failed read (default 4)")
     p.set_defaults(handler=_index)
 
     v = sub.add_parser("verify-bundle", help="re-verify a bundle offline; print its values")
@@ -143,7 +147,11 @@ async def _run(
 ) -> dict[str, Any]:
     started = time.perf_counter()
     out = Path(args.out)
-    async with RpcClient(args.rpc, expected_chain_id=args.chain_id) as rpc:
+    if args.timeout <= 0 or args.retries < 0:
+        raise UserInputError("--timeout must be > 0 and --retries >= 0")
+    async with RpcClient(
+        args.rpc, expected_chain_id=args.chain_id, timeout=args.timeout, retries=args.retries
+    ) as rpc:
         if blocks is None:
             assert spec is not None
             number = await resolve_block(rpc, spec)
