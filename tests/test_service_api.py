@@ -306,3 +306,19 @@ def test_feed_pushes_new_results_live(client: Client) -> None:
         or result["block"] <= client.score(SUBJECT, "svc-test")["block"]
     )
     assert event_id > 0
+
+
+def test_block_tags_resolve(chain: Chain, client: Client) -> None:
+    chain.w3.provider.make_request("anvil_mine", [70])  # type: ignore[arg-type]
+    head = chain.w3.eth.block_number
+    for tag in ("latest", "finalized"):
+        job = client.wait(client.request_score(SUBJECT, "svc-test", block=tag)["id"])
+        assert 1 <= job["block"] <= chain.w3.eth.block_number
+        if tag == "latest":
+            assert job["block"] >= head
+        else:  # anvil finalizes head - 64
+            assert job["block"] == int(chain.w3.eth.get_block("finalized")["number"])
+    job = client.wait(client.request_score(SUBJECT, "svc-test", block=2)["id"])
+    assert job["block"] == 2 and job["score"] == expected_score(chain.w3, SUBJECT, 2)
+    with pytest.raises(Exception, match="above the node's head"):
+        client.wait(client.request_score(SUBJECT, "svc-test", block=10**9)["id"])

@@ -4,7 +4,6 @@ service's ``Prover`` protocol), and a running in-process service."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import time
@@ -220,40 +219,24 @@ def service_config(chain: Chain, tmp: Path, **extra: Any) -> dict[str, Any]:
 
 class LiveService:
     """The service (HTTP + workers) on a real loopback port, in a background thread
-    with its own event loop (so tests and the sync client can call it)."""
+    with its own event loop (``coprocessor.service.server.Background``)."""
 
     def __init__(self, config: dict[str, Any], data_dir: Path, seed: int | None = 7) -> None:
-        import threading
-
         from coprocessor.service.config import load_config
+        from coprocessor.service.server import Background
 
         self.config = load_config(None, config)
         self.data_dir = data_dir
-        self.seed = seed
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.runtime: Any = None
-        self._handles: Any = None
-        self.call(self._start())
+        self.background = Background(self.config, data_dir, seed=seed).start()
+        self.port = self.background.port
+        self.url = self.background.url
+        self.runtime: Any = self.background.runtime
 
     def call(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)
-
-    async def _start(self) -> None:
-        from coprocessor.service import server
-
-        self.runtime = await server.build_runtime(self.config, self.data_dir, seed=self.seed)
-        self._handles = await server.start(self.runtime, "127.0.0.1", self.port)
+        return self.background.call(coro)
 
     def stop(self) -> None:
-        from coprocessor.service import server
-
-        self.call(server.stop(self.runtime, *self._handles))
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
+        self.background.stop()
 
     def add_key(self, name: str = "test", rate: float = 1000.0, burst: int = 1000) -> str:
         from coprocessor.service import auth

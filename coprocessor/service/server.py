@@ -162,3 +162,67 @@ async def serve(config: ServiceConfig, data_dir: Path, host: str, port: int) -> 
         loop.add_signal_handler(sig, done.set)
     await done.wait()
     await stop(runtime, runner, tasks)
+
+
+class Background:
+    """A whole service (HTTP + workers) in a background thread with its own event loop,
+    for embedding (``coproc demo``, tests): ``with Background(config, dir) as svc: svc.url``.
+    """
+
+    def __init__(
+        self,
+        config: ServiceConfig,
+        data_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        prover: Prover | None = None,
+        seed: int | None = None,
+    ) -> None:
+        import threading
+
+        from coprocessor.devnet import free_port
+
+        self.config, self.data_dir, self.host = config, data_dir, host
+        self.port = port or free_port()
+        self.url = f"http://{host}:{self.port}"
+        self._prover, self._seed = prover, seed
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.runtime: Runtime | None = None
+        self._handles: tuple[web.AppRunner, list[asyncio.Task[None]]] | None = None
+
+    def call(self, coro: Any, timeout: float = 60) -> Any:
+        """Run a coroutine on the service's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def start(self) -> Background:
+        self.thread.start()
+
+        async def up() -> None:
+            self.runtime = await build_runtime(
+                self.config, self.data_dir, prover=self._prover, seed=self._seed
+            )
+            self._handles = await start(self.runtime, self.host, self.port)
+
+        try:
+            self.call(up())
+        except BaseException:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.runtime is not None and self._handles is not None:
+            self.call(stop(self.runtime, *self._handles))
+            self.runtime, self._handles = None, None
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+
+    def __enter__(self) -> Background:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

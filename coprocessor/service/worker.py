@@ -204,7 +204,10 @@ class Runtime:
             block = await self.rpc.get_block(spec)
             number = min(int(block["number"], 16), head - ancestors)
         if number < 1:
-            raise UserInputError(f"block {spec}: the chain is too short")
+            raise UserInputError(
+                f"block {spec} resolves to {number}: nothing to score yet (block 0 has no "
+                "usable state root; the node may not have finalized anything)"
+            )
         return number
 
     async def _index(self, job: Job, owner: str) -> Job:
