@@ -30,6 +30,7 @@ CACHE = web.AppKey("cache", dict)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CACHE_TTL = 1.0  # seconds; results written by other processes show up within this
+CACHE_MAX = 100_000  # entries
 
 
 class ApiError(web.HTTPException):
@@ -214,6 +215,8 @@ async def get_score(request: web.Request) -> web.Response:
     else:
         text = runtime.db.result(*key)
         body = text.encode() if text is not None else None
+        if len(cache) >= CACHE_MAX:  # bounded: random subjects cannot grow it forever
+            cache.clear()
         cache[key] = (body, now + CACHE_TTL)
     if body is None:
         raise ApiError(404, "not_found", f"no result for {subject} under {served.name}")
