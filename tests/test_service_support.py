@@ -239,13 +239,7 @@ class LiveService:
         self.background.stop()
 
     def add_key(self, name: str = "test", rate: float = 1000.0, burst: int = 1000) -> str:
-        from coprocessor.service import auth
-
-        async def make() -> str:
-            return auth.create_key(self.runtime.db, name, rate, burst)
-
-        key: str = self.call(make())
-        return key
+        return self.background.add_key(name, rate, burst)
 
 
 def _free_port() -> int:

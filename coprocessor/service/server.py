@@ -213,6 +213,20 @@ class Background:
             raise
         return self
 
+    def add_key(self, name: str, rate: float = 50.0, burst: int = 100) -> str:
+        """Create an API key (printed nowhere; returned once)."""
+        from coprocessor.service import auth
+
+        runtime = self.runtime
+        if runtime is None:
+            raise UserInputError("the service is not running")
+
+        async def make() -> str:
+            return auth.create_key(runtime.db, name, rate, burst)
+
+        key: str = self.call(make())
+        return key
+
     def stop(self) -> None:
         if self.runtime is not None and self._handles is not None:
             self.call(stop(self.runtime, *self._handles))
