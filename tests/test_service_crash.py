@@ -198,3 +198,43 @@ def test_kill_9_at_random_moments_every_job_done_exactly_once(
         ).call()
         assert block == job["block"]
         assert score == job["score"] == expected_score(w3, subject, block)
+
+
+def test_sigterm_hands_leases_back(chain: Chain, tmp_path: Path) -> None:
+    """A clean stop (SIGTERM) finishes the running stage, releases its leases at once
+    (no waiting for them to expire) and a restarted process finishes every job."""
+    from coprocessor.devnet import free_port
+
+    cfg = service_config(chain, tmp_path, workers=2, lease_seconds=600.0)
+    config = tmp_path / "service.json"
+    config.write_text(json.dumps(cfg))
+    data = tmp_path / "data"
+    key = subprocess.run(
+        [str(COPROC), "--data-dir", str(data), "serve", "--config", str(config), "--add-key", "c"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    proc = Proc(config, data, free_port(), tmp_path / "serve.log")
+    proc.start()
+    ids = []
+    try:
+        for i in range(4):
+            body = json.dumps(
+                {"subject": "0x" + f"{i + 1:040x}", "model": "svc-test", "mode": "both"}
+            ).encode()
+            status, _, answer = http("POST", f"http://127.0.0.1:{proc.port}/v1/scores", body, auth)
+            assert status == 202
+            ids.append(json.loads(answer)["id"])
+        wait_for(
+            lambda: _active_states(data / "service.sqlite")["proving"] > 0, 30, "a job proving"
+        )
+        proc.stop()  # SIGTERM
+        assert proc.proc is not None and proc.proc.returncode == 0
+        conn = sqlite3.connect(data / "service.sqlite")
+        leased = conn.execute("SELECT COUNT(*) FROM jobs WHERE lease_owner IS NOT NULL").fetchone()
+        conn.close()
+        assert leased[0] == 0
+        proc.start()  # with 600 s leases, only released leases let this finish quickly
+        wait_for(lambda: _active_states(data / "service.sqlite")["done"] == 4, 60, "all done")
+    finally:
+        proc.stop()
