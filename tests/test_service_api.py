@@ -322,3 +322,25 @@ def test_block_tags_resolve(chain: Chain, client: Client) -> None:
     assert job["block"] == 2 and job["score"] == expected_score(chain.w3, SUBJECT, 2)
     with pytest.raises(Exception, match="above the node's head"):
         client.wait(client.request_score(SUBJECT, "svc-test", block=10**9)["id"])
+
+
+def test_post_that_would_revert_fails_with_the_contract_error(chain: Chain, client: Client) -> None:
+    """A second result for a block the oracle already holds is stale: the job fails with
+    the oracle's error by name, and no transaction is sent."""
+    from test_service_support import POSTER_KEY
+
+    posted = client.score(SUBJECT, "svc-test")
+    oracle = contracts.at(chain.w3, "RiskOracle", chain.oracle)
+    _, stored_block, _ = oracle.functions.scoreOf(
+        Web3.to_checksum_address(SUBJECT), model_hash()
+    ).call()
+    poster = Account.from_key(POSTER_KEY).address
+    nonce = chain.w3.eth.get_transaction_count(poster)
+    job = client.request_score(
+        SUBJECT, "svc-test", block=stored_block, mode="proven", destination="l1"
+    )
+    with pytest.raises(Exception, match="RiskOracleStale"):
+        client.wait(job["id"], timeout=30)
+    assert client.job(job["id"])["error"].startswith("posting: RiskOracle.submit would revert")
+    assert chain.w3.eth.get_transaction_count(poster) == nonce
+    assert posted["block"] >= 1
