@@ -99,3 +99,33 @@ def test_bridge_cli_on_the_two_chain_devnet(
         assert [m["status"] for m in json.loads(out)] == ["REDEEMED", "REDEEMED"]
     finally:
         _run(capsys, "--data-dir", d, "devnet", "down")
+
+
+def test_real_network_config_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = str(tmp_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"network": "arbitrum-nowhere", "l1_rpc": "x", "l2_rpc": "y"}')
+    good = tmp_path / "sepolia.json"
+    good.write_text(
+        json.dumps(
+            {
+                "network": "arbitrum-sepolia",
+                "l1_rpc": "http://127.0.0.1:9",  # nothing listens on the discard port
+                "l2_rpc": "http://127.0.0.1:9",
+            }
+        )
+    )
+    monkeypatch.delenv("COPROC_BRIDGE_KEY", raising=False)
+    cases = [
+        ((str(tmp_path / "missing.json"), "status"), "cannot read"),
+        ((str(bad), "status"), "bad bridge config"),
+        ((str(good), "status"), "COPROC_BRIDGE_KEY"),
+    ]
+    for (config, *rest), needle in cases:
+        code, _, err = _run(capsys, "--data-dir", d, "bridge", "--config", config, *rest)
+        assert code == 2 and err.count("\n") == 1 and needle in err, err
+    monkeypatch.setenv("COPROC_BRIDGE_KEY", "0x" + "11" * 32)
+    code, _, err = _run(capsys, "--data-dir", d, "bridge", "--config", str(good), "status")
+    assert code == 2 and err.count("\n") == 1 and "unreachable" in err, err
