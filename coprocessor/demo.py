@@ -1,33 +1,51 @@
 """The main job on embedded defaults (``make demo`` → ``coproc demo``).
 
-Current scope (foundation): start the local chain, deploy the demo ERC20 compiled from
-``contracts/src/demo`` by the project's forge/solcjs, create history (mints and
-transfers over several blocks), then for each holder index ``balanceOf[holder]`` with
-its account and storage proofs anchored a few blocks later, re-verify the bundle
-offline, and check the proven balance against the contract's own ``balanceOf`` call at
-that block. Later stages (features, model, zkVM receipt, bridge) extend this module.
+End to end, on a fresh two-chain devnet in ``<data dir>/demo`` (wiped at start):
+
+1. L1 + L2 anvils, the real nitro Bridge/Inbox/Outbox on L1, emulated ArbOS on L2,
+   the block-hash pusher/store, the L2 RiskOracle, the relay (``bridge.devnet``);
+2. realistic history on L1: the demo lending market (two tokens, a price oracle, a
+   pool) with borrowers and price moves over many blocks (``market_sim``);
+3. the sample model ``lending-risk-v1`` with a feature spec for this deployment,
+   registered on the L2 oracle with the guest's image ID; SignedScores on L2 with a
+   bonded operator key (encrypted keystore);
+4. the service in-process: for each borrower with debt, ``POST /v1/scores`` with mode
+   ``both`` — index + verify, score, EIP-712 sign, prove in the zkVM (dev mode by
+   default: real execution, fake seal; ``--prove`` for real local proofs, which the dev
+   verifier on L2 cannot accept and are then verified off-chain only);
+5. the bridge pushes each anchor's L1 block hash to L2 (retryable ticket) and posts
+   each receipt to the L2 RiskOracle; the example consumer refreshes the borrower's
+   max LTV from the stored score;
+6. a table (subject, journal/signed/on-chain score, block, proof kind, tx), exit 0 only
+   if the three scores agree for every subject.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
+import os
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coprocessor.bundle import load_bundle, verify_bundle
+import numpy as np
+
+from coprocessor import journal as journal_codec
 from coprocessor.devnet import Devnet
 from coprocessor.errors import ToolError
-from coprocessor.indexer import Read, index_block, write_json_atomic
 from coprocessor.paths import REPO_ROOT
-from coprocessor.rpc import RpcClient
-from coprocessor.slots import mapping_slot, slot_bytes
-from coprocessor.store import Store
 
-#: DemoToken's storage layout: balanceOf is the first state variable
-BALANCE_SLOT = 0
-ANCESTORS = 4
+MODEL = "lending-risk-v1"
+BORROWERS = 6
+STEPS = 40
+SEED = 7
+#: the market's accounts start here (the bridge devnet uses the first few)
+FIRST_ACCOUNT = 10
+ANCESTORS = 2
+PASSWORD_ENV = "COPROC_KEYSTORE_PASSWORD"
 
 
 @dataclass(frozen=True)
@@ -37,104 +55,218 @@ class DemoRow:
     subject: str
     block: int
     anchor: int
-    proven_balance: int
-    onchain_balance: int
-    nodes: int
-    bundle: str
+    journal_score: int
+    signed_score: int
+    onchain_score: int
+    max_ltv_bps: int
+    dev_mode: bool
+    tx: str
 
     @property
     def ok(self) -> bool:
-        """Proven value equals the contract's own answer."""
-        return self.proven_balance == self.onchain_balance
+        """The proven, signed and stored scores agree."""
+        return self.journal_score == self.signed_score == self.onchain_score
 
 
-def load_artifact(source: str, name: str) -> tuple[list[Any], str]:
-    """(abi, bytecode) from forge's build output (never hand-copied)."""
-    path = REPO_ROOT / "contracts" / "out" / source / f"{name}.json"
+def _say(message: str) -> None:
+    print(f"[demo] {message}", file=sys.stderr, flush=True)
+
+
+def _fresh_devnet(root: Path) -> dict[str, Any]:
+    from bridge.devnet import up_l2
+
+    stop_demo_devnet(root)
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    devnet = Devnet(root)
+    devnet.up()
+    return up_l2(devnet)
+
+
+def run_demo(data_dir: Path, prove: bool = False, keep: bool = False) -> list[DemoRow]:
+    """Run the demo in ``data_dir/demo``; returns one row per subject. The devnet is
+    stopped at the end unless ``keep``."""
     try:
-        data = json.loads(path.read_text())
-    except OSError:
-        raise ToolError(f"{path} missing: run `make setup` (it builds the contracts)") from None
-    return data["abi"], data["bytecode"]["object"]
+        return _run(data_dir, prove)
+    finally:
+        if not keep:
+            stop_demo_devnet(data_dir / "demo")
 
 
-def _create_history(rpc_url: str) -> tuple[str, list[str], Any]:
+def stop_demo_devnet(root: Path) -> None:
+    """Stop the demo's nodes and relay (state files stay for inspection)."""
+    from bridge.devnet import load, stop_relay
+
+    with contextlib.suppress(ToolError):
+        stop_relay(load(root))
+    Devnet(root).down()
+
+
+def _run(data_dir: Path, prove: bool) -> list[DemoRow]:
+    from eth_account import Account
     from web3 import Web3
 
-    w3 = Web3(Web3.HTTPProvider(rpc_url))
-    abi, bytecode = load_artifact("DemoToken.sol", "DemoToken")
-    accounts: list[str] = list(w3.eth.accounts[:5])
-    owner, holders = accounts[0], accounts[1:]
-    factory: Any = w3.eth.contract(abi=abi, bytecode=bytecode)
-    tx = factory.constructor("Demo USD", "dUSD").transact({"from": owner})
-    address = str(w3.eth.wait_for_transaction_receipt(tx)["contractAddress"])
-    token: Any = w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
-    for i, holder in enumerate(holders):
-        token.functions.mint(holder, (i + 1) * 1_000 * 10**18).transact({"from": owner})
-    for step in range(6):  # a little history: transfers in separate blocks
-        sender, receiver = holders[step % 4], holders[(step + 1) % 4]
-        token.functions.transfer(receiver, 10**18 * (step + 1)).transact({"from": sender})
-    w3.provider.make_request("anvil_mine", [ANCESTORS + 1])  # type: ignore[arg-type]
-    return address, holders, token
+    from bridge.chain import dev_account
+    from bridge.service import Bridge
+    from coprocessor import contracts, features, market_sim, prover
+    from coprocessor.client import Client
+    from coprocessor.models import model as model_format
+    from coprocessor.service.config import load_config
+    from coprocessor.service.server import Background
 
+    root = data_dir / "demo"
+    _say("starting the two-chain devnet (L1 + L2 anvil, nitro contracts, relay)...")
+    info = _fresh_devnet(root)
+    l1_url, l2_url = info["l1"]["rpc"], info["l2"]["rpc"]
+    addresses = info["contracts"]
 
-async def _index_all(
-    rpc_url: str, store: Store, token: str, holders: list[str], out_dir: Path
-) -> list[tuple[str, int, Any, Path]]:
-    results = []
-    async with RpcClient(rpc_url) as rpc:
-        block = await rpc.block_number() - ANCESTORS
-        for holder in holders:
-            holder_bytes = bytes.fromhex(holder[2:])
-            slot = slot_bytes(mapping_slot(BALANCE_SLOT, holder_bytes))
-            reads = [Read(bytes.fromhex(token[2:]), (slot,)), Read(holder_bytes)]
-            verified = await index_block(rpc, store, block, reads, ancestors=ANCESTORS)
-            path = out_dir / f"bundle-{holder.lower()}.json"
-            write_json_atomic(path, verified.bundle.to_json())
-            results.append((holder, block, verified, path))
-    return results
+    _say(f"simulating the lending market on L1 ({BORROWERS} borrowers, {STEPS} blocks)...")
+    market = market_sim.deploy(
+        market_sim.Rpc(l1_url), borrowers=BORROWERS, first_account=FIRST_ACCOUNT
+    )
+    market_sim.setup_balances(market)
+    market_sim.simulate(market, np.random.default_rng(SEED), steps=STEPS)
 
+    models_dir = root / "models"
+    models_dir.mkdir()
+    model = model_format.load(REPO_ROOT / "models" / f"{MODEL}.json")
+    spec = market_sim.spec_for(market)
+    model_hash = model.hash()
+    spec_hash = features.spec_hash(spec)
+    # the same model, paired with the spec for this deployment's addresses (meta is
+    # not hashed: the model hash stays the committed one)
+    model_json = json.loads((REPO_ROOT / "models" / f"{MODEL}.json").read_text())
+    model_json.setdefault("meta", {})["feature_spec_hash"] = "0x" + spec_hash.hex()
+    (models_dir / f"{MODEL}.json").write_text(json.dumps(model_json, indent=1))
+    (models_dir / f"{MODEL}.features.json").write_text(json.dumps(spec, indent=1))
 
-def run_demo(data_dir: Path) -> list[DemoRow]:
-    """Run the demo; returns one row per subject."""
-    info = Devnet(data_dir).up()
-    rpc_url = info["l1"]["rpc"]
-    token_address, holders, token = _create_history(rpc_url)
-    store = Store(data_dir / "coproc.sqlite")
-    try:
-        results = asyncio.run(
-            _index_all(rpc_url, store, token_address, holders, data_dir / "bundles")
-        )
-    finally:
-        store.close()
-    rows = []
-    for holder, block, verified, path in results:
-        again = verify_bundle(load_bundle(path)).to_json()  # offline, from the file
-        token_read = next(a for a in again["accounts"] if a["address"] == token_address.lower())
-        proven = int(next(iter(token_read["storage"].values())), 16)
-        onchain = token.functions.balanceOf(holder).call(block_identifier=block)
-        rows.append(
-            DemoRow(
-                subject=holder,
-                block=block,
-                anchor=verified.anchor.number,
-                proven_balance=proven,
-                onchain_balance=onchain,
-                nodes=len(verified.bundle.nodes),
-                bundle=str(path),
+    l1 = Web3(Web3.HTTPProvider(l1_url))
+    l2 = Web3(Web3.HTTPProvider(l2_url))
+    owner = dev_account(1)
+    image_id = bytes.fromhex(prover.host_image_id()[2:])
+    oracle = contracts.at(l2, "RiskOracle", addresses["l2_risk_oracle"])
+    _send(l2, owner, oracle.functions.allowImageId(image_id, True))
+    _send(l2, owner, oracle.functions.registerModel(model_hash, spec_hash))
+    signed_scores = contracts.deploy(
+        l2, "SignedScores", oracle.address, 10**18, 3600, sender=owner.address
+    )
+    consumer = contracts.deploy(
+        l2, "ExampleLendingPool", oracle.address, model_hash, 7200, 8000, sender=owner.address
+    )
+    operator = Account.create()
+    password = os.environ.get(PASSWORD_ENV) or "coproc-demo"
+    os.environ[PASSWORD_ENV] = password
+    keystore = root / "operator.keystore.json"
+    keystore.write_text(json.dumps(Account.encrypt(operator.key, password)))
+    _send(l2, owner, signed_scores.functions.register(operator.address), value=10**18)
+
+    config = load_config(
+        None,
+        {
+            "rpc_url": l1_url,
+            "models_dir": str(models_dir),
+            "ancestors": ANCESTORS,
+            "keystore": str(keystore),
+            "signed_scores": signed_scores.address,
+            "signing_chain_id": l2.eth.chain_id,
+            "prover": "zkvm",
+            "dev_proofs": not prove,
+        },
+    )
+    subjects = [b for b in market.borrowers if _debt(l1, market.pool, b) > 0] or market.borrowers[
+        :3
+    ]
+    rows: list[DemoRow] = []
+    bridge = Bridge.from_devnet(info, root)
+    _say(f"service up; requesting scores for {len(subjects)} borrowers (mode both)...")
+    with Background(config, root / "service") as service:
+        client = Client(service.url, service.add_key("demo"))
+        jobs = [
+            client.request_score(Web3.to_checksum_address(s), MODEL, mode="both")["id"]
+            for s in subjects
+        ]
+        for subject, job_id in zip(subjects, jobs, strict=True):
+            client.wait(job_id, timeout=900)
+            result = client.score(Web3.to_checksum_address(subject), MODEL)
+            client.verify_signed(result, operator.address)
+            journal = bytes.fromhex(result["journal"][2:])
+            decoded = journal_codec.decode(journal)
+            if not result.get("seal"):
+                raise ToolError(
+                    "the receipt has no on-chain seal (composite receipts are off-chain only)"
+                )
+            seal = bytes.fromhex(result["seal"][2:])
+            anchor = int(decoded["anchorNumber"])
+            if l1.eth.block_number <= anchor:  # blockhash(n) exists from block n + 1 on
+                l1.provider.make_request("anvil_mine", [1])  # type: ignore[arg-type]
+            _say(f"{subject}: pushing L1 block {anchor}'s hash to L2 (retryable ticket)...")
+            bridge.push_blockhash(anchor, timeout=120)
+            receipt = bridge.post_l2_score(journal, seal, timeout=120)
+            _send(l2, owner, consumer.functions.refreshMaxLtv(Web3.to_checksum_address(subject)))
+            stored = oracle.functions.scoreOf(Web3.to_checksum_address(subject), model_hash).call()
+            ltv = consumer.functions.maxLtvBpsOf(Web3.to_checksum_address(subject)).call()
+            rows.append(
+                DemoRow(
+                    subject=Web3.to_checksum_address(subject),
+                    block=int(decoded["blockNumber"]),
+                    anchor=int(decoded["anchorNumber"]),
+                    journal_score=int(decoded["score"]),
+                    signed_score=int(result["score"]),
+                    onchain_score=int(stored[0]),
+                    max_ltv_bps=int(ltv),
+                    dev_mode=bool(result.get("dev_mode")),
+                    tx=_tx_hash(receipt),
+                )
             )
-        )
     return rows
+
+
+def _tx_hash(receipt: Any) -> str:
+    if isinstance(receipt, dict):
+        value = receipt.get("transactionHash") or receipt.get("tx_hash") or ""
+    else:
+        value = getattr(receipt, "transactionHash", "")
+    return value.hex() if isinstance(value, bytes) else str(value)
+
+
+def _debt(l1: Any, pool: str, borrower: str) -> int:
+    from coprocessor import market_sim
+
+    word = l1.eth.get_storage_at(l1.to_checksum_address(pool), market_sim.position_slot(borrower))
+    return int.from_bytes(bytes(word), "big") >> 128
+
+
+def _send(w3: Any, account: Any, fn: Any, value: int = 0) -> Any:
+    tx = fn.build_transaction({"from": account.address, "value": value})
+    tx_hash = w3.eth.send_transaction(tx)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+    if receipt["status"] != 1:
+        raise ToolError(f"demo transaction {fn.fn_name} reverted")
+    return receipt
 
 
 def render_table(rows: list[DemoRow]) -> str:
     """The human table printed by ``coproc demo``."""
-    header = f"{'subject':<44} {'block':>6} {'anchor':>6} {'proven dUSD':>14} {'matches':>8}"
-    lines = [header, "-" * len(header)]
-    for row in rows:
+    header = (
+        f"{'subject':<44} {'block':>5} {'anchor':>6} {'journal':>7} {'signed':>6} "
+        f"{'on-chain':>8} {'maxLTV':>6} {'proof':>9}  tx"
+    )
+    lines = [header, "-" * (len(header) + 20)]
+    for r in rows:
         lines.append(
-            f"{row.subject:<44} {row.block:>6} {row.anchor:>6} "
-            f"{row.proven_balance / 10**18:>14,.2f} {'yes' if row.ok else 'NO':>8}"
+            f"{r.subject:<44} {r.block:>5} {r.anchor:>6} {r.journal_score:>7} "
+            f"{r.signed_score:>6} {r.onchain_score:>8} {r.max_ltv_bps:>6} "
+            f"{'dev-mode' if r.dev_mode else 'zk':>9}  {r.tx[:18]}…"
+        )
+    agree = all(r.ok for r in rows)
+    lines.append("")
+    lines.append(
+        "all scores agree (journal = signed = on-chain)" if agree else "MISMATCH: see rows above"
+    )
+    if any(r.dev_mode for r in rows):
+        lines.append(
+            "dev-mode receipts: real execution, fake seal (accepted only by the dev verifier)"
         )
     return "\n".join(lines)
 
@@ -146,14 +278,13 @@ def rows_json(rows: list[DemoRow]) -> list[dict[str, Any]]:
             "subject": r.subject,
             "block": r.block,
             "anchor": r.anchor,
-            "proven_balance": hex(r.proven_balance),
-            "onchain_balance": hex(r.onchain_balance),
-            "matches": r.ok,
-            "nodes": r.nodes,
-            "bundle": r.bundle,
+            "journal_score": r.journal_score,
+            "signed_score": r.signed_score,
+            "onchain_score": r.onchain_score,
+            "max_ltv_bps": r.max_ltv_bps,
+            "dev_mode": r.dev_mode,
+            "tx": r.tx,
+            "agree": r.ok,
         }
         for r in rows
     ]
-
-
-__all__ = ["DemoRow", "load_artifact", "render_table", "rows_json", "run_demo"]

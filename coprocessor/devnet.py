@@ -25,6 +25,8 @@ from coprocessor.errors import ToolError
 from coprocessor.paths import foundry_tool
 
 DEFAULT_CHAIN_ID = 31337
+#: funded dev accounts (anvil's default is 10; the demo market uses accounts 10..)
+DEV_ACCOUNTS = 24
 #: the well-known first anvil dev account (mnemonic "test test ... junk"); local only
 DEV_PRIVATE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
@@ -116,6 +118,8 @@ def start_anvil(
         "prague",
         "--chain-id",
         str(chain_id),
+        "--accounts",
+        str(DEV_ACCOUNTS),
         *extra_args,
     ]
     if persist:

@@ -118,10 +118,11 @@ class Market:
             raise ToolError(f"transactions left unmined: {status}")
 
 
-def deploy(rpc: Rpc, borrowers: int = BORROWERS) -> Market:
-    """Deploy the demo market from anvil account 0 with automine on (on a fresh chain:
-    nonces 0..3, so the addresses are fixed)."""
-    accounts = rpc.call("eth_accounts")
+def deploy(rpc: Rpc, borrowers: int = BORROWERS, first_account: int = 0) -> Market:
+    """Deploy the demo market from anvil account ``first_account`` with automine on (on
+    a fresh chain and account 0: nonces 0..3, so the addresses are fixed). The next
+    account liquidates, the ones after it borrow."""
+    accounts = rpc.call("eth_accounts")[first_account:]
     market = Market(rpc, accounts[0], accounts[1], accounts[2 : 2 + borrowers])
     if len(market.borrowers) != borrowers:
         raise ToolError("anvil has too few accounts")

@@ -1,8 +1,10 @@
-"""The README's main command, end to end, in a throwaway data directory."""
+"""The README's main command, end to end (dev-mode proofs), in a throwaway data dir:
+two chains, market history, service, signed + proven scores, bridge, L2 oracle."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,29 +12,36 @@ from pathlib import Path
 COPROC = str(Path(sys.executable).parent / "coproc")
 
 
-def test_demo_json(tmp_path: Path) -> None:
-    data = ["--data-dir", str(tmp_path)]
+def _alive(pid: int) -> bool:
     try:
-        done = subprocess.run(
-            [COPROC, *data, "demo", "--json"], capture_output=True, text=True, timeout=600
-        )
-        assert done.returncode == 0, done.stderr
-        rows = json.loads(done.stdout)
-        assert len(rows) == 4
-        for row in rows:
-            assert row["matches"] is True
-            assert row["proven_balance"] == row["onchain_balance"]
-            assert int(row["proven_balance"], 16) > 0
-            assert row["anchor"] == row["block"] + 4
-            check = subprocess.run(
-                [COPROC, "verify-bundle", row["bundle"]], capture_output=True, text=True
-            )
-            assert check.returncode == 0, check.stderr
-        again = subprocess.run(
-            [COPROC, *data, "devnet", "status", "--json"], capture_output=True, text=True
-        )
-        assert json.loads(again.stdout)["l1"]["running"] is True
-    finally:
-        subprocess.run([COPROC, *data, "devnet", "down"], capture_output=True)
-    status = subprocess.run([COPROC, *data, "devnet", "status"], capture_output=True, text=True)
-    assert status.returncode == 1
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_demo_json(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [COPROC, "--data-dir", str(tmp_path), "demo", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = json.loads(done.stdout)
+    assert len(rows) >= 3
+    for row in rows:
+        # the Rust guest's journal, the Python reference's signed score and the score
+        # the L2 RiskOracle stored (read back) are three independent paths
+        assert row["journal_score"] == row["signed_score"] == row["onchain_score"]
+        assert 0 <= row["journal_score"] <= 10_000
+        assert row["anchor"] == row["block"] + 2
+        assert row["dev_mode"] is True
+        assert row["max_ltv_bps"] == 8000 * (10_000 - row["onchain_score"]) // 10_000
+    assert len({row["subject"] for row in rows}) == len(rows)
+    assert len({row["journal_score"] for row in rows}) > 1  # scores depend on the subject
+    # the devnet was stopped at the end
+    record = json.loads((tmp_path / "demo" / "devnet" / "l1.state.json").read_text() or "{}")
+    assert record is not None
+    devnet = tmp_path / "demo" / "devnet" / "devnet.json"
+    assert not devnet.exists()

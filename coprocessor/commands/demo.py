@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from coprocessor.paths import data_dir
@@ -14,14 +13,23 @@ def register(sub: Any) -> None:
     """Add ``demo``."""
     p = sub.add_parser("demo", help="end-to-end demo on a local chain (see docs/quickstart.md)")
     p.add_argument("--json", action="store_true", help="print the result rows as JSON")
+    p.add_argument(
+        "--prove",
+        action="store_true",
+        help="real local zkVM proofs instead of dev mode (slow; verified off-chain only)",
+    )
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the demo devnet running (stop: coproc --data-dir DIR/demo devnet down)",
+    )
     p.set_defaults(handler=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
     from coprocessor.demo import render_table, rows_json, run_demo
 
-    print("[demo] starting the local chain and creating history...", file=sys.stderr)
-    rows = run_demo(data_dir(args.data_dir))
+    rows = run_demo(data_dir(args.data_dir), prove=args.prove, keep=args.keep)
     if args.json:
         print(json.dumps(rows_json(rows), indent=2))
     else:
