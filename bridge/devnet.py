@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from bridge.chain import connect, dev_account, raw_request
 from bridge.nitro import ARB_RETRYABLE_TX, ARB_SYS, nitro_artifact
 from bridge.store import BridgeStore
 from coprocessor import contracts
-from coprocessor.devnet import AnvilNode, Devnet, start_anvil, stop_pid
+from coprocessor.devnet import AnvilNode, Devnet, pid_alive, start_anvil, stop_pid
 from coprocessor.errors import ToolError
 
 L2_CHAIN_ID = 412346
@@ -195,16 +194,6 @@ def start_relay(data_dir: Path, log: Path, confirm_delay: float) -> int:
     return proc.pid
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def up_l2(
     devnet: Devnet, *, confirm_delay: float = DEFAULT_CONFIRM_DELAY, relay: bool = True
 ) -> dict[str, Any]:
@@ -239,7 +228,7 @@ def up_l2(
     info["contracts"] = addresses
     if relay:
         entry = info.get("relay")
-        if not (isinstance(entry, dict) and _alive(int(entry.get("pid", 0)))):
+        if not (isinstance(entry, dict) and pid_alive(int(entry.get("pid", 0)))):
             log = devnet.dir / "relay.log"
             pid = start_relay(devnet.dir.parent, log, confirm_delay)
             entry = {"pid": pid, "log": str(log), "confirm_delay": confirm_delay}

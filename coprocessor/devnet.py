@@ -51,7 +51,8 @@ def rpc_call(url: str, method: str, params: list[Any] | None = None, timeout: fl
     return answer["result"]
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (signal 0)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -149,7 +150,7 @@ def start_anvil(
 
 def stop_pid(pid: int, timeout: float = 10.0) -> None:
     """SIGTERM (anvil writes its state on exit), then SIGKILL if it lingers."""
-    if not _alive(pid):
+    if not pid_alive(pid):
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
@@ -157,7 +158,7 @@ def stop_pid(pid: int, timeout: float = 10.0) -> None:
     while time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        if not _alive(pid):
+        if not pid_alive(pid):
             return
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
@@ -201,7 +202,7 @@ class Devnet:
             )
         except (KeyError, TypeError, ValueError):
             return None  # a damaged record: treat the node as not running
-        if node.pid > 0 and _alive(node.pid) and node.answers():
+        if node.pid > 0 and pid_alive(node.pid) and node.answers():
             return node
         return None
 
