@@ -4,5 +4,5 @@ pragma solidity ^0.8.20;
 
 /// Image ID of the coproc risk-score zkVM guest (journal v1).
 library ImageID {
-    bytes32 public constant RISK_SCORE_ID = bytes32(0x67fc724d9bdebf917d8acbdc379be108a99d82a601bfb5a62dff43d7768625c8);
+    bytes32 public constant RISK_SCORE_ID = bytes32(0xea7bbcea6cb6895417d43ae2e05db1105a07d95639d236a5446232dfbed567f9);
 }

@@ -295,18 +295,29 @@ impl Parser<'_> {
         if let Some(b'.' | b'e' | b'E') = self.peek() {
             return Err(err("only integers are allowed"));
         }
-        let mut w: Word = [0u8; 32];
-        for d in digits {
-            // w = w * 10 + d, failing on overflow past 2^256 - 1
-            let mut carry = u16::from(d - b'0');
-            for b in w.iter_mut().rev() {
-                let v = u16::from(*b) * 10 + carry;
-                *b = (v & 0xff) as u8;
-                carry = v >> 8;
+        // Nine digits at a time into 32-bit limbs (division and long loops are costly
+        // in the zkVM: this runs for every spec the guest reads).
+        let mut limbs = [0u32; 8]; // little-endian
+        for chunk in digits.chunks(9) {
+            let mut mul: u64 = 1;
+            let mut add: u64 = 0;
+            for d in chunk {
+                mul *= 10;
+                add = add * 10 + u64::from(d - b'0');
+            }
+            let mut carry = add;
+            for l in limbs.iter_mut() {
+                let v = u64::from(*l) * mul + carry;
+                *l = v as u32;
+                carry = v >> 32;
             }
             if carry != 0 {
                 return Err(err("integer wider than 256 bits"));
             }
+        }
+        let mut w: Word = [0u8; 32];
+        for (i, l) in limbs.iter().enumerate() {
+            w[28 - 4 * i..32 - 4 * i].copy_from_slice(&l.to_be_bytes());
         }
         let zero = w.iter().all(|&b| b == 0);
         Ok(Json::Int(neg && !zero, w))
@@ -314,22 +325,31 @@ impl Parser<'_> {
 }
 
 fn decimal(w: &Word) -> String {
-    let mut n = *w;
-    let mut digits = Vec::new();
+    // Repeated division by 10^9 over 32-bit limbs (few divisions: see `number`).
+    let mut limbs = [0u32; 8]; // big-endian order
+    for (i, l) in limbs.iter_mut().enumerate() {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&w[4 * i..4 * i + 4]);
+        *l = u32::from_be_bytes(b);
+    }
+    let mut groups: Vec<u32> = Vec::new();
     loop {
-        let mut rem = 0u16;
-        for b in n.iter_mut() {
-            let v = (rem << 8) | u16::from(*b);
-            *b = (v / 10) as u8;
-            rem = v % 10;
+        let mut rem: u64 = 0;
+        for l in limbs.iter_mut() {
+            let cur = (rem << 32) | u64::from(*l);
+            *l = (cur / 1_000_000_000) as u32;
+            rem = cur % 1_000_000_000;
         }
-        digits.push(b'0' + rem as u8);
-        if n.iter().all(|&b| b == 0) {
+        groups.push(rem as u32);
+        if limbs.iter().all(|&l| l == 0) {
             break;
         }
     }
-    digits.reverse();
-    String::from_utf8(digits).unwrap_or_default()
+    let mut out = format!("{}", groups[groups.len() - 1]);
+    for g in groups.iter().rev().skip(1) {
+        out.push_str(&format!("{g:09}"));
+    }
+    out
 }
 
 fn write_str(s: &str, out: &mut String) {
@@ -424,5 +444,8 @@ mod tests {
         assert!(parse(b"115792089237316195423570985008687907853269984665640564039457584007913129639936").is_err());
         assert_eq!(parse(b"-0").unwrap(), Json::int(0));
         assert_eq!(parse(b"-9223372036854775808").unwrap().as_i64(), Some(i64::MIN));
+        for text in ["0", "7", "1000000000", "999999999", "18446744073709551616", "100000000000000000000000000000000000001"] {
+            assert_eq!(canonical(&parse(text.as_bytes()).unwrap()), text);
+        }
     }
 }

@@ -123,11 +123,42 @@ pub const MAX_FEATURES: usize = 256;
 /// Most steps in a slot path.
 pub const MAX_PATH: usize = 16;
 
-fn fail(where_: &str, m: &str) -> Error {
+/// Where in the spec a value sits; formatted only when an error is reported (the
+/// guest parses every spec, and eager strings cost cycles).
+type Ctx<'a> = &'a dyn core::fmt::Display;
+
+/// A context with a suffix, e.g. `feature 'x'` + ` bits.size`.
+struct At<'a>(Ctx<'a>, &'static str);
+
+impl core::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}{}", self.0, self.1)
+    }
+}
+
+/// `feature {i}` / `path[{i}]`, formatted lazily.
+struct Indexed<'a>(Ctx<'a>, &'static str, usize);
+
+impl core::fmt::Display for Indexed<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}{}[{}]", self.0, self.1, self.2)
+    }
+}
+
+/// `feature 'name'`, formatted lazily.
+struct Named<'a>(&'a str);
+
+impl core::fmt::Display for Named<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "feature '{}'", self.0)
+    }
+}
+
+fn fail(where_: Ctx<'_>, m: &str) -> Error {
     Error::Spec(format!("{where_}: {m}"))
 }
 
-fn keys<'a>(v: &'a Json, req: &[&str], opt: &[&str], where_: &str) -> Result<&'a [(String, Json)]> {
+fn keys<'a>(v: &'a Json, req: &[&str], opt: &[&str], where_: Ctx<'_>) -> Result<&'a [(String, Json)]> {
     let Json::Obj(m) = v else {
         return Err(fail(where_, "expected an object"));
     };
@@ -149,7 +180,7 @@ fn word_max() -> Word {
 }
 
 /// An integer in `[lo, hi]` given as (negative, magnitude) bounds checks on small ranges.
-fn small_int(v: Option<&Json>, default: i64, lo: i64, hi: i64, where_: &str) -> Result<i64> {
+fn small_int(v: Option<&Json>, default: i64, lo: i64, hi: i64, where_: Ctx<'_>) -> Result<i64> {
     let Some(v) = v else { return Ok(default) };
     match v {
         Json::Int(..) => {
@@ -164,7 +195,7 @@ fn small_int(v: Option<&Json>, default: i64, lo: i64, hi: i64, where_: &str) -> 
 }
 
 /// A non-negative integer below 2^256, at least `min`.
-fn big_uint(v: Option<&Json>, default: u64, min: u64, where_: &str) -> Result<Word> {
+fn big_uint(v: Option<&Json>, default: u64, min: u64, where_: Ctx<'_>) -> Result<Word> {
     let Some(v) = v else {
         return Ok(crate::u256::from_u128(u128::from(default)));
     };
@@ -189,7 +220,7 @@ fn hex_any(s: &str) -> Option<Vec<u8>> {
     (0..body.len() / 2).map(|i| u8::from_str_radix(&body[2 * i..2 * i + 2], 16).ok()).collect()
 }
 
-fn addr_of(v: &Json, where_: &str) -> Result<Addr> {
+fn addr_of(v: &Json, where_: Ctx<'_>) -> Result<Addr> {
     match v.as_str() {
         Some("$subject") => Ok(Addr::Subject),
         Some(s) => {
@@ -203,7 +234,7 @@ fn addr_of(v: &Json, where_: &str) -> Result<Addr> {
     }
 }
 
-fn key_of(v: &Json, where_: &str) -> Result<Key> {
+fn key_of(v: &Json, where_: Ctx<'_>) -> Result<Key> {
     let bad = || fail(where_, "mapping key must be '$subject', an integer or bytes20/bytes32 hex");
     match v {
         Json::Str(s) if s == "$subject" => Ok(Key::Subject),
@@ -236,7 +267,7 @@ fn key_of(v: &Json, where_: &str) -> Result<Key> {
     }
 }
 
-fn slot_of(v: &Json, where_: &str) -> Result<(Word, Vec<Step>)> {
+fn slot_of(v: &Json, where_: Ctx<'_>) -> Result<(Word, Vec<Step>)> {
     keys(v, &["base"], &["path"], where_)?;
     let empty = Json::Arr(Vec::new());
     let Json::Arr(path) = v.get("path").unwrap_or(&empty) else {
@@ -247,7 +278,7 @@ fn slot_of(v: &Json, where_: &str) -> Result<(Word, Vec<Step>)> {
     }
     let mut steps = Vec::new();
     for (i, st) in path.iter().enumerate() {
-        let at = format!("{where_} path[{i}]");
+        let at = Indexed(where_, " path", i);
         let step = if st.get("mapping").is_some() {
             keys(st, &["mapping"], &[], &at)?;
             Step::Mapping(key_of(st.get("mapping").unwrap_or(&Json::Null), &at)?)
@@ -265,13 +296,13 @@ fn slot_of(v: &Json, where_: &str) -> Result<(Word, Vec<Step>)> {
         };
         steps.push(step);
     }
-    Ok((big_uint(v.get("base"), 0, 0, &format!("{where_} base"))?, steps))
+    Ok((big_uint(v.get("base"), 0, 0, &At(where_, " base"))?, steps))
 }
 
-fn bounds(f: &Json, where_: &str) -> Result<(i32, i32)> {
+fn bounds(f: &Json, where_: Ctx<'_>) -> Result<(i32, i32)> {
     let (lo32, hi32) = (i64::from(i32::MIN), i64::from(i32::MAX));
-    let lo = small_int(f.get("min"), lo32, lo32, hi32, &format!("{where_} min"))? as i32;
-    let hi = small_int(f.get("max"), hi32, lo32, hi32, &format!("{where_} max"))? as i32;
+    let lo = small_int(f.get("min"), lo32, lo32, hi32, &At(where_, " min"))? as i32;
+    let hi = small_int(f.get("max"), hi32, lo32, hi32, &At(where_, " max"))? as i32;
     if lo > hi {
         return Err(fail(where_, &format!("min {lo} > max {hi}")));
     }
@@ -286,7 +317,7 @@ fn name_ok(n: &str) -> bool {
         && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
-fn read_feature(f: &Json, where_: &str) -> Result<Source> {
+fn read_feature(f: &Json, where_: Ctx<'_>) -> Result<Source> {
     keys(f, &["name", "read"], &["decimals", "signed", "min", "max"], where_)?;
     let r = f.get("read").unwrap_or(&Json::Null);
     keys(r, &["kind", "address"], &["block_offset", "slot", "bits"], where_)?;
@@ -297,8 +328,8 @@ fn read_feature(f: &Json, where_: &str) -> Result<Source> {
         Some("code_present") => Kind::CodePresent,
         _ => return Err(fail(where_, "read.kind must be one of balance, nonce, storage, code_present")),
     };
-    let address = addr_of(r.get("address").unwrap_or(&Json::Null), &format!("{where_} read.address"))?;
-    let block_offset = small_int(r.get("block_offset"), 0, 0, 1 << 32, &format!("{where_} block_offset"))? as u64;
+    let address = addr_of(r.get("address").unwrap_or(&Json::Null), &At(where_, " read.address"))?;
+    let block_offset = small_int(r.get("block_offset"), 0, 0, 1 << 32, &At(where_, " block_offset"))? as u64;
     let signed = match f.get("signed") {
         None => false,
         Some(Json::Bool(b)) => *b,
@@ -306,12 +337,12 @@ fn read_feature(f: &Json, where_: &str) -> Result<Source> {
     };
     let (slot, bits_offset, bits_size) = if kind == Kind::Storage {
         let s = r.get("slot").ok_or_else(|| fail(where_, "a storage read needs a slot"))?;
-        let slot = slot_of(s, &format!("{where_} slot"))?;
+        let slot = slot_of(s, &At(where_, " slot"))?;
         let empty = Json::Obj(Vec::new());
         let bits = r.get("bits").unwrap_or(&empty);
-        keys(bits, &[], &["offset", "size"], &format!("{where_} bits"))?;
-        let off = small_int(bits.get("offset"), 0, 0, 31, &format!("{where_} bits.offset"))?;
-        let size = small_int(bits.get("size"), 32 - off, 1, 32 - off, &format!("{where_} bits.size"))?;
+        keys(bits, &[], &["offset", "size"], &At(where_, " bits"))?;
+        let off = small_int(bits.get("offset"), 0, 0, 31, &At(where_, " bits.offset"))?;
+        let size = small_int(bits.get("size"), 32 - off, 1, 32 - off, &At(where_, " bits.size"))?;
         (Some(slot), off as u32, size as u32)
     } else {
         if r.get("slot").is_some() || r.get("bits").is_some() {
@@ -322,14 +353,14 @@ fn read_feature(f: &Json, where_: &str) -> Result<Source> {
         }
         (None, 0, 32)
     };
-    let decimals = small_int(f.get("decimals"), 0, 0, i64::from(crate::u256::MAX_DECIMALS), &format!("{where_} decimals"))?;
+    let decimals = small_int(f.get("decimals"), 0, 0, i64::from(crate::u256::MAX_DECIMALS), &At(where_, " decimals"))?;
     Ok(Source::Read { kind, address, block_offset, slot, bits_offset, bits_size, decimals: decimals as u32, signed })
 }
 
-fn combine_feature(f: &Json, where_: &str, earlier: &[Feature]) -> Result<Source> {
+fn combine_feature(f: &Json, where_: Ctx<'_>, earlier: &[Feature]) -> Result<Source> {
     keys(f, &["name", "combine"], &["min", "max"], where_)?;
     let c = f.get("combine").unwrap_or(&Json::Null);
-    keys(c, &["op", "args"], &[], &format!("{where_} combine"))?;
+    keys(c, &["op", "args"], &[], &At(where_, " combine"))?;
     let op = match c.get("op").and_then(Json::as_str) {
         Some("sub") => Op::Sub,
         Some("add") => Op::Add,
@@ -360,24 +391,24 @@ pub fn parse(text: &[u8]) -> Result<Spec> {
 
 /// Parse and validate a spec from a JSON value.
 pub fn from_json(v: &Json) -> Result<Spec> {
-    keys(v, &["format", "version", "name", "features"], &[], "top")?;
+    keys(v, &["format", "version", "name", "features"], &[], &"top")?;
     if v.get("format").and_then(Json::as_str) != Some("coproc-features") {
-        return Err(fail("format", "must be 'coproc-features'"));
+        return Err(fail(&"format", "must be 'coproc-features'"));
     }
     if v.get("version").and_then(Json::as_u64) != Some(1) {
-        return Err(fail("version", "unsupported version"));
+        return Err(fail(&"version", "unsupported version"));
     }
     let name = match v.get("name") {
         Some(Json::Str(s)) if s.is_ascii() => s.clone(),
-        _ => return Err(fail("name", "must be an ASCII string")),
+        _ => return Err(fail(&"name", "must be an ASCII string")),
     };
     let list = match v.get("features") {
         Some(Json::Arr(a)) if !a.is_empty() && a.len() <= MAX_FEATURES => a,
-        _ => return Err(fail("features", "must be a list of 1..256 features")),
+        _ => return Err(fail(&"features", "must be a list of 1..256 features")),
     };
     let mut features: Vec<Feature> = Vec::new();
     for (i, f) in list.iter().enumerate() {
-        let at = format!("feature {i}");
+        let at = Indexed(&"feature", "", i);
         if !matches!(f, Json::Obj(_)) {
             return Err(fail(&at, "expected an object"));
         }
@@ -385,7 +416,8 @@ pub fn from_json(v: &Json) -> Result<Spec> {
             Some(Json::Str(s)) if name_ok(s) => s.clone(),
             _ => return Err(fail(&at, "name must match [A-Za-z_][A-Za-z0-9_]{0,63}")),
         };
-        let at = format!("feature '{fname}'");
+        let named = Named(&fname);
+        let at: &dyn core::fmt::Display = &named;
         if features.iter().any(|o| o.name == fname) {
             return Err(fail(&at, "duplicate name"));
         }

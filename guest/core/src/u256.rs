@@ -126,6 +126,18 @@ pub const MAX_DECIMALS: u32 = 77;
 /// `trunc(mag · 2^16 / 10^decimals)` for a magnitude `mag < 2^256`, saturated to
 /// `u64::MAX` (callers saturate further to int32).
 pub fn q16_magnitude(mag: &Word, decimals: u32) -> u64 {
+    // Fast path (most values): mag < 2^112 and 10^decimals < 2^127 fit u128 arithmetic.
+    if mag[..18].iter().all(|&b| b == 0) && decimals <= 38 {
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&mag[16..]);
+        let q = (u128::from_be_bytes(b) << 16) / 10u128.pow(decimals);
+        return u64::try_from(q).unwrap_or(u64::MAX);
+    }
+    q16_wide(mag, decimals)
+}
+
+/// The general path of [`q16_magnitude`]: bitwise long division on 320-bit values.
+fn q16_wide(mag: &Word, decimals: u32) -> u64 {
     let num = wide_shl(&wide_from_word(mag), 16);
     let mut den: Wide = [1, 0, 0, 0, 0];
     for _ in 0..decimals.min(MAX_DECIMALS) {
@@ -189,6 +201,14 @@ mod tests {
         // 3 / 10 = 0.3 -> trunc(19660.8) = 19660
         assert_eq!(q16_magnitude(&from_u128(3), 1), 19660);
         assert_eq!(q16_magnitude(&[0xff; 32], 0), u64::MAX);
+        // both paths agree around the fast-path boundary
+        for shift in [100u32, 111, 112, 113, 127] {
+            let mut w = [0u8; 32];
+            w[31 - (shift / 8) as usize] = 1 << (shift % 8);
+            for d in [0u32, 18, 38, 39] {
+                assert_eq!(q16_magnitude(&w, d), q16_wide(&w, d), "2^{shift} / 10^{d}");
+            }
+        }
         // floor((2^256-1)*2^16/10^77), computed with Python big integers
         assert_eq!(q16_magnitude(&[0xff; 32], 77), 75885);
     }

@@ -91,6 +91,9 @@ fn segment_po2(o: &std::collections::BTreeMap<String, String>) -> Res<Option<u32
 
 fn build_env(input: &[u8], po2: Option<u32>) -> Res<ExecutorEnv<'static>> {
     let mut b = ExecutorEnv::builder();
+    // Length first, so the guest reads into an exact buffer (no growth, no copies).
+    let len = u32::try_from(input.len()).map_err(|_| Failure::user("request too large"))?;
+    b.write_slice(&[len]);
     b.write_slice(input);
     if let Some(p) = po2 {
         b.segment_limit_po2(p);

@@ -1,32 +1,25 @@
+//! The coproc risk-score guest: verifies a proof bundle, computes the features and the
+//! fixed-point model score, and commits journal v1 (320 bytes). Any inconsistency
+//! panics with the core's error text: no journal is committed.
 #![no_main]
-use std::io::Read;
+
 use coproc_core::input::GuestInput;
+
 risc0_zkvm::guest::entry!(main);
-fn c(tag: &str) { eprintln!("CYC {tag} {}", risc0_zkvm::guest::env::cycle_count()); }
+
 fn main() {
-    c("start");
-    let mut raw = Vec::new();
-    risc0_zkvm::guest::env::stdin().read_to_end(&mut raw).unwrap();
-    c("read");
-    let input = GuestInput::decode(&raw).unwrap();
-    c("decode");
-    let mut total = 0usize;
-    for n in &input.bundle.nodes { total += coproc_core::keccak::keccak256(n)[0] as usize; }
-    c("hash-nodes-only");
-    let v = coproc_core::bundle::verify(&input.bundle).unwrap();
-    c("verify");
-    let m = coproc_core::model::Model::from_canonical(&input.model).unwrap();
-    c("model");
-    let s = coproc_core::spec::parse_canonical(&input.spec).unwrap();
-    c("spec");
-    let f = coproc_core::features::compute(&s, &v, &input.subject, input.request_block).unwrap();
-    c("features");
-    let _ = m.eval(&f).unwrap();
-    c("eval");
-    let _ = coproc_core::keccak::keccak256(&input.spec);
-    c("spechash");
-    let out = coproc_core::request::run(&input).unwrap();
-    c("run");
-    risc0_zkvm::guest::env::commit_slice(&out.journal.encode());
-    eprintln!("{total}");
+    // The host sends the input's length (u32), then the input (core::input).
+    let mut len = [0u32; 1];
+    risc0_zkvm::guest::env::read_slice(&mut len);
+    let mut raw = vec![0u8; len[0] as usize];
+    risc0_zkvm::guest::env::read_slice(&mut raw);
+    let input = match GuestInput::decode(&raw) {
+        Ok(i) => i,
+        Err(e) => panic!("{e}"),
+    };
+    drop(raw);
+    match coproc_core::request::run(&input) {
+        Ok(out) => risc0_zkvm::guest::env::commit_slice(&out.journal.encode()),
+        Err(e) => panic!("{e}"),
+    }
 }
