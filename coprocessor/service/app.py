@@ -176,9 +176,7 @@ def _check_capabilities(runtime: Runtime, req: dict[str, Any]) -> None:
     if destination == "l1" and runtime.l1_poster is None:
         raise ApiError(422, "destination_unavailable", "l1 posting is not configured (oracle)")
     if destination == "l2" and runtime.l2_poster is None:
-        raise ApiError(
-            422, "destination_unavailable", "l2 posting is not available yet (bridge poster)"
-        )
+        raise ApiError(422, "destination_unavailable", "l2 posting is not configured (l2_network)")
 
 
 async def get_job(request: web.Request) -> web.Response:

@@ -34,8 +34,20 @@ class ServiceConfig:
     oracle: str = ""
     #: environment variable holding the private key that sends l1 transactions
     poster_key_env: str = "COPROC_POSTER_KEY"
-    #: destination l2: "import:module:factory", factory(config) -> posting.L2Poster
-    #: (provided by the bridge); empty: l2 requests are refused with a clear error
+    #: destination l2 (RiskOracle on the Arbitrum chain, anchors bridged from L1):
+    #: "devnet" (the two-chain devnet recorded in l2_devnet_dir), or the path of a
+    #: bridge network config (format of `coproc bridge --config`); empty: l2 refused
+    l2_network: str = ""
+    #: data directory of the recorded devnet (empty: the service's data directory)
+    l2_devnet_dir: str = ""
+    #: environment variable holding the key that sends L1 anchor pushes (unset: the
+    #: poster key, unless destination l1 is configured too)
+    bridge_key_env: str = "COPROC_BRIDGE_KEY"
+    #: how long posting waits for L1 to pass an anchor that is the head (s), and for a
+    #: pushed anchor to arrive on L2 (s), before the stage is retried
+    l2_anchor_wait_seconds: float = 30.0
+    l2_push_timeout_seconds: float = 120.0
+    #: alternative l2 poster: "import:module:factory", factory(config) -> posting.L2Poster
     l2_poster: str = ""
     #: prover: "none", "zkvm" (coprocessor.prover), or "import:module:factory"
     prover: str = "zkvm"
@@ -68,7 +80,16 @@ class ServiceConfig:
         for name in ("ancestors", "workers", "max_attempts", "max_body_bytes", "rate_burst"):
             if getattr(self, name) < 0:
                 raise UserInputError(f"config: {name} must not be negative")
-        for name in ("lease_seconds", "backoff_seconds", "poll_seconds", "rate_per_second"):
+        if self.l2_network and self.l2_poster:
+            raise UserInputError("config: set l2_network or l2_poster, not both")
+        for name in (
+            "lease_seconds",
+            "backoff_seconds",
+            "poll_seconds",
+            "rate_per_second",
+            "l2_anchor_wait_seconds",
+            "l2_push_timeout_seconds",
+        ):
             if getattr(self, name) <= 0:
                 raise UserInputError(f"config: {name} must be positive")
         if self.ancestors > 200:

@@ -91,6 +91,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "image_id": NULLABLE_HEX,
             "dev_mode": {"type": "boolean", "nullable": True},
             "tx_hashes": {"type": "object", "additionalProperties": {"type": "string"}},
+            "anchor_push": {
+                "type": "object",
+                "nullable": True,
+                "description": "destination l2: how the anchor's L1 hash reached L2",
+            },
             "job_id": {"type": "string"},
             "request_id": HEX,
         },

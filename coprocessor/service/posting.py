@@ -8,8 +8,10 @@ so at most one transaction per job can ever be mined. If its nonce was taken by
 another transaction meanwhile, the recorded one can never be mined and is replaced.
 The oracle also refuses a second use of a request id (``RiskOracleRequestReplayed``).
 
-Destination ``l2``: the bridge (``bridge`` package) provides an :class:`L2Poster`; until
-one is configured the service refuses l2 requests with a clear error.
+Destination ``l2``: an :class:`L2Poster` (``l2posting.BridgeL2Poster``) first makes sure
+the L2 block-hash store holds the journal's anchor (bridge push, idempotent and
+resumable), then submits with the same protocol; without one configured the service
+refuses l2 requests with a clear error.
 """
 
 from __future__ import annotations
@@ -60,7 +62,12 @@ class Poster(Protocol):
 
 
 class L2Poster(Poster, Protocol):
-    """The bridge's poster for the L2 RiskOracle (same contract, L1 block hashes bridged)."""
+    """A poster for the L2 RiskOracle (same contract, L1 block hashes bridged)."""
+
+    def ensure_anchor(self, number: int, block_hash: str) -> dict[str, Any]:
+        """Make L2 hold ``block_hash`` for L1 block ``number`` before a submit (idempotent,
+        resumable after a crash); returns what was done (JSON)."""
+        ...
 
 
 def _message(exc: Exception) -> str:

@@ -77,7 +77,17 @@ async def build_runtime(
                 posting.L1Poster, config.rpc_url, config.oracle, poster_key
             )
         runtime.challenger_key = poster_key
-        if config.l2_poster:
+        if config.l2_network:
+            from coprocessor.service import l2posting
+
+            l2 = await asyncio.to_thread(l2posting.build, config, data_dir, poster_key)
+            if l2.network.l1_chain_id != chain_id:
+                raise UserInputError(
+                    f"config: l2_network's L1 is chain {l2.network.l1_chain_id}, "
+                    f"rpc_url serves chain {chain_id}"
+                )
+            runtime.l2_poster = l2
+        elif config.l2_poster:
             runtime.l2_poster = _import_factory(config.l2_poster, "l2_poster")(config)
         _register_gauges(runtime)
         return runtime

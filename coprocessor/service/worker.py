@@ -138,7 +138,8 @@ class Runtime:
             "image_id": receipt.get("image_id"),
             "dev_mode": receipt.get("dev_mode"),
             "proof": {k: receipt.get(k) for k in ("receipt_kind", "cycles")} if receipt else None,
-            "tx_hashes": {"l1": d["tx_hash"]} if d.get("tx_hash") else {},
+            "tx_hashes": {job.request["destination"]: d["tx_hash"]} if d.get("tx_hash") else {},
+            "anchor_push": d.get("anchor_push"),
             "sampling": d.get("sampling"),
             "job_id": job.id,
             "request_id": hexstr(request_id_of(job.id)),
@@ -442,12 +443,20 @@ class Runtime:
             )
         journal = bytes.fromhex(receipt["journal"][2:])
         seal = bytes.fromhex(receipt["seal"][2:])
+        extra: dict[str, Any] = {}
         async with self.post_lock:
+            if destination == "l2":
+                assert self.l2_poster is not None
+                anchor = job.data["anchor"]
+                self.db.set_progress(job, owner, {"stage": "posting", "step": "anchor"})
+                extra["anchor_push"] = await asyncio.to_thread(
+                    self.l2_poster.ensure_anchor, int(anchor["number"]), anchor["hash"]
+                )
             landed = await self._post_once(job, poster, journal, seal)
         self.metrics.posts.inc(destination=destination, result="ok" if landed.ok else "reverted")
         if not landed.ok:
             raise VerificationError(f"post transaction {landed.tx_hash} reverted")
-        data = dict(job.data, tx_hash=landed.tx_hash, posted_block=landed.block_number)
+        data = dict(job.data, tx_hash=landed.tx_hash, posted_block=landed.block_number, **extra)
         with self.db.tx():
             job = self.db.advance(job, owner, "done", data)
             self._publish(job, served, "posted")
