@@ -1,0 +1,320 @@
+//! `coproc_native`: the guest's verification core (`coproc-core`) as a Python extension.
+//!
+//! Bundle verification here is `coproc_core::bundle::verify`, the very function the zkVM
+//! guest proves with; Python's `coprocessor.bundle.verify_bundle` stays the reference and
+//! tests keep both equal. The helpers around it (`storage_claims`) only move the hot loops
+//! of building a bundle from `eth_getProof` answers out of Python: they parse and hash,
+//! they never decide that something is verified.
+//!
+//! Errors: `InputError` (malformed input, the Python side's user errors) and
+//! `VerifyError` (a rule of the format failed), both subclasses of `NativeError`.
+#![forbid(unsafe_code)]
+
+use std::collections::HashSet;
+
+use coproc_core::bundle::{self, Account, AccountRead, Bundle, StorageEntry, Verified};
+use coproc_core::error::Error;
+use coproc_core::hex;
+use coproc_core::json_bundle;
+use coproc_core::keccak::keccak256;
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+create_exception!(coproc_native, NativeError, PyException, "Any failure of the native verifier.");
+create_exception!(coproc_native, InputError, NativeError, "Malformed input (not a verification failure).");
+create_exception!(coproc_native, VerifyError, NativeError, "A rule of bundle v1 does not hold.");
+
+fn to_py(e: Error) -> PyErr {
+    match e {
+        Error::Input(_) => InputError::new_err(e.to_string()),
+        _ => VerifyError::new_err(e.to_string()),
+    }
+}
+
+fn input(msg: String) -> PyErr {
+    InputError::new_err(msg)
+}
+
+// ------------------------------------------------------------------ verified values JSON
+
+/// The JSON `coproc verify-bundle` prints (`VerifiedBundle.to_json()` in Python).
+fn values_json(b: &Bundle, v: &Verified) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    let anchor = v.anchor();
+    let blocks: Vec<Value> = v
+        .headers
+        .iter()
+        .filter(|h| h.number == anchor.number || b.accounts.iter().any(|a| a.block == h.number))
+        .map(|h| {
+            json!({"number": h.number, "hash": hex::encode(&h.hash), "state_root": hex::encode(&h.state_root)})
+        })
+        .collect();
+    let accounts: Vec<Value> = b
+        .accounts
+        .iter()
+        .map(|a| {
+            let account = match &a.account {
+                None => Value::Null,
+                Some(acc) => json!({
+                    "nonce": hex::encode_quantity(&acc.nonce),
+                    "balance": hex::encode_quantity(&acc.balance),
+                    "storage_root": hex::encode(&acc.storage_root),
+                    "code_hash": hex::encode(&acc.code_hash),
+                }),
+            };
+            let mut storage = Map::new();
+            for s in &a.storage {
+                storage.insert(hex::encode(&s.slot), Value::String(hex::encode_quantity(&s.value)));
+            }
+            json!({"block": a.block, "address": hex::encode(&a.address), "account": account, "storage": storage})
+        })
+        .collect();
+    json!({
+        "chain_id": b.chain_id,
+        "anchor": {"number": anchor.number, "hash": hex::encode(&anchor.hash)},
+        "blocks": blocks,
+        "accounts": accounts,
+    })
+}
+
+/// Parse bundle v1 JSON text, verify it, and return the verified values as JSON text
+/// (the shape of Python's `VerifiedBundle.to_json()`). The GIL is released meanwhile.
+#[pyfunction]
+fn verify_bundle_json<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let out = py
+        .detach(|| -> Result<Vec<u8>, Error> {
+            let b = json_bundle::parse(data)?;
+            let v = bundle::verify(&b)?;
+            serde_json::to_vec(&values_json(&b, &v)).map_err(|e| Error::Input(format!("{e}")))
+        })
+        .map_err(to_py)?;
+    Ok(PyBytes::new(py, &out))
+}
+
+// ------------------------------------------------------------------ verify from parts
+
+fn bytes_n<const N: usize>(item: &Bound<'_, PyAny>, what: &str) -> PyResult<[u8; N]> {
+    let b = item.cast::<PyBytes>().map_err(|_| input(format!("{what}: expected bytes")))?;
+    b.as_bytes().try_into().map_err(|_| input(format!("{what}: expected {N} bytes")))
+}
+
+fn owned_bytes(item: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
+    let b = item.cast::<PyBytes>().map_err(|_| input(format!("{what}: expected bytes")))?;
+    Ok(b.as_bytes().to_vec())
+}
+
+fn tuple_of<'py>(item: &Bound<'py, PyAny>, n: usize, what: &str) -> PyResult<Bound<'py, PyTuple>> {
+    let t = item.cast::<PyTuple>().map_err(|_| input(format!("{what}: expected a tuple")))?.clone();
+    if t.len() != n {
+        return Err(input(format!("{what}: expected {n} items")));
+    }
+    Ok(t)
+}
+
+fn read_from_py(item: &Bound<'_, PyAny>, i: usize) -> PyResult<AccountRead> {
+    let what = format!("accounts[{i}]");
+    let t = tuple_of(item, 5, &what)?;
+    let account_obj = t.get_item(3)?;
+    let account = if account_obj.is_none() {
+        None
+    } else {
+        let a = tuple_of(&account_obj, 4, &format!("{what}.account"))?;
+        Some(Account {
+            nonce: bytes_n::<32>(&a.get_item(0)?, "nonce")?,
+            balance: bytes_n::<32>(&a.get_item(1)?, "balance")?,
+            storage_root: bytes_n::<32>(&a.get_item(2)?, "storage_root")?,
+            code_hash: bytes_n::<32>(&a.get_item(3)?, "code_hash")?,
+        })
+    };
+    let storage_obj = t.get_item(4)?;
+    let list = storage_obj.cast::<PyList>().map_err(|_| input(format!("{what}.storage: expected a list")))?;
+    let mut storage = Vec::with_capacity(list.len());
+    for s in list.iter() {
+        let st = tuple_of(&s, 3, "storage entry")?;
+        storage.push(StorageEntry {
+            slot: bytes_n::<32>(&st.get_item(0)?, "slot")?,
+            slot_hash: bytes_n::<32>(&st.get_item(1)?, "slot_hash")?,
+            value: bytes_n::<32>(&st.get_item(2)?, "value")?,
+        });
+    }
+    Ok(AccountRead {
+        block: t.get_item(0)?.extract::<u64>()?,
+        address: bytes_n::<20>(&t.get_item(1)?, "address")?,
+        address_hash: bytes_n::<32>(&t.get_item(2)?, "address_hash")?,
+        account,
+        storage,
+    })
+}
+
+/// Verify a bundle given as parts: `headers` and `nodes` are lists of bytes; each
+/// account read is `(block, address, address_hash, account, storage)` with `account`
+/// `None` or `(nonce, balance, storage_root, code_hash)` (32-byte big-endian words and
+/// hashes) and `storage` a list of `(slot, slot_hash, value)` (32 bytes each).
+/// Raises on the first rule that fails; returns nothing (the caller keeps its objects).
+#[pyfunction]
+fn verify_parts(
+    py: Python<'_>,
+    chain_id: u64,
+    anchor_number: u64,
+    anchor_hash: &Bound<'_, PyAny>,
+    headers: &Bound<'_, PyList>,
+    accounts: &Bound<'_, PyList>,
+    nodes: &Bound<'_, PyList>,
+) -> PyResult<()> {
+    let mut b = Bundle {
+        chain_id,
+        anchor_number,
+        anchor_hash: bytes_n::<32>(anchor_hash, "anchor_hash")?,
+        headers: Vec::with_capacity(headers.len()),
+        accounts: Vec::with_capacity(accounts.len()),
+        nodes: Vec::with_capacity(nodes.len()),
+    };
+    for h in headers.iter() {
+        b.headers.push(owned_bytes(&h, "header")?);
+    }
+    for n in nodes.iter() {
+        b.nodes.push(owned_bytes(&n, "node")?);
+    }
+    for (i, a) in accounts.iter().enumerate() {
+        b.accounts.push(read_from_py(&a, i)?);
+    }
+    py.detach(|| bundle::verify(&b).map(|_| ())).map_err(to_py)
+}
+
+// ------------------------------------------------------------------ building helpers
+
+/// `0x`/`0X`-prefixed hex of any case, even length (Python's `hexutil.to_bytes`).
+fn loose_hex(s: &str) -> Option<Vec<u8>> {
+    let body = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?.as_bytes();
+    if body.len() % 2 != 0 {
+        return None;
+    }
+    let nib = |c: u8| -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    };
+    body.chunks_exact(2).map(|p| Some((nib(p[0])? << 4) | nib(p[1])?)).collect()
+}
+
+/// Right-aligned hex digits (any case) into a 32-byte word; `None` above 256 bits.
+fn word_from_digits(body: &[u8]) -> Option<[u8; 32]> {
+    let start = body.iter().position(|&c| c != b'0').unwrap_or(body.len());
+    let digits = &body[start..];
+    if digits.len() > 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, &c) in digits.iter().rev().enumerate() {
+        let n = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => return None,
+        };
+        out[31 - i / 2] |= n << (4 * (i % 2));
+    }
+    Some(out)
+}
+
+fn str_item<'py>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Bound<'py, PyString>> {
+    let v = d.get_item(key)?.ok_or_else(|| input(format!("storage proof without {key:?}")))?;
+    Ok(v.cast::<PyString>().map_err(|_| input(format!("storage proof {key:?} is not a string")))?.clone())
+}
+
+/// The storage part of `eth_getProof` answers, parsed and hashed in one pass.
+///
+/// `entries` is a list of `storageProof` entries (dicts). Returns the claims as a list
+/// of `(slot, keccak256(slot), value)` (32-byte each; the slot key left-padded as
+/// `proofs.parse_slot_key` does, the value a 32-byte big-endian word of the claimed hex
+/// quantity), sorted by slot. When `pool` (a dict) is given, every proof node not yet
+/// seen is hex-decoded, hashed and stored there as `pool[keccak256(node)] = node`
+/// (the one-byte node `0x80` of an empty trie excepted). Anything this strict reader
+/// does not understand raises `InputError`; the caller then uses the Python path.
+#[pyfunction]
+#[pyo3(signature = (entries, pool=None))]
+fn storage_claims<'py>(
+    py: Python<'py>,
+    entries: &Bound<'py, PyList>,
+    pool: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let mut claims: Vec<([u8; 32], [u8; 32])> = Vec::with_capacity(entries.len());
+    let mut node_strings: Vec<Bound<'py, PyString>> = Vec::new();
+    for e in entries.iter() {
+        let d = e.cast::<PyDict>().map_err(|_| input("storage proof entry is not an object".into()))?;
+        let key = str_item(d, "key")?;
+        let key = key.to_str()?;
+        let body = key.strip_prefix("0x").ok_or_else(|| input("storage key is not 0x-hex".into()))?;
+        if body.len() > 64 {
+            return Err(input("storage key longer than 32 bytes".into()));
+        }
+        let slot = word_from_digits(body.as_bytes()).ok_or_else(|| input("storage key is not hex".into()))?;
+        let value = str_item(d, "value")?;
+        let vbody = value
+            .to_str()?
+            .strip_prefix("0x")
+            .ok_or_else(|| input("storage value is not 0x-hex".into()))?;
+        let value = word_from_digits(vbody.as_bytes()).ok_or_else(|| input("storage value is not a 256-bit hex quantity".into()))?;
+        claims.push((slot, value));
+        if pool.is_some() {
+            let proof = d.get_item("proof")?.ok_or_else(|| input("storage proof without \"proof\"".into()))?;
+            let proof = proof.cast::<PyList>().map_err(|_| input("storage proof is not a list".into()))?;
+            for n in proof.iter() {
+                node_strings.push(n.cast::<PyString>().map_err(|_| input("proof node is not a string".into()))?.clone());
+            }
+        }
+    }
+    claims.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(pool) = pool {
+        let mut seen: HashSet<&str> = HashSet::with_capacity(node_strings.len());
+        let mut raw: Vec<Vec<u8>> = Vec::new();
+        for s in &node_strings {
+            let text = s.to_str()?;
+            if seen.insert(text) {
+                let node = loose_hex(text).ok_or_else(|| input("proof node is not 0x-hex".into()))?;
+                if node != [0x80] {
+                    raw.push(node);
+                }
+            }
+        }
+        let hashed: Vec<([u8; 32], Vec<u8>)> =
+            py.detach(|| raw.into_iter().map(|n| (keccak256(&n), n)).collect());
+        for (h, n) in hashed {
+            pool.set_item(PyBytes::new(py, &h), PyBytes::new(py, &n))?;
+        }
+    }
+    let out = PyList::empty(py);
+    for (slot, value) in claims {
+        let t = PyTuple::new(
+            py,
+            [PyBytes::new(py, &slot), PyBytes::new(py, &keccak256(&slot)), PyBytes::new(py, &value)],
+        )?;
+        out.append(t)?;
+    }
+    Ok(out)
+}
+
+/// keccak256 of each bytes object of a list (the store's node keys).
+#[pyfunction]
+fn keccak_many<'py>(py: Python<'py>, items: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyList>> {
+    let data: Vec<Vec<u8>> = items.iter().map(|i| owned_bytes(&i, "item")).collect::<PyResult<_>>()?;
+    let hashes: Vec<[u8; 32]> = py.detach(|| data.iter().map(|d| keccak256(d)).collect());
+    PyList::new(py, hashes.iter().map(|h| PyBytes::new(py, h)))
+}
+
+#[pymodule]
+fn coproc_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(verify_bundle_json, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_parts, m)?)?;
+    m.add_function(wrap_pyfunction!(storage_claims, m)?)?;
+    m.add_function(wrap_pyfunction!(keccak_many, m)?)?;
+    m.add("NativeError", m.py().get_type::<NativeError>())?;
+    m.add("InputError", m.py().get_type::<InputError>())?;
+    m.add("VerifyError", m.py().get_type::<VerifyError>())?;
+    Ok(())
+}
