@@ -10,12 +10,12 @@ End to end, on a fresh two-chain devnet in ``<data dir>/demo`` (wiped at start):
    registered on the L2 oracle with the guest's image ID; SignedScores on L2 with a
    bonded operator key (encrypted keystore);
 4. the service in-process: for each borrower with debt, ``POST /v1/scores`` with mode
-   ``both`` — index + verify, score, EIP-712 sign, prove in the zkVM (dev mode by
-   default: real execution, fake seal; ``--prove`` for real local proofs, which the dev
-   verifier on L2 cannot accept and are then verified off-chain only);
-5. the bridge pushes each anchor's L1 block hash to L2 (retryable ticket) and posts
-   each receipt to the L2 RiskOracle; the example consumer refreshes the borrower's
-   max LTV from the stored score;
+   ``both`` and destination ``l2`` — index + verify, score, EIP-712 sign, prove in the
+   zkVM (dev mode by default: real execution, fake seal; ``--prove`` for real local
+   proofs, which the dev verifier on L2 cannot accept: those jobs fail at posting),
+   then post: the service pushes the anchor's L1 block hash to L2 through the bridge
+   (retryable ticket) and submits the receipt to the L2 RiskOracle;
+5. the example consumer refreshes the borrower's max LTV from the stored score;
 6. a table (subject, journal/signed/on-chain score, block, proof kind, tx), exit 0 only
    if the three scores agree for every subject.
 """
@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,11 @@ SEED = 7
 FIRST_ACCOUNT = 10
 ANCESTORS = 2
 PASSWORD_ENV = "COPROC_KEYSTORE_PASSWORD"
+#: the service's poster key (L1 anchor pushes, L2 submits): dev account 2, its own
+POSTER_ENV = "COPROC_DEMO_POSTER_KEY"
+POSTER_ACCOUNT = 2
+#: seconds between L1 blocks while the service runs (anvil mines only on transactions)
+L1_BLOCK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,6 @@ def _run(data_dir: Path, prove: bool) -> list[DemoRow]:
     from web3 import Web3
 
     from bridge.chain import dev_account
-    from bridge.service import Bridge
     from coprocessor import contracts, features, market_sim, prover
     from coprocessor.client import Client
     from coprocessor.models import model as model_format
@@ -160,6 +165,7 @@ def _run(data_dir: Path, prove: bool) -> list[DemoRow]:
     keystore = root / "operator.keystore.json"
     keystore.write_text(json.dumps(Account.encrypt(operator.key, password)))
     _send(l2, owner, signed_scores.functions.register(operator.address), value=10**18)
+    os.environ[POSTER_ENV] = "0x" + bytes(dev_account(POSTER_ACCOUNT).key).hex()
 
     config = load_config(
         None,
@@ -172,18 +178,25 @@ def _run(data_dir: Path, prove: bool) -> list[DemoRow]:
             "signing_chain_id": l2.eth.chain_id,
             "prover": "zkvm",
             "dev_proofs": not prove,
+            "poster_key_env": POSTER_ENV,
+            "l2_network": "devnet",
+            "l2_devnet_dir": str(root),
         },
     )
     subjects = [b for b in market.borrowers if _debt(l1, market.pool, b) > 0] or market.borrowers[
         :3
     ]
     rows: list[DemoRow] = []
-    bridge = Bridge.from_devnet(info, root)
-    _say(f"service up; requesting scores for {len(subjects)} borrowers (mode both)...")
-    with Background(config, root / "service") as service:
+    _say(
+        f"service up; requesting scores for {len(subjects)} borrowers (mode both, "
+        "destination l2: the service bridges each anchor and posts the receipt)..."
+    )
+    with Background(config, root / "service") as service, _L1Blocks(l1_url):
         client = Client(service.url, service.add_key("demo"))
         jobs = [
-            client.request_score(Web3.to_checksum_address(s), MODEL, mode="both")["id"]
+            client.request_score(Web3.to_checksum_address(s), MODEL, mode="both", destination="l2")[
+                "id"
+            ]
             for s in subjects
         ]
         for subject, job_id in zip(subjects, jobs, strict=True):
@@ -196,13 +209,14 @@ def _run(data_dir: Path, prove: bool) -> list[DemoRow]:
                 raise ToolError(
                     "the receipt has no on-chain seal (composite receipts are off-chain only)"
                 )
-            seal = bytes.fromhex(result["seal"][2:])
-            anchor = int(decoded["anchorNumber"])
-            if l1.eth.block_number <= anchor:  # blockhash(n) exists from block n + 1 on
-                l1.provider.make_request("anvil_mine", [1])  # type: ignore[arg-type]
-            _say(f"{subject}: pushing L1 block {anchor}'s hash to L2 (retryable ticket)...")
-            bridge.push_blockhash(anchor, timeout=120)
-            receipt = bridge.post_l2_score(journal, seal, timeout=120)
+            tx = (result.get("tx_hashes") or {}).get("l2")
+            if not tx:
+                raise ToolError(f"{subject}: the service did not post to L2")
+            push = result.get("anchor_push") or {}
+            _say(
+                f"{subject}: anchor {decoded['anchorNumber']} on L2 ({push.get('status')}), "
+                f"receipt posted in {tx[:18]}…"
+            )
             _send(l2, owner, consumer.functions.refreshMaxLtv(Web3.to_checksum_address(subject)))
             stored = oracle.functions.scoreOf(Web3.to_checksum_address(subject), model_hash).call()
             ltv = consumer.functions.maxLtvBpsOf(Web3.to_checksum_address(subject)).call()
@@ -216,18 +230,35 @@ def _run(data_dir: Path, prove: bool) -> list[DemoRow]:
                     onchain_score=int(stored[0]),
                     max_ltv_bps=int(ltv),
                     dev_mode=bool(result.get("dev_mode")),
-                    tx=_tx_hash(receipt),
+                    tx=str(tx),
                 )
             )
     return rows
 
 
-def _tx_hash(receipt: Any) -> str:
-    if isinstance(receipt, dict):
-        value = receipt.get("transactionHash") or receipt.get("tx_hash") or ""
-    else:
-        value = getattr(receipt, "transactionHash", "")
-    return value.hex() if isinstance(value, bytes) else str(value)
+class _L1Blocks:
+    """A block on L1 every ``L1_BLOCK_SECONDS`` while the service runs, as a real chain
+    makes them: the service can push an anchor's hash only once L1 has passed it."""
+
+    def __init__(self, url: str) -> None:
+        from web3 import Web3
+
+        self.w3 = Web3(Web3.HTTPProvider(url))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(L1_BLOCK_SECONDS):
+            with contextlib.suppress(Exception):  # the node going away ends the demo anyway
+                self.w3.provider.make_request("anvil_mine", [1])  # type: ignore[arg-type]
+
+    def __enter__(self) -> _L1Blocks:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
 
 
 def _debt(l1: Any, pool: str, borrower: str) -> int:

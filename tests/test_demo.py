@@ -38,6 +38,9 @@ def test_demo_json(tmp_path: Path) -> None:
         assert row["anchor"] == row["block"] + 2
         assert row["dev_mode"] is True
         assert row["max_ltv_bps"] == 8000 * (10_000 - row["onchain_score"]) // 10_000
+        # posted by the service (destination l2): its L2 RiskOracle.submit transaction
+        assert row["tx"].startswith("0x") and len(row["tx"]) == 66
+    assert len({row["tx"] for row in rows}) == len(rows)
     assert len({row["subject"] for row in rows}) == len(rows)
     assert len({row["journal_score"] for row in rows}) > 1  # scores depend on the subject
     # the devnet was stopped at the end

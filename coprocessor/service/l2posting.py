@@ -33,6 +33,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from bridge import retryables
 from bridge.chain import connect, rpc
 from bridge.networks import Network, from_config, from_devnet
 from bridge.service import Bridge
@@ -132,17 +133,29 @@ class BridgeL2Poster:
                 message = bridge.push_blockhash(number, timeout=self.push_timeout)
             except sqlite3.IntegrityError:  # another process created the same intent
                 raise ToolError(f"push of block {number} started concurrently; retrying") from None
+            got = self.anchor_on_l2(number)
+            if got != want:
+                # L1's hash of the block is not the job's anchor: it was reorged meanwhile
+                # (the worker's canonical check sends the job back to indexing)
+                raise ToolError(f"L2 holds {got} for block {number}, the job's anchor is {want}")
+            out: dict[str, Any] = {"block": number, "status": str(message.get("status"))}
+            ticket = str(message.get("id", ""))
+            if ticket.startswith("0x"):
+                out["ticket"] = ticket
+                out["status"] = self._settled_status(bridge, ticket, out["status"])
         finally:
             store.close()
-        got = self.anchor_on_l2(number)
-        if got != want:
-            # L1's hash of the block is not the job's anchor: it was reorged meanwhile
-            # (the worker's canonical check sends the job back to indexing)
-            raise ToolError(f"L2 holds {got} for block {number}, the job's anchor is {want}")
-        out: dict[str, Any] = {"block": number, "status": str(message.get("status"))}
-        if str(message.get("id", "")).startswith("0x"):
-            out["ticket"] = message["id"]
         return out
+
+    def _settled_status(self, bridge: Bridge, ticket: str, status: str) -> str:
+        """The hash is on L2, so the ticket was redeemed; the devnet relay reports the
+        redeem (``RedeemScheduled``) just after the retry ran, so a lookup in between
+        reads the deleted ticket as EXPIRED. Give the report a moment to land."""
+        deadline = time.monotonic() + 5.0
+        while status != retryables.REDEEMED and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status = bridge.refresh_ticket(ticket).status
+        return status
 
     def _wait_past(self, number: int) -> None:
         """BLOCKHASH(N) is readable on L1 from block N + 1 on: wait for that block."""
