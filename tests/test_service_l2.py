@@ -291,3 +291,89 @@ def test_kill_9_during_l2_posting_submits_each_job_once(net: L2Net, tmp_path: Pa
         ).call()
         assert (score, stored_block) == (expected_score(net.l1, subject, block), block)
         assert score == job["score"]
+
+
+def test_push_interrupted_after_recording_resumes_the_same_transaction(
+    net: L2Net, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash after the push intent is signed and stored but before it is broadcast:
+    the next attempt broadcasts the stored bytes (one L1 transaction, one ticket); a
+    third call finds the hash on L2 and sends nothing."""
+    from bridge.store import BridgeStore
+    from bridge.txsender import TxSender
+    from coprocessor.service.config import load_config
+    from coprocessor.service.l2posting import BridgeL2Poster, load_network
+
+    class Crash(BaseException):
+        pass
+
+    def crash(self: TxSender, raw: bytes) -> None:
+        raise Crash
+
+    network, l1_rpc, l2_rpc = load_network(load_config(None, l2_config(net, tmp_path)), tmp_path)
+    net.l1.provider.make_request("anvil_mine", [2])  # type: ignore[arg-type]
+    number = net.l1.eth.block_number - 1
+    want = _l1_hash(net, number)
+    assert _hash_on_l2(net, number) == ZERO
+    nonce = net.l1.eth.get_transaction_count(POSTER)
+    bridge_dir = tmp_path / "svc"
+
+    def poster() -> BridgeL2Poster:
+        return BridgeL2Poster(network, l1_rpc, l2_rpc, bridge_dir, POSTER_KEY, POSTER_KEY)
+
+    monkeypatch.setattr(TxSender, "_broadcast", crash)
+    with pytest.raises(Crash):
+        poster().ensure_anchor(number, want)
+    monkeypatch.undo()
+    assert net.l1.eth.get_transaction_count(POSTER) == nonce  # nothing left the process
+    store = BridgeStore.in_dir(bridge_dir)
+    key = f"push-blockhash:{network.l1_chain_id}:{number}"
+    (recorded,) = store.db.execute("SELECT tx_hash FROM txs WHERE key = ?", (key,)).fetchone()
+    store.close()
+
+    done = poster().ensure_anchor(number, want)
+    assert done["status"] == "REDEEMED"
+    assert _hash_on_l2(net, number) == want
+    assert net.l1.eth.get_transaction_count(POSTER) == nonce + 1
+    (push,) = net.pusher.events.BlockHashPushed.get_logs(
+        from_block=number, argument_filters={"number": number}
+    )
+    assert "0x" + bytes(push["transactionHash"]).hex() == recorded  # the stored bytes
+
+    assert poster().ensure_anchor(number, want) == {"block": number, "status": "ALREADY_ON_L2"}
+    assert net.l1.eth.get_transaction_count(POSTER) == nonce + 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "env", "message"),
+    [
+        ({}, {POSTER_ENV: ""}, "poster key"),
+        ({"l2_poster": "import:x:y"}, {}, "not both"),
+        ({"oracle": "0x" + "11" * 20}, {}, "key of its own"),
+        ({"l2_devnet_dir": "EMPTY"}, {}, "no devnet here"),
+        ({"l2_network": "MISSING.json"}, {}, "cannot read"),
+    ],
+    ids=["no-poster-key", "two-posters", "shared-key-with-l1", "no-devnet", "no-config-file"],
+)
+def test_l2_config_errors_are_one_line_exit_2(
+    net: L2Net, tmp_path: Path, extra: dict[str, Any], env: dict[str, str], message: str
+) -> None:
+    cfg = l2_config(net, tmp_path, **extra)
+    for name in ("l2_devnet_dir", "l2_network"):
+        if cfg[name] in ("EMPTY", "MISSING.json"):
+            cfg[name] = str(tmp_path / cfg[name])
+    (tmp_path / "EMPTY").mkdir()
+    config = tmp_path / "service.json"
+    config.write_text(json.dumps(cfg))
+    run_env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), **env}
+    from coprocessor.devnet import free_port
+
+    done = subprocess.run(
+        [str(COPROC), "--data-dir", str(tmp_path / "d"), "serve", "--config", str(config),
+         "--port", str(free_port())],
+        capture_output=True, text=True, timeout=60, env=run_env,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
