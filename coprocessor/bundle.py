@@ -47,6 +47,15 @@ class StorageRead:
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", keccak256(self.slot))
 
+    @classmethod
+    def prehashed(cls, slot: bytes, value: int, key: bytes) -> StorageRead:
+        """A read whose ``key`` (keccak256 of ``slot``) was computed by the native
+        builder, which hashes in bulk; verification checks ``key`` against ``slot``
+        anyway (rule 3), so a wrong key could only make a bundle fail."""
+        read = cls.__new__(cls)
+        read.__dict__.update(slot=slot, value=value, key=key)
+        return read
+
 
 @dataclass(frozen=True)
 class AccountRead:

@@ -27,14 +27,13 @@ from coprocessor.bundle import (
     ProofAtBlock,
     StorageRead,
     VerifiedBundle,
-    build_bundle,
-    verify_bundle,
 )
 from coprocessor.errors import RpcError, UserInputError, VerificationError
 from coprocessor.headers import Header, header_from_json
 from coprocessor.hexutil import hexstr
 from coprocessor.keccak import keccak256
 from coprocessor.mpt import NodePool
+from coprocessor.native import build_bundle_native, verify_bundle_native
 from coprocessor.proofs import Account
 from coprocessor.rpc import RpcClient
 from coprocessor.store import Store
@@ -144,7 +143,7 @@ def bundle_from_store(
         accounts=tuple(account_reads),
         nodes=tuple(nodes[d] for d in sorted(nodes)),
     )
-    return verify_bundle(bundle)
+    return verify_bundle_native(bundle)
 
 
 async def index_block(
@@ -184,16 +183,36 @@ async def index_reads(
     first = min(reads)
     if anchor < max(reads):
         raise UserInputError(f"anchor {anchor} is below read block {max(reads)}")
-    head = await rpc.block_number()
-    if anchor > head:
-        raise UserInputError(f"anchor block {anchor} is above head {head}")
+    jobs = [(block, read) for block, block_reads in sorted(reads.items()) for read in block_reads]
     t0 = time.perf_counter()
-    headers = await fetch_headers(rpc, first, anchor)
+    # The head, the header chain and (when nothing at these heights is cached, so the
+    # proofs will be needed whatever the headers say) the proofs are requested at once:
+    # on a fast node the proofs dominate and the rest hides behind them.
+    head_task = asyncio.ensure_future(rpc.block_number())
+    headers_task = asyncio.ensure_future(fetch_headers(rpc, first, anchor))
+    proofs_task = (
+        None
+        if _anything_cached(store, chain_id, reads)
+        else asyncio.ensure_future(_fetch_proofs(rpc, jobs))
+    )
+    try:
+        head = await head_task
+        if anchor > head:
+            raise UserInputError(f"anchor block {anchor} is above head {head}")
+        headers = await headers_task
+    except BaseException:
+        await _cancel(headers_task, proofs_task)
+        raise
     stats.rpc_seconds += time.perf_counter() - t0
     say(f"blocks {first}..{anchor}: {len(headers)} header(s) verified")
 
-    cached = bundle_from_store(store, chain_id, headers, reads)
+    try:
+        cached = bundle_from_store(store, chain_id, headers, reads)
+    except BaseException:
+        await _cancel(proofs_task)
+        raise
     if cached is not None:
+        await _cancel(proofs_task)
         stats.cached = True
         say("values served from the store")
         t2 = time.perf_counter()
@@ -202,10 +221,7 @@ async def index_reads(
         return cached
 
     t0 = time.perf_counter()
-    jobs = [(block, read) for block, block_reads in sorted(reads.items()) for read in block_reads]
-    responses = await asyncio.gather(
-        *(rpc.get_proof(read.address, list(read.slots), block) for block, read in jobs)
-    )
+    responses = await (proofs_task or _fetch_proofs(rpc, jobs))
     stats.rpc_seconds += time.perf_counter() - t0
     total_slots = sum(len(read.slots) for _, read in jobs)
     say(f"{len(jobs)} account proof(s), {total_slots} storage proof(s) fetched")
@@ -213,7 +229,7 @@ async def index_reads(
     t1 = time.perf_counter()
     for (_, read), response in zip(jobs, responses, strict=True):
         _check_answer_matches(read, response)
-    verified = build_bundle(
+    verified = build_bundle_native(
         chain_id,
         [h.raw for h in headers],
         [
@@ -227,6 +243,32 @@ async def index_reads(
     stats.store_seconds += time.perf_counter() - t2
     say(f"verified and stored ({len(verified.bundle.nodes)} unique nodes)")
     return verified
+
+
+async def _fetch_proofs(rpc: RpcClient, jobs: Sequence[tuple[int, Read]]) -> list[dict[str, Any]]:
+    return list(
+        await asyncio.gather(
+            *(rpc.get_proof(read.address, list(read.slots), block) for block, read in jobs)
+        )
+    )
+
+
+async def _cancel(*tasks: asyncio.Future[Any] | None) -> None:
+    """Cancel tasks no longer needed and collect their outcome (no stray warnings)."""
+    live = [t for t in tasks if t is not None]
+    for task in live:
+        task.cancel()
+    await asyncio.gather(*live, return_exceptions=True)
+
+
+def _anything_cached(store: Store, chain_id: int, reads: Mapping[int, Sequence[Read]]) -> bool:
+    """Whether the store holds an account read at any header it knows at these
+    heights (then the headers decide whether the proofs are needed at all)."""
+    for block, block_reads in reads.items():
+        for header in store.headers_at(chain_id, block):
+            if any(store.cached_values(header.hash, r.address, []) for r in block_reads):
+                return True
+    return False
 
 
 def _check_answer_matches(read: Read, response: Mapping[str, Any]) -> None:

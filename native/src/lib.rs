@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use coproc_core::bundle::{self, Account, AccountRead, Bundle, StorageEntry, Verified};
 use coproc_core::error::Error;
@@ -185,21 +186,38 @@ fn verify_parts(
 
 // ------------------------------------------------------------------ building helpers
 
+/// Value of each ASCII hex digit (any case), 0xff for anything else.
+const NIBBLE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 /// `0x`/`0X`-prefixed hex of any case, even length (Python's `hexutil.to_bytes`).
 fn loose_hex(s: &str) -> Option<Vec<u8>> {
     let body = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?.as_bytes();
     if body.len() % 2 != 0 {
         return None;
     }
-    let nib = |c: u8| -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    };
-    body.chunks_exact(2).map(|p| Some((nib(p[0])? << 4) | nib(p[1])?)).collect()
+    let mut out = Vec::with_capacity(body.len() / 2);
+    let mut bad = 0u8;
+    for p in body.chunks_exact(2) {
+        let (h, l) = (NIBBLE[usize::from(p[0])], NIBBLE[usize::from(p[1])]);
+        bad |= h | l;
+        out.push((h << 4) | (l & 15));
+    }
+    // any invalid digit (0xff) sets the high bits; valid ones never do
+    (bad < 16).then_some(out)
 }
 
 /// Right-aligned hex digits (any case) into a 32-byte word; `None` above 256 bits.
@@ -220,6 +238,26 @@ fn word_from_digits(body: &[u8]) -> Option<[u8; 32]> {
         out[31 - i / 2] |= n << (4 * (i % 2));
     }
     Some(out)
+}
+
+/// Hashes only the length and the last 48 bytes of what it is fed: proofs repeat the
+/// same upper nodes (1 KiB of hex each) in every storage proof, and SipHash over all of
+/// them cost more than the rest of parsing. Equality is still checked in full by the set.
+#[derive(Default)]
+struct TailHasher(u64);
+
+impl Hasher for TailHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let tail = &bytes[bytes.len().saturating_sub(48)..];
+        let mut h = self.0 ^ (bytes.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for &b in tail {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 fn str_item<'py>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Bound<'py, PyString>> {
@@ -271,7 +309,8 @@ fn storage_claims<'py>(
     }
     claims.sort_by(|a, b| a.0.cmp(&b.0));
     if let Some(pool) = pool {
-        let mut seen: HashSet<&str> = HashSet::with_capacity(node_strings.len());
+        let mut seen: HashSet<&str, BuildHasherDefault<TailHasher>> =
+            HashSet::with_capacity_and_hasher(node_strings.len(), BuildHasherDefault::default());
         let mut raw: Vec<Vec<u8>> = Vec::new();
         for s in &node_strings {
             let text = s.to_str()?;
