@@ -130,6 +130,11 @@ def run_host(
         raise ToolError(
             f"coproc-host {args[0] if args else ''} timed out after {timeout:g} s"
         ) from None
+    finally:
+        # Interrupted (Ctrl-C, a test timeout): never leave a prover running.
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     for t in threads:
         t.join(timeout=10)
     out = b"".join(chunks)
