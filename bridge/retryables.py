@@ -321,23 +321,38 @@ def ticket_state(l2: Web3, ticket_id: bytes, from_block: int = 0) -> TicketState
         created = int.from_bytes(bytes(submitted[-1]["data"])[:32], "big") == 1
         if not created:
             return TicketState(CREATION_FAILED, creation_tx=creation_tx)
-    redeems = _logs(l2, [REDEEM_SCHEDULED, topic], from_block)
-    for log in redeems:
-        retry_hash = "0x" + bytes(log["topics"][2]).hex()
-        retry = _receipt(l2, retry_hash)
-        if retry is not None and retry["status"] == 1:
-            return TicketState(
-                REDEEMED, attempts=len(redeems), redeem_tx=retry_hash, creation_tx=creation_tx
-            )
+    redeems, redeemed = _redeems(l2, topic, from_block)
+    if redeemed is not None:
+        return TicketState(
+            REDEEMED, attempts=len(redeems), redeem_tx=redeemed, creation_tx=creation_tx
+        )
     try:
         timeout = int(retryable_tx(l2).functions.getTimeout(ticket_id).call())
     except (ContractCustomError, ContractLogicError):  # NoTicketWithID
+        # a successful redeem also removes the ticket: one that landed between the log
+        # read above and getTimeout is REDEEMED, not EXPIRED
+        redeems, redeemed = _redeems(l2, topic, from_block)
+        if redeemed is not None:
+            return TicketState(
+                REDEEMED, attempts=len(redeems), redeem_tx=redeemed, creation_tx=creation_tx
+            )
         return TicketState(EXPIRED, attempts=len(redeems), creation_tx=creation_tx)
     except OSError as exc:
         raise RpcError(f"getTimeout: node unreachable ({exc.__class__.__name__})") from None
     return TicketState(
         FUNDS_DEPOSITED_ON_CHILD, timeout=timeout, attempts=len(redeems), creation_tx=creation_tx
     )
+
+
+def _redeems(l2: Web3, topic: str, from_block: int) -> tuple[list[Any], str | None]:
+    """The ticket's ``RedeemScheduled`` logs and the hash of a successful retry, if any."""
+    redeems = _logs(l2, [REDEEM_SCHEDULED, topic], from_block)
+    for log in redeems:
+        retry_hash = "0x" + bytes(log["topics"][2]).hex()
+        retry = _receipt(l2, retry_hash)
+        if retry is not None and retry["status"] == 1:
+            return redeems, retry_hash
+    return redeems, None
 
 
 def _receipt(w3: Web3, tx_hash: str) -> Any:
