@@ -377,3 +377,37 @@ def test_l2_config_errors_are_one_line_exit_2(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_ticket_redeemed_between_the_log_read_and_get_timeout_is_redeemed(
+    net: L2Net, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay's redeem report emits RedeemScheduled and deletes the ticket in one
+    transaction; a status lookup that read the logs just before it and calls getTimeout
+    just after must still say REDEEMED (it said EXPIRED: a flaky bridge CLI test and a
+    wrong ``anchor_push.status``)."""
+    from bridge import retryables
+    from coprocessor.service.config import load_config
+    from coprocessor.service.l2posting import BridgeL2Poster, load_network
+
+    network, l1_rpc, l2_rpc = load_network(load_config(None, l2_config(net, tmp_path)), tmp_path)
+    net.l1.provider.make_request("anvil_mine", [2])  # type: ignore[arg-type]
+    number = net.l1.eth.block_number - 1
+    poster = BridgeL2Poster(network, l1_rpc, l2_rpc, tmp_path / "svc", POSTER_KEY, POSTER_KEY)
+    ticket = poster.ensure_anchor(number, _l1_hash(net, number))["ticket"]
+    ticket_id = bytes.fromhex(ticket[2:])
+    assert retryables.ticket_state(net.l2, ticket_id).status == retryables.REDEEMED
+
+    real_logs = retryables._logs
+    hidden = []
+
+    def before_the_report(l2: Any, topics: list[Any], from_block: int) -> list[Any]:
+        if topics[0] == retryables.REDEEM_SCHEDULED and not hidden:
+            hidden.append(topics)
+            return []  # the first read happens just before the report lands
+        return real_logs(l2, topics, from_block)
+
+    monkeypatch.setattr(retryables, "_logs", before_the_report)
+    state = retryables.ticket_state(net.l2, ticket_id)
+    assert hidden
+    assert state.status == retryables.REDEEMED
