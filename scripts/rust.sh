@@ -5,6 +5,7 @@
 #   bash scripts/rust.sh guest      guest ELF only; prints its path
 #   bash scripts/rust.sh test       cargo test of the host-side workspace (core + host)
 #   bash scripts/rust.sh image-id   regenerate spec/image_id.json + contracts/src/generated/ImageID.sol
+#   bash scripts/rust.sh prove-check  one real local proof + verification (slow: ~30+ min)
 #   bash scripts/rust.sh env        print the environment used (for debugging)
 #
 # Toolchain: Debian's rustc/cargo 1.96 (/usr/bin), never rustup's (first in PATH).
@@ -96,11 +97,30 @@ case "${1:-}" in
       --write-json "$ROOT/spec/image_id.json" \
       --write-sol "$ROOT/contracts/src/generated/ImageID.sol"
     ;;
+  prove-check)
+    # One real (non-dev) local proof of a small request (mainnet WETH balance, 1 account
+    # + 1 slot), then verification. Too slow for CI on 2 cores (see docs/guest.md).
+    tmp="$(mktemp -d)"
+    (cd "$ROOT" && .venv/bin/python -c "
+import json, sys
+from bench.guest_cycles import mainnet_weth, model
+b, s = mainnet_weth()
+for k, v in (('bundle', b), ('spec', s), ('model', model(1, 0))):
+    open(sys.argv[1] + '/' + k + '.json', 'w').write(json.dumps(v))
+" "$tmp")
+    start=$(date +%s)
+    "$ROOT/.venv/bin/coproc" prove --bundle "$tmp/bundle.json" --model "$tmp/model.json" \
+      --spec "$tmp/spec.json" --subject 0x4242424242424242424242424242424242424242 \
+      --out "$tmp/receipt.json"
+    echo "proved in $(( $(date +%s) - start )) s" >&2
+    "$ROOT/.venv/bin/coproc" verify-receipt "$tmp/receipt.json"
+    rm -rf "$tmp"
+    ;;
   env)
     echo "RUSTC=$RUSTC CARGO=$CARGO HOST_TARGET=$HOST_TARGET GUEST_TARGET=$GUEST_TARGET"
     ;;
   *)
-    echo "usage: bash scripts/rust.sh build|guest|test|image-id|env" >&2
+    echo "usage: bash scripts/rust.sh build|guest|test|image-id|prove-check|env" >&2
     exit 2
     ;;
 esac
