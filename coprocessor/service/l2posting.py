@@ -33,7 +33,6 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from bridge import retryables
 from bridge.chain import connect, rpc
 from bridge.networks import Network, from_config, from_devnet
 from bridge.service import Bridge
@@ -142,20 +141,9 @@ class BridgeL2Poster:
             ticket = str(message.get("id", ""))
             if ticket.startswith("0x"):
                 out["ticket"] = ticket
-                out["status"] = self._settled_status(bridge, ticket, out["status"])
         finally:
             store.close()
         return out
-
-    def _settled_status(self, bridge: Bridge, ticket: str, status: str) -> str:
-        """The hash is on L2, so the ticket was redeemed; the devnet relay reports the
-        redeem (``RedeemScheduled``) just after the retry ran, so a lookup in between
-        reads the deleted ticket as EXPIRED. Give the report a moment to land."""
-        deadline = time.monotonic() + 5.0
-        while status != retryables.REDEEMED and time.monotonic() < deadline:
-            time.sleep(0.2)
-            status = bridge.refresh_ticket(ticket).status
-        return status
 
     def _wait_past(self, number: int) -> None:
         """BLOCKHASH(N) is readable on L1 from block N + 1 on: wait for that block."""
