@@ -119,8 +119,7 @@ def start_anvil(
         "prague",
         "--chain-id",
         str(chain_id),
-        "--accounts",
-        str(DEV_ACCOUNTS),
+        *(() if "--accounts" in extra_args else ("--accounts", str(DEV_ACCOUNTS))),
         *extra_args,
     ]
     if persist:
