@@ -187,7 +187,7 @@ def main() -> None:
                     ],
                 )
             )
-            rounds = 9
+            rounds = 15
             raw, modes, open_seconds = asyncio.run(_index_vs_rpc(node, slots, block, rounds))
             rows: list[list[object]] = [["raw eth_getProof call only", f"{raw:.4f}", "-", "-", "-"]]
             for mode, label in (("native", "native verifier"), ("python", "Python verify_bundle")):
