@@ -207,7 +207,13 @@ def main() -> None:
             print(
                 table(
                     f"Indexing {SLOTS} slots at one block (local anvil, best of {rounds})",
-                    ["what", "seconds", "of which verify", "of which store", "overhead vs raw RPC"],
+                    [
+                        "what",
+                        "seconds",
+                        "of which build (+ verify: Python)",
+                        "of which store (+ verify: native, overlapped)",
+                        "overhead vs raw RPC",
+                    ],
                     rows,
                 )
             )

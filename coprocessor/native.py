@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -145,6 +146,47 @@ def _reject(exc: BaseException, reference: Any) -> VerifiedBundle:
 # ----------------------------------------------------------------------------- building
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A bundle built from node answers, not verified yet: :meth:`verify` is the only
+    way to a :class:`VerifiedBundle` (and rejects with the reference's message)."""
+
+    bundle: Bundle
+    headers: tuple[Header, ...]
+    node_hashes: tuple[bytes, ...]
+    _verify: Callable[[], VerifiedBundle]
+
+    def verify(self) -> VerifiedBundle:
+        """Verify (the Rust core releases the GIL: this may run in a worker thread)."""
+        return self._verify()
+
+
+def prepare_bundle_native(
+    chain_id: int, headers: Sequence[bytes], proofs: Iterable[ProofAtBlock]
+) -> Pending | VerifiedBundle:
+    """The build step of :func:`build_bundle_native` without its verification, so the
+    caller can overlap verification with other work (the store's write). Returns an
+    already verified bundle when the Python path had to build it (extension missing,
+    or answers the native reader does not take)."""
+    items = list(proofs)
+    mod = module()
+    if mod is None:
+        return build_bundle(chain_id, headers, items)
+    try:
+        bundle, decoded, digests, parts = _build(mod, chain_id, headers, items)
+    except (_Unsupported, CoprocessorError, mod.NativeError, OverflowError) as exc:
+        return _reject(exc, lambda: build_bundle(chain_id, headers, items))
+
+    def verify() -> VerifiedBundle:
+        try:
+            _verify_parts(mod, bundle, parts)
+        except (CoprocessorError, mod.NativeError, OverflowError) as exc:
+            return _reject(exc, lambda: build_bundle(chain_id, headers, items))
+        return VerifiedBundle(bundle=bundle, headers=decoded, node_hashes=digests)
+
+    return Pending(bundle, decoded, digests, verify)
+
+
 def build_bundle_native(
     chain_id: int, headers: Sequence[bytes], proofs: Iterable[ProofAtBlock]
 ) -> VerifiedBundle:
@@ -152,19 +194,13 @@ def build_bundle_native(
     hashed in bulk and the bundle verified by the Rust core. Same bundle, same
     accept/reject as the Python function (tests check both); that function is used
     when the extension is missing."""
-    items = list(proofs)
-    mod = module()
-    if mod is None:
-        return build_bundle(chain_id, headers, items)
-    try:
-        return _build(mod, chain_id, headers, items)
-    except (_Unsupported, CoprocessorError, mod.NativeError, OverflowError) as exc:
-        return _reject(exc, lambda: build_bundle(chain_id, headers, items))
+    prepared = prepare_bundle_native(chain_id, headers, proofs)
+    return prepared.verify() if isinstance(prepared, Pending) else prepared
 
 
 def _build(
     mod: ModuleType, chain_id: int, raws: Sequence[bytes], items: list[ProofAtBlock]
-) -> VerifiedBundle:
+) -> tuple[Bundle, tuple[Header, ...], tuple[bytes, ...], list[tuple[Any, ...]]]:
     """Mirrors build_bundle step by step (see there for the why of each step)."""
     if not raws:
         raise UserInputError("a bundle needs at least one header")
@@ -216,14 +252,16 @@ def _build(
         accounts=tuple(read for read, _ in reads),
         nodes=tuple(pool.nodes[d] for d in digests),
     )
-    _verify_parts(mod, bundle, [_read_parts(read, claims) for read, claims in reads])
-    return VerifiedBundle(bundle=bundle, headers=headers, node_hashes=tuple(digests))
+    parts = [_read_parts(read, claims) for read, claims in reads]
+    return bundle, headers, tuple(digests), parts
 
 
 __all__ = [
+    "Pending",
     "available",
     "build_bundle_native",
     "module",
+    "prepare_bundle_native",
     "verify_bundle_json_native",
     "verify_bundle_native",
 ]

@@ -14,19 +14,25 @@ verified) and writes it in one transaction.
 
 from __future__ import annotations
 
+import concurrent.futures
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
-from coprocessor.bundle import VerifiedBundle
+from coprocessor.bundle import Bundle, VerifiedBundle
 from coprocessor.errors import StoreError
 from coprocessor.headers import Header, decode_header
 from coprocessor.hexutil import hexstr
 
+if TYPE_CHECKING:
+    from coprocessor.native import Pending
+
 SCHEMA_VERSION = 1
+#: one worker thread verifies while the store writes (save_while_verifying)
+_VERIFIER = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="coproc-verify")
 
 _SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -123,56 +129,87 @@ class Store:
     def save_verified(self, verified: VerifiedBundle) -> None:
         """Store a verified bundle's headers, nodes and values in one transaction
         (raw SQL on purpose: sqlite-utils' helpers commit on their own)."""
-        bundle = verified.bundle
-        chain_id = bundle.chain_id
-        by_number = {h.number: h for h in verified.headers}
         conn = self.db.conn
-        node_rows = list(zip(verified.node_hashes, bundle.nodes, strict=True))
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for header in verified.headers:
-                self._put_header(chain_id, header)
-            conn.executemany("INSERT OR IGNORE INTO nodes (hash, rlp) VALUES (?, ?)", node_rows)
-            for number in {read.block for read in bundle.accounts}:
-                block_hash = by_number[number].hash
-                row = conn.execute(
-                    "SELECT hashes FROM block_nodes WHERE block_hash = ?", (block_hash,)
-                ).fetchone()
-                known = _split_hashes(row[0]) if row else set()
-                merged = known | set(verified.node_hashes)
-                if merged != known:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO block_nodes (block_hash, hashes) VALUES (?, ?)",
-                        (block_hash, b"".join(sorted(merged))),
-                    )
-            for read in bundle.accounts:
-                block_hash = by_number[read.block].hash
-                acc = read.account
-                conn.execute(
-                    "INSERT OR REPLACE INTO accounts (chain_id, block_hash, block_number, address,"
-                    " present, nonce, balance, storage_root, code_hash)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        chain_id,
-                        block_hash,
-                        read.block,
-                        read.address,
-                        int(acc is not None),
-                        hex(acc.nonce) if acc else "0x0",
-                        hex(acc.balance) if acc else "0x0",
-                        acc.storage_root if acc else b"",
-                        acc.code_hash if acc else b"",
-                    ),
-                )
-                conn.executemany(
-                    "INSERT OR REPLACE INTO slots (block_hash, address, slot, value)"
-                    " VALUES (?, ?, ?, ?)",
-                    [(block_hash, read.address, s.slot, hex(s.value)) for s in read.storage],
-                )
+            self._write(verified.bundle, verified.headers, verified.node_hashes)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def save_while_verifying(self, pending: Pending) -> VerifiedBundle:
+        """Verify ``pending`` in a worker thread while its rows are written in a
+        transaction that is committed only when verification returned the verified
+        bundle of exactly those rows, and rolled back otherwise: nothing unverified is
+        ever committed. (The Rust core and SQLite both release the GIL, so on two
+        cores the write hides most of the verification.)"""
+        future = _VERIFIER.submit(pending.verify)
+        conn = self.db.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            concurrent.futures.wait([future])
+            raise
+        try:
+            self._write(pending.bundle, pending.headers, pending.node_hashes)
+            verified = future.result()
+            if verified.bundle is not pending.bundle:
+                raise StoreError("store: verification returned another bundle than written")
+        except BaseException:
+            concurrent.futures.wait([future])
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return verified
+
+    def _write(
+        self, bundle: Bundle, headers: tuple[Header, ...], node_hashes: tuple[bytes, ...]
+    ) -> None:
+        """The rows of a bundle, inside the caller's transaction."""
+        chain_id = bundle.chain_id
+        by_number = {h.number: h for h in headers}
+        conn = self.db.conn
+        node_rows = list(zip(node_hashes, bundle.nodes, strict=True))
+        for header in headers:
+            self._put_header(chain_id, header)
+        conn.executemany("INSERT OR IGNORE INTO nodes (hash, rlp) VALUES (?, ?)", node_rows)
+        for number in {read.block for read in bundle.accounts}:
+            block_hash = by_number[number].hash
+            row = conn.execute(
+                "SELECT hashes FROM block_nodes WHERE block_hash = ?", (block_hash,)
+            ).fetchone()
+            known = _split_hashes(row[0]) if row else set()
+            merged = known | set(node_hashes)
+            if merged != known:
+                conn.execute(
+                    "INSERT OR REPLACE INTO block_nodes (block_hash, hashes) VALUES (?, ?)",
+                    (block_hash, b"".join(sorted(merged))),
+                )
+        for read in bundle.accounts:
+            block_hash = by_number[read.block].hash
+            acc = read.account
+            conn.execute(
+                "INSERT OR REPLACE INTO accounts (chain_id, block_hash, block_number, address,"
+                " present, nonce, balance, storage_root, code_hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    chain_id,
+                    block_hash,
+                    read.block,
+                    read.address,
+                    int(acc is not None),
+                    hex(acc.nonce) if acc else "0x0",
+                    hex(acc.balance) if acc else "0x0",
+                    acc.storage_root if acc else b"",
+                    acc.code_hash if acc else b"",
+                ),
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO slots (block_hash, address, slot, value)"
+                " VALUES (?, ?, ?, ?)",
+                [(block_hash, read.address, s.slot, hex(s.value)) for s in read.storage],
+            )
 
     def _put_header(self, chain_id: int, header: Header) -> None:
         """Insert a header as canonical; other headers at its height become

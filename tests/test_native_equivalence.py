@@ -347,3 +347,50 @@ def test_without_the_extension_python_verifies(
         )
     with pytest.raises(UserInputError, match="not installed"):
         native.verify_bundle_json_native(b"{}")
+
+
+# ----------------------------------------------------------------------------- store overlap
+
+
+def test_store_commits_only_what_verification_accepted(
+    anvil_case: Case, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """save_while_verifying writes while the Rust core verifies: on success the rows
+    equal save_verified's; on a rejection nothing at all is committed."""
+    from coprocessor.store import Store
+
+    pending = native.prepare_bundle_native(*anvil_case)
+    assert isinstance(pending, native.Pending)
+    overlapped = Store(tmp_path / "a.sqlite")
+    verified = overlapped.save_while_verifying(pending)
+    sequential = Store(tmp_path / "b.sqlite")
+    sequential.save_verified(build_bundle(*anvil_case))
+    _same(verified, build_bundle(*anvil_case))
+    tables = ("headers", "nodes", "accounts", "slots", "block_nodes")
+    dumps = [
+        {t: sorted(store.db.conn.execute(f"SELECT * FROM {t}").fetchall()) for t in tables}
+        for store in (overlapped, sequential)
+    ]
+    assert dumps[0] == dumps[1]
+    assert overlapped.counts()["slots"] == len(READ_SLOTS) + 2  # EOA and absent: 1 each
+
+    mod = native.module()
+    assert mod is not None
+    refusal = mod.VerifyError("bundle: refused for the test")
+
+    class Refusing:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(mod, name)
+
+        def verify_parts(self, *args: Any) -> None:
+            raise refusal
+
+    monkeypatch.setattr(native, "_module", Refusing())
+    refused = Store(tmp_path / "c.sqlite")
+    pending = native.prepare_bundle_native(*anvil_case)
+    assert isinstance(pending, native.Pending)
+    with pytest.raises(VerificationError, match="refused for the test"):
+        refused.save_while_verifying(pending)
+    assert set(refused.counts().values()) == {0}
+    for store in (overlapped, sequential, refused):
+        store.close()
