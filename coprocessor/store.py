@@ -15,6 +15,7 @@ verified) and writes it in one transaction.
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +32,20 @@ if TYPE_CHECKING:
     from coprocessor.native import Pending
 
 SCHEMA_VERSION = 1
-#: one worker thread verifies while the store writes (save_while_verifying)
-_VERIFIER = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="coproc-verify")
+#: one worker thread verifies while the store writes (save_while_verifying); per
+#: process, since a forked child does not inherit the parent's worker thread
+_verifier: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
+
+
+def _verifier_pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _verifier
+    if _verifier is None or _verifier[0] != os.getpid():
+        _verifier = (
+            os.getpid(),
+            concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="coproc-verify"),
+        )
+    return _verifier[1]
+
 
 _SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -144,7 +157,7 @@ class Store:
         bundle of exactly those rows, and rolled back otherwise: nothing unverified is
         ever committed. (The Rust core and SQLite both release the GIL, so on two
         cores the write hides most of the verification.)"""
-        future = _VERIFIER.submit(pending.verify)
+        future = _verifier_pool().submit(pending.verify)
         conn = self.db.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
