@@ -236,9 +236,9 @@ JSON_VALUES = st.one_of(
 @given(data=st.data())
 def test_structural_mutations_same_verdict(bundles: dict[str, dict[str, Any]], data: Any) -> None:
     """Any value of the bundle replaced by another JSON value. (Integers stop at
-    2^64 - 1: a chain_id above it verifies in Python, whose format text does not bound
-    it, but cannot be read by the Rust core nor committed to the journal's uint64;
-    the native path rejects it, see test_chain_id_beyond_u64_is_rejected_natively.)"""
+    2^64 - 1: formats.md §1 rule 5 bounds chain_id there (the journal's uint64) and the
+    Rust core enforces it, Python's parse_bundle does not yet; the native path rejects
+    it, see test_chain_id_beyond_u64_is_rejected_natively.)"""
     name = data.draw(st.sampled_from(sorted(bundles)), label="bundle")
     bundle = bundles[name]
     paths = [p for p, _ in _all_paths(bundle)]
