@@ -265,6 +265,8 @@ def parse_bundle(obj: object) -> Bundle:
             raise VerificationError(f"{where}: address_hash is not keccak256(address)")
         reads.append(read)
     chain_id = _int(_field(obj, "chain_id", "bundle"), "bundle.chain_id")
+    if chain_id >= 2**64:  # journal v1 commits it as uint64 (formats.md §1 rule 5)
+        raise UserInputError("bundle.chain_id: must be below 2^64")
     return Bundle(
         chain_id=chain_id,
         anchor_number=_int(_field(anchor, "number", "bundle.anchor"), "bundle.anchor.number"),

@@ -49,3 +49,20 @@ def test_index_timeout_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 2
     assert "--timeout" in capsys.readouterr().err
     assert not (tmp_path / "b.json").exists()
+
+
+def test_bundle_chain_id_fits_uint64(shared_vectors: Path) -> None:
+    from coprocessor.bundle import ProofAtBlock, build_bundle, parse_bundle
+    from coprocessor.errors import UserInputError
+    from coprocessor.headers import encode_header_json
+
+    header = json.loads((shared_vectors / "headers" / "cancun_21925176.json").read_text())
+    proof = json.loads((shared_vectors / "proofs" / "cancun_21925176_miner_eoa.json").read_text())[
+        "proof"
+    ]
+    bundle = build_bundle(
+        1, [encode_header_json(header)], [ProofAtBlock(int(header["number"], 16), proof)]
+    ).bundle.to_json()
+    parse_bundle(dict(bundle, chain_id=2**64 - 1))
+    with pytest.raises(UserInputError, match="2\\^64"):
+        parse_bundle(dict(bundle, chain_id=2**64))
