@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv/bin
 
-.PHONY: setup demo test lint typecheck test-py test-rust test-contracts bench
+.PHONY: setup demo test lint typecheck test-py test-rust test-contracts bench prove-check
 
 setup:
 	@bash scripts/setup.sh
@@ -30,3 +30,8 @@ test-contracts:
 
 bench: setup
 	$(VENV)/python -m bench
+
+# One real (non-dev) local zkVM proof of a mainnet ERC20 balance request, verified.
+# Not part of `make test`: it takes about an hour on 2 cores (docs/guest.md).
+prove-check: setup
+	bash scripts/rust.sh prove-check
