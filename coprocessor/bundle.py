@@ -378,6 +378,25 @@ class ProofAtBlock:
     response: Mapping[str, Any]
 
 
+def proven_account(
+    pool: NodePool, state_root: bytes, item: ProofAtBlock
+) -> tuple[bytes, Account | None, str]:
+    """(address, proven account or None, where) of one ``eth_getProof`` answer, walked
+    from ``state_root``; the node's claimed account fields must match what is proven.
+    Whether an account exists is read from the proof itself (a node's zero-valued claim
+    cannot tell an absent account from an empty one)."""
+    address = to_bytes(item.response.get("address"), "proof.address", 20)
+    where = f"account {hexstr(address)} @ {item.block}"
+    leaf = pool.get(state_root, keccak256(address), where)
+    account = decode_account(leaf, where) if leaf is not None else None
+    claimed = claimed_account(item.response, where)
+    if account is None and claimed is not None and claimed not in ABSENT_CLAIMS:
+        raise VerificationError(f"{where}: node claims an account the proof shows absent")
+    if account is not None and claimed != account:
+        raise VerificationError(f"{where}: claimed account fields differ from the proof")
+    return address, account, where
+
+
 def build_bundle(
     chain_id: int,
     headers: Sequence[bytes],
@@ -415,15 +434,7 @@ def build_bundle(
         if header is None:
             raise UserInputError(f"proof for block {item.block}, which is not among the headers")
         response = item.response
-        address = to_bytes(response.get("address"), "proof.address", 20)
-        where = f"account {hexstr(address)} @ {item.block}"
-        leaf = pool.get(header.state_root, keccak256(address), where)
-        account = decode_account(leaf, where) if leaf is not None else None
-        claimed = claimed_account(response, where)
-        if account is None and claimed is not None and claimed not in ABSENT_CLAIMS:
-            raise VerificationError(f"{where}: node claims an account the proof shows absent")
-        if account is not None and claimed != account:
-            raise VerificationError(f"{where}: claimed account fields differ from the proof")
+        address, account, where = proven_account(pool, header.state_root, item)
         storage = []
         for j, entry in enumerate(response.get("storageProof", [])):
             slot = parse_slot_key(entry.get("key"), f"{where} storageProof[{j}].key")

@@ -28,14 +28,13 @@ from coprocessor.bundle import (
     StorageRead,
     VerifiedBundle,
     build_bundle,
+    proven_account,
     verify_bundle,
 )
 from coprocessor.errors import CoprocessorError, UserInputError, VerificationError
 from coprocessor.headers import Header, decode_header, verify_chain
-from coprocessor.hexutil import hexstr, to_bytes
-from coprocessor.keccak import keccak256
+from coprocessor.hexutil import to_bytes
 from coprocessor.mpt import NodePool
-from coprocessor.proofs import ABSENT_CLAIMS, claimed_account, decode_account
 
 _module: ModuleType | None
 try:
@@ -221,15 +220,7 @@ def _build(
         if header is None:
             raise UserInputError(f"proof for block {item.block}, which is not among the headers")
         response = item.response
-        address = to_bytes(response.get("address"), "proof.address", 20)
-        where = f"account {hexstr(address)} @ {item.block}"
-        leaf = pool.get(header.state_root, keccak256(address), where)
-        account = decode_account(leaf, where) if leaf is not None else None
-        claimed = claimed_account(response, where)
-        if account is None and claimed is not None and claimed not in ABSENT_CLAIMS:
-            raise VerificationError(f"{where}: node claims an account the proof shows absent")
-        if account is not None and claimed != account:
-            raise VerificationError(f"{where}: claimed account fields differ from the proof")
+        address, account, _where = proven_account(pool, header.state_root, item)
         entries = response.get("storageProof", [])
         if not isinstance(entries, list):
             raise _Unsupported
