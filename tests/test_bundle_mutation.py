@@ -294,8 +294,8 @@ def assert_still_true(bundle: dict[str, Any], mutated: Any, path: Path_, verifie
 @pytest.mark.parametrize("field", ["chain_id", "block"])
 def test_unprovable_or_equivalent_integer_changes(anvil_bundle: dict[str, Any], field: str) -> None:
     """The two integers verification cannot pin: chain_id (rule 5: the contract
-    checks it; only its uint64 range is enforced) and a read's block when a neighbouring block has the same state
-    root. Every other value of them is rejected."""
+    checks it; only its uint64 range is enforced) and a read's block when a
+    neighbouring block has the same state root. Every other value is rejected."""
     path: Path_ = ("chain_id",) if field == "chain_id" else ("accounts", 0, "block")
     numbers = [h.number for h in verify_bundle(anvil_bundle).headers]
     for value in [0, 1, 5, 31337, 2**64, *numbers, max(numbers) + 1]:
