@@ -237,12 +237,14 @@ def prove(
     request_id: bytes,
     dev: bool,
     *,
+    block: int | None = None,
     timeout: float = PROVE_TIMEOUT,
     on_progress: Progress | None = None,
 ) -> dict[str, Any]:
     """In-memory form used by the service (``coprocessor.service.proving``): bundle
-    dict, a ``coprocessor.models.model.Model`` (or its JSON dict), a spec dict. Returns
-    the full receipt dict (what ``coproc-host prove`` writes)."""
+    dict, a ``coprocessor.models.model.Model`` (or its JSON dict), a spec dict, the
+    request block (default: the bundle's anchor). Returns the full receipt dict (what
+    ``coproc-host prove`` writes)."""
     if len(request_id) != 32:
         raise UserInputError("request id must be 32 bytes")
     model_json = model if isinstance(model, dict) else model.to_json()
@@ -259,6 +261,7 @@ def prove(
             subject,
             out,
             request_id="0x" + request_id.hex(),
+            block=block,
             dev=dev,
             timeout=timeout,
             on_progress=on_progress,

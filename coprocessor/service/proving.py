@@ -11,10 +11,7 @@ receipts), ``image_id``, ``dev_mode`` and ``cycles``.
 from __future__ import annotations
 
 import importlib
-import json
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Protocol
 
 from coprocessor.errors import ToolError, UserInputError
@@ -64,8 +61,8 @@ class NoProver:
 
 
 class ZkvmProver:
-    """The real prover: ``coproc-host prove`` through ``coprocessor.prover`` (request
-    files in a temporary directory, the request block passed explicitly)."""
+    """The real prover: ``coproc-host prove`` through ``coprocessor.prover.prove`` (the
+    request block passed explicitly)."""
 
     def prove(
         self,
@@ -81,25 +78,9 @@ class ZkvmProver:
     ) -> dict[str, Any]:
         from coprocessor import prover
 
-        with tempfile.TemporaryDirectory(prefix="coproc-service-prove-") as tmp:
-            paths = {}
-            for name, obj in (("bundle", bundle), ("model", model.to_json()), ("spec", spec)):
-                paths[name] = Path(tmp) / f"{name}.json"
-                paths[name].write_text(json.dumps(obj))
-            out = Path(tmp) / "receipt.json"
-            prover.prove_files(
-                paths["bundle"],
-                paths["model"],
-                paths["spec"],
-                subject,
-                out,
-                request_id="0x" + request_id.hex(),
-                block=block,
-                dev=dev,
-                on_progress=on_progress,
-            )
-            receipt = prover.load_receipt(out)
-        return receipt
+        return prover.prove(
+            bundle, model, spec, subject, request_id, dev, block=block, on_progress=on_progress
+        )
 
 
 def make_prover(setting: str) -> Prover:
