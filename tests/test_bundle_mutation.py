@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from json_paths import Path_, hex_strings, replaced
 
 from coprocessor.bundle import ProofAtBlock, build_bundle, verify_bundle
 from coprocessor.devnet import AnvilNode, rpc_call
@@ -36,29 +37,6 @@ EOA = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"  # anvil dev account #1
 ABSENT = "0x00000000000000000000000000000000deadbee2"
 VALUES = {0: 1, 1: 0xFF, 2: 2**256 - 1, 7: 0x1234, 0x20: 9, 2**160 + 3: 77}
 READ_SLOTS = [0, 1, 2, 4, 7, 0x20, 2**160 + 3]  # slot 4 is empty
-
-Path_ = tuple[str | int, ...]
-
-
-def hex_strings(obj: Any, path: Path_ = ()) -> Iterator[tuple[Path_, str]]:
-    """Every 0x-string of a JSON value with its path."""
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            yield from hex_strings(value, (*path, key))
-    elif isinstance(obj, list):
-        for i, value in enumerate(obj):
-            yield from hex_strings(value, (*path, i))
-    elif isinstance(obj, str) and obj.startswith("0x"):
-        yield path, obj
-
-
-def replaced(obj: Any, path: Path_, value: Any) -> Any:
-    out = copy.deepcopy(obj)
-    target = out
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
-    return out
 
 
 def rejected_in_place(obj: Any, path: Path_, value: Any) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from json_paths import Path_, hex_strings, replaced
 
 from coprocessor import native
 from coprocessor.bundle import (
@@ -49,7 +50,6 @@ SETTINGS = settings(
 )
 
 Case = tuple[int, list[bytes], list[ProofAtBlock]]  # chain id, header RLPs, proofs
-Path_ = tuple[str | int, ...]
 
 
 def test_the_extension_is_installed() -> None:
@@ -153,26 +153,6 @@ def test_verifiers_agree_on_real_bundles(bundles: dict[str, dict[str, Any]]) -> 
 # ----------------------------------------------------------------------------- bundle mutations
 
 
-def _hex_strings(obj: Any, path: Path_ = ()) -> Iterator[tuple[Path_, str]]:
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            yield from _hex_strings(value, (*path, key))
-    elif isinstance(obj, list):
-        for i, value in enumerate(obj):
-            yield from _hex_strings(value, (*path, i))
-    elif isinstance(obj, str) and obj.startswith("0x"):
-        yield path, obj
-
-
-def _replaced(obj: Any, path: Path_, value: Any) -> Any:
-    out = copy.deepcopy(obj)
-    target = out
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
-    return out
-
-
 def _python_outcome(obj: Any) -> dict[str, Any] | None:
     try:
         return verify_bundle(obj).to_json()
@@ -197,10 +177,10 @@ def test_single_character_mutations_same_verdict(
 ) -> None:
     name = data.draw(st.sampled_from(sorted(bundles)), label="bundle")
     bundle = bundles[name]
-    path, text = data.draw(st.sampled_from(list(_hex_strings(bundle))), label="string")
+    path, text = data.draw(st.sampled_from(list(hex_strings(bundle))), label="string")
     pos = data.draw(st.integers(0, len(text) - 1), label="position")
     new = data.draw(st.sampled_from(HEX + "AFXx ").filter(lambda c: c != text[pos]))
-    mutated = _replaced(bundle, path, text[:pos] + new + text[pos + 1 :])
+    mutated = replaced(bundle, path, text[:pos] + new + text[pos + 1 :])
     assert _native_outcome(mutated) == _python_outcome(mutated), (name, path, pos, new)
 
 
@@ -211,12 +191,12 @@ def test_single_byte_mutations_same_verdict(bundles: dict[str, dict[str, Any]], 
     node kinds and values get hit, not only hex digits), hex re-encoded."""
     name = data.draw(st.sampled_from(sorted(bundles)), label="bundle")
     bundle = bundles[name]
-    strings = [(p, t) for p, t in _hex_strings(bundle) if len(t) % 2 == 0 and len(t) > 2]
+    strings = [(p, t) for p, t in hex_strings(bundle) if len(t) % 2 == 0 and len(t) > 2]
     path, text = data.draw(st.sampled_from(strings), label="string")
     raw = bytearray.fromhex(text[2:])
     pos = data.draw(st.integers(0, len(raw) - 1), label="byte")
     raw[pos] = data.draw(st.integers(0, 255).filter(lambda b: b != raw[pos]), label="value")
-    mutated = _replaced(bundle, path, "0x" + raw.hex())
+    mutated = replaced(bundle, path, "0x" + raw.hex())
     native_verdict = _native_outcome(mutated)
     assert native_verdict == _python_outcome(mutated), (name, path, pos)
 
@@ -243,7 +223,7 @@ def test_structural_mutations_same_verdict(bundles: dict[str, dict[str, Any]], d
     bundle = bundles[name]
     paths = [p for p, _ in _all_paths(bundle)]
     path = data.draw(st.sampled_from(paths), label="path")
-    mutated = _replaced(bundle, path, data.draw(JSON_VALUES, label="value"))
+    mutated = replaced(bundle, path, data.draw(JSON_VALUES, label="value"))
     assert _native_outcome(mutated) == _python_outcome(mutated), (name, path)
 
 
@@ -259,7 +239,7 @@ def _all_paths(obj: Any, path: Path_ = ()) -> Iterator[tuple[Path_, Any]]:
 
 
 def test_chain_id_beyond_u64_is_rejected_by_both(bundles: dict[str, dict[str, Any]]) -> None:
-    mutated = _replaced(bundles["anvil"], ("chain_id",), 2**64)
+    mutated = replaced(bundles["anvil"], ("chain_id",), 2**64)
     assert _native_outcome(mutated) is None
     with pytest.raises(UserInputError, match="2\\^64"):
         parse_bundle(mutated)
@@ -286,11 +266,11 @@ def test_lying_answers_same_verdict(cases: dict[str, Case], data: Any) -> None:
     chain_id, headers, proofs = cases[name]
     i = data.draw(st.integers(0, len(proofs) - 1), label="proof")
     response = proofs[i].response
-    strings = list(_hex_strings(response))
+    strings = list(hex_strings(response))
     path, text = data.draw(st.sampled_from(strings), label="string")
     pos = data.draw(st.integers(0, len(text) - 1), label="position")
     new = data.draw(st.sampled_from(HEX + "AFx_ ").filter(lambda c: c != text[pos]))
-    lied = _replaced(response, path, text[:pos] + new + text[pos + 1 :])
+    lied = replaced(response, path, text[:pos] + new + text[pos + 1 :])
     case = (chain_id, headers, [*proofs[:i], ProofAtBlock(proofs[i].block, lied), *proofs[i + 1 :]])
     assert _build_outcome(native.build_bundle_native, case) == _build_outcome(build_bundle, case)
 
