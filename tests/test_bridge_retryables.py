@@ -5,10 +5,13 @@ precompile interfaces, or plain big-integer arithmetic."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_hash.auto import keccak
+from hexbytes import HexBytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from web3 import Web3
@@ -16,7 +19,7 @@ from web3.contract import Contract
 
 from bridge import networks, outbox, retryables
 from bridge.chain import l1_to_l2_alias, raw_request
-from bridge.nitro import ARB_SYS, nitro_artifact
+from bridge.nitro import ARB_SYS, nitro_artifact, nitro_at
 from bridge.store import BridgeStore
 from coprocessor import contracts
 from coprocessor.devnet import AnvilNode
@@ -24,6 +27,7 @@ from coprocessor.errors import StoreError, UserInputError, VerificationError
 
 U256 = 2**256 - 1
 BOUNDS = st.sampled_from([0, 1, 2, 2**64 - 1, 2**128, 2**255, U256 // 6, U256 // 1400, U256])
+TESTDATA = Path(__file__).resolve().parent / "testdata"
 UINTS = st.one_of(BOUNDS, st.integers(0, U256), st.integers(0, 2**64))
 
 
@@ -188,6 +192,54 @@ def test_ticket_id_is_the_hash_of_the_typed_submit_retryable_tx() -> None:
     ):
         assert _message(**change).ticket_id(412346) != m.ticket_id(412346), change
     assert m.ticket_id(42161) != m.ticket_id(412346)
+
+
+def _log(entry: dict[str, Any], vector: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "address": Web3.to_checksum_address(entry["address"]),
+        "topics": [HexBytes(t) for t in entry["topics"]],
+        "data": HexBytes(entry["data"]),
+        "logIndex": entry["logIndex"],
+        "transactionIndex": 0,
+        "transactionHash": HexBytes(vector["l1_tx_hash"]),
+        "blockHash": HexBytes(bytes(32)),
+        "blockNumber": vector["l1_block"],
+    }
+
+
+def test_ticket_id_of_a_real_arbitrum_one_retryable() -> None:
+    """A retryable created on Ethereum mainnet for Arbitrum One (tests/testdata, source in
+    its ``_source``): our parser reads the real Bridge/Inbox logs (the data hash check
+    included) into the fields the Arbitrum SDK reads, and our ticket id is the real one."""
+    vector = json.loads((TESTDATA / "arbitrum_one_retryable_15500657.json").read_text())
+    w3 = Web3()
+    receipt = {
+        "logs": [_log(entry, vector) for entry in vector["logs"]],
+        "transactionHash": HexBytes(vector["l1_tx_hash"]),
+        "blockNumber": vector["l1_block"],
+    }
+    found = retryables.messages_in_receipt(
+        nitro_at(w3, "Bridge", vector["bridge"]), nitro_at(w3, "Inbox", vector["inbox"]), receipt
+    )
+    assert len(found) == 1
+    message, expected = found[0], vector["expected"]
+    for name in ("sender", "to", "excess_fee_refund", "call_value_refund"):
+        assert getattr(message, name) == expected[name], name
+    for name in (
+        "message_number",
+        "l1_base_fee",
+        "l2_call_value",
+        "deposit",
+        "max_submission_cost",
+        "gas_limit",
+        "max_fee_per_gas",
+    ):
+        assert getattr(message, name) == int(expected[name], 16), name
+    assert message.data == bytes(HexBytes(expected["data"]))
+    assert message.sender == l1_to_l2_alias(vector["l1_caller"])
+    assert "0x" + message.ticket_id(vector["l2_chain_id"]).hex() == expected["ticket_id"]
+    # and the id binds the chain: the same message on another chain is another ticket
+    assert message.ticket_id(42170) != message.ticket_id(vector["l2_chain_id"])
 
 
 def test_expiry_alert_window() -> None:
