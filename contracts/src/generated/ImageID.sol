@@ -4,5 +4,5 @@ pragma solidity ^0.8.20;
 
 /// Image ID of the coproc risk-score zkVM guest (journal v1).
 library ImageID {
-    bytes32 public constant RISK_SCORE_ID = bytes32(0xea7bbcea6cb6895417d43ae2e05db1105a07d95639d236a5446232dfbed567f9);
+    bytes32 public constant RISK_SCORE_ID = bytes32(0x339d7fd7895f01efe0607032377c2e7b5f45a25bd7940f184be6f3923b861869);
 }

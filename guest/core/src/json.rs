@@ -324,7 +324,30 @@ impl Parser<'_> {
     }
 }
 
+/// Appends `v` in decimal, zero-padded to `width` digits (no `format!`: in the zkVM the
+/// formatting machinery costs more than the digits).
+fn push_u32(out: &mut String, mut v: u32, width: usize) {
+    let mut buf = [b'0'; 10];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let start = i.min(buf.len().saturating_sub(width));
+    out.extend(buf[start..].iter().map(|&b| char::from(b)));
+}
+
 fn decimal(w: &Word) -> String {
+    let mut out = String::new();
+    if w[..28].iter().all(|&b| b == 0) {
+        // Fast path (most model numbers): one 32-bit limb, native 32-bit division.
+        push_u32(&mut out, u32::from_be_bytes([w[28], w[29], w[30], w[31]]), 0);
+        return out;
+    }
     // Repeated division by 10^9 over 32-bit limbs (few divisions: see `number`).
     let mut limbs = [0u32; 8]; // big-endian order
     for (i, l) in limbs.iter_mut().enumerate() {
@@ -345,9 +368,12 @@ fn decimal(w: &Word) -> String {
             break;
         }
     }
-    let mut out = format!("{}", groups[groups.len() - 1]);
-    for g in groups.iter().rev().skip(1) {
-        out.push_str(&format!("{g:09}"));
+    let mut rev = groups.iter().rev();
+    if let Some(&top) = rev.next() {
+        push_u32(&mut out, top, 0);
+    }
+    for &g in rev {
+        push_u32(&mut out, g, 9);
     }
     out
 }
@@ -446,6 +472,25 @@ mod tests {
         assert_eq!(parse(b"-9223372036854775808").unwrap().as_i64(), Some(i64::MIN));
         for text in ["0", "7", "1000000000", "999999999", "18446744073709551616", "100000000000000000000000000000000000001"] {
             assert_eq!(canonical(&parse(text.as_bytes()).unwrap()), text);
+        }
+    }
+
+    #[test]
+    fn decimal_matches_core_formatting() {
+        // Both paths (one 32-bit limb, several limbs) against core's u128 formatting.
+        let mut vals: Vec<u128> = vec![0, 1, 9, 10, 99, 100, 999_999_999, 1_000_000_000, 4_294_967_295];
+        vals.extend([4_294_967_296, 1_000_000_000_000_000_000, u128::from(u64::MAX), u128::MAX]);
+        let mut x: u128 = 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            vals.push(x >> (x % 128));
+        }
+        for v in vals {
+            let mut w: Word = [0u8; 32];
+            w[16..].copy_from_slice(&v.to_be_bytes());
+            assert_eq!(decimal(&w), format!("{v}"), "{v}");
         }
     }
 }
