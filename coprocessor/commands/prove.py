@@ -7,9 +7,10 @@ import json
 import sys
 from typing import Any
 
-from coprocessor import prover
+from coprocessor import prover, receipt_store
 from coprocessor.errors import VerificationError
 from coprocessor.hexutil import parse_address
+from coprocessor.paths import data_dir
 
 
 def register(subparsers: Any) -> None:
@@ -43,7 +44,21 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--timeout", type=float, default=prover.PROVE_TIMEOUT, help="seconds")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument(
+        "--no-record",
+        action="store_true",
+        help=f"do not index the receipt in <data dir>/{receipt_store.FILE_NAME}",
+    )
     p.set_defaults(handler=cmd_prove)
+
+    r = subparsers.add_parser(
+        "receipts",
+        help=f"list the receipts `coproc prove` recorded (<data dir>/{receipt_store.FILE_NAME})",
+    )
+    r.add_argument("--claim", help="only receipts of this claim digest (0x-hex)")
+    r.add_argument("--limit", type=int, default=100, help="newest N rows (default 100)")
+    r.add_argument("--json", action="store_true", help="JSON output")
+    r.set_defaults(handler=cmd_receipts)
 
     v = subparsers.add_parser(
         "verify-receipt",
@@ -77,7 +92,37 @@ def cmd_prove(args: argparse.Namespace) -> int:
         on_progress=None if args.quiet else _progress,
     )
     summary["image_id_matches_spec"] = summary.get("image_id") == prover.committed_image_id()
+    if not args.no_record:
+        store = receipt_store.open_default(data_dir(args.data_dir))
+        try:
+            row = store.record(args.out, prover.load_receipt(args.out))
+        finally:
+            store.close()
+        summary["recorded"] = {"store": str(store.path), "file_sha256": row.file_sha256}
     print(json.dumps(summary, indent=1))
+    return 0
+
+
+def cmd_receipts(args: argparse.Namespace) -> int:
+    store = receipt_store.open_default(data_dir(args.data_dir))
+    try:
+        rows = store.rows(claim_digest=args.claim, limit=args.limit)
+        for row in rows:
+            row["file"] = store.check(row)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for row in rows:
+        label = "DEV (fake)" if row["dev_mode"] else row["receipt_kind"]
+        print(
+            f"{row['claim_digest']}  {label:<10}  chain {row['chain_id']} block "
+            f"{row['block_number']}  {row['subject']}  score {row['score']}  "
+            f"{row['path']} ({row['file']})"
+        )
+    if not rows:
+        print("no receipts recorded", file=sys.stderr)
     return 0
 
 
