@@ -190,6 +190,20 @@ pub fn prove_cmd(args: &[String]) -> Res<()> {
     let prover = default_prover();
     let dev = dev_mode();
     progress(json!({"event": "start", "prover": prover.get_name(), "dev_mode": dev, "image_id": digest_hex(&id)}));
+    // The journal this request must produce, from a local execution (well under a second,
+    // against minutes to hours of proving): a receipt, above all one from a remote
+    // prover, is accepted only if it proves exactly this journal.
+    let expected = {
+        let env = build_env(&input, segment_po2(&o)?)?;
+        let mut exec =
+            ExecutorImpl::from_elf(env, &p).map_err(|e| Failure::tool(format!("load program: {e:#}")))?;
+        let session = exec.run().map_err(|e| guest_failure(&e))?;
+        session.journal.map(|j| j.bytes).unwrap_or_default()
+    };
+    if expected.is_empty() {
+        return Err(Failure::verify("guest committed no journal"));
+    }
+    progress(json!({"event": "executed", "journal_hex": hex::encode(&expected)}));
     let started = Instant::now();
     let env = build_env(&input, segment_po2(&o)?)?;
     let info = prover.prove_with_opts(env, &p, &opts).map_err(|e| guest_failure(&e))?;
@@ -197,6 +211,12 @@ pub fn prove_cmd(args: &[String]) -> Res<()> {
     let receipt = info.receipt;
     receipt.verify(id).map_err(|e| Failure::verify(format!("fresh receipt does not verify: {e}")))?;
     let journal = receipt.journal.bytes.clone();
+    if journal != expected {
+        return Err(Failure::verify(format!(
+            "the {} prover returned a receipt for another journal than this request's (local execution)",
+            prover.get_name()
+        )));
+    }
     let j = decode_journal(&journal)?;
     let claim_digest = receipt
         .claim()
