@@ -1,8 +1,9 @@
 """The two-chain devnet: an L1 anvil with Arbitrum's real Bridge/Inbox/Outbox (npm
 nitro-contracts behind TransparentUpgradeableProxy, initializer in the proxy
-constructor) and an L2 anvil with ArbOS emulated at 0x64 (ArbSys) and 0x6e
-(ArbRetryableTx), plus our bridge contracts on both sides and the devnet relay
-process (bridge/relay.py). What is emulated and how it differs from Nitro: docs/bridge.md.
+constructor) and an L2 anvil with ArbOS emulated at 0x64 (ArbSys), 0x6e
+(ArbRetryableTx) and 0xc8 (NodeInterface, for outbox proofs), plus our bridge contracts
+on both sides and the devnet relay process (bridge/relay.py). What is emulated and how
+it differs from Nitro: docs/bridge.md.
 
 Roles (anvil dev accounts): L1 #0 deploys and is the rollup EOA (the relay posts send
 roots with it); L2 #0 is the emulator's relay; L1 #1 and L2 #1 are the user (pushes,
@@ -24,7 +25,7 @@ from eth_hash.auto import keccak
 from web3 import Web3
 
 from bridge.chain import connect, dev_account, raw_request
-from bridge.nitro import ARB_RETRYABLE_TX, ARB_SYS, nitro_artifact
+from bridge.nitro import ARB_RETRYABLE_TX, ARB_SYS, NODE_INTERFACE, nitro_artifact
 from bridge.store import BridgeStore
 from coprocessor import contracts
 from coprocessor.devnet import AnvilNode, Devnet, pid_alive, start_anvil, stop_pid
@@ -71,20 +72,36 @@ def _next_address(w3: Web3, sender: str, ahead: int = 0) -> str:
     return Web3.to_checksum_address(raw)
 
 
+#: the ArbOS emulators: (artifact, precompile address, has a relay role to claim)
+EMULATORS = (
+    ("ArbSysEmulator", ARB_SYS, True),
+    ("ArbRetryableTxEmulator", ARB_RETRYABLE_TX, True),
+    ("NodeInterfaceEmulator", NODE_INTERFACE, False),
+)
+
+
 def install_arbos(l2: Web3) -> None:
-    """Put the ArbSys / ArbRetryableTx emulators at 0x64 / 0x6e and hand their relay
-    role to L2 account #0 (idempotent: an installed emulator keeps its state)."""
+    """Put the ArbSys / ArbRetryableTx / NodeInterface emulators at 0x64 / 0x6e / 0xc8
+    and hand the relay role to L2 account #0 (idempotent: an installed emulator keeps
+    its state)."""
     relay = dev_account(RELAY_L2).address
-    for name, address in (
-        ("ArbSysEmulator", ARB_SYS),
-        ("ArbRetryableTxEmulator", ARB_RETRYABLE_TX),
-    ):
+    for name, address, has_relay in EMULATORS:
         code = contracts.artifact(name).deployed_bytecode
         if bytes(l2.eth.get_code(address)) == code:
             continue
         raw_request(l2, "anvil_setCode", [address, "0x" + code.hex()])
-        handle = contracts.at(l2, name, address)
-        _send(l2, handle.functions.devnetInit(relay).build_transaction({"from": relay}), name)
+        if has_relay:
+            handle = contracts.at(l2, name, address)
+            tx = handle.functions.devnetInit(relay).build_transaction({"from": relay})
+            _send(l2, tx, name)
+
+
+def emulators_current(l2: Web3) -> bool:
+    """Whether every ArbOS emulator on L2 runs the code of this checkout's build."""
+    return all(
+        bytes(l2.eth.get_code(address)) == contracts.artifact(name).deployed_bytecode
+        for name, address, _ in EMULATORS
+    )
 
 
 def deploy(l1: Web3, l2: Web3, *, max_anchor_lag: int = 7200) -> dict[str, str]:
@@ -149,6 +166,7 @@ def deploy(l1: Web3, l2: Web3, *, max_anchor_lag: int = 7200) -> dict[str, str]:
         "l1_result_receiver": receiver.address,
         "arb_sys": ARB_SYS,
         "arb_retryable_tx": ARB_RETRYABLE_TX,
+        "arb_node_interface": NODE_INTERFACE,
         "l2_block_hash_store": store.address,
         "l2_dev_verifier": dev.address,
         "l2_verifier_router": router.address,
@@ -225,6 +243,11 @@ def up_l2(
         store.close()
         addresses = deploy(l1, l2)
         saved.write_text(json.dumps(addresses, indent=2))
+    if not emulators_current(l2):
+        raise ToolError(
+            "devnet: the ArbOS emulators on L2 are from another build (state saved before"
+            f" an upgrade): run `coproc devnet down`, remove {devnet.dir} and start again"
+        )
     info["contracts"] = addresses
     if relay:
         entry = info.get("relay")

@@ -23,6 +23,7 @@ PATHS = {
     "Outbox": "src/bridge/Outbox.sol/Outbox.json",
     "ArbSys": "src/precompiles/ArbSys.sol/ArbSys.json",
     "ArbRetryableTx": "src/precompiles/ArbRetryableTx.sol/ArbRetryableTx.json",
+    "NodeInterface": "src/node-interface/NodeInterface.sol/NodeInterface.json",
     "TransparentUpgradeableProxy": "@openzeppelin/contracts/proxy/transparent/"
     "TransparentUpgradeableProxy.sol/TransparentUpgradeableProxy.json",
 }

@@ -6,9 +6,13 @@ root covers the message yet), ``CONFIRMED`` (a root covers it, not executed),
 attempt sees the message spent (or the Outbox's ``AlreadySpent``) and reports done.
 
 The send tree is Nitro's: leaf = keccak256(item hash), zero siblings where the tree
-is not full, depth = ceil(log2(size)). On Nitro the proof comes from
-``NodeInterface.constructOutboxProof(size, leaf)`` (0xc8); here it is built from the
-``L2ToL1Tx`` events, and checked against the root the Outbox knows before use.
+is not full, depth = ceil(log2(size)). The proof comes from
+``NodeInterface.constructOutboxProof(size, leaf)`` (0xc8), the ``eth_call`` a Nitro node
+answers (the devnet emulates NodeInterface), at the size of the newest posted send root;
+the answer is checked before use: its root is the posted one and the Outbox knows it, its
+send is the message's own item hash, and the proof folds to the root. There is no
+fallback: :func:`event_proof` (the same proof built from the ``L2ToL1Tx`` events) is an
+independent construction for tests and diagnosis, not used to execute.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from bridge.chain import rpc
-from bridge.nitro import ARB_SYS, nitro_at
+from bridge.nitro import ARB_SYS, NODE_INTERFACE, nitro_at
 from coprocessor.errors import VerificationError
 
 UNCONFIRMED, CONFIRMED, EXECUTED = "UNCONFIRMED", "CONFIRMED", "EXECUTED"
@@ -210,22 +214,33 @@ class PostedRoot:
     size: int
 
 
+def _quantity(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
 def latest_root(l1: Web3, l2: Web3, outbox: Contract) -> PostedRoot | None:
     """The newest ``SendRootUpdated`` of the Outbox and the size of the tree at that L2
-    block (ArbSys.sendMerkleTreeState at the block; its root must equal the posted one)."""
+    block: a Nitro node's block carries it (``sendCount``, ``sendRoot``, as the SDK reads
+    them); an anvil block does not, so the devnet asks ArbSys.sendMerkleTreeState at that
+    block. Either way the tree's root there must equal the posted one."""
     params = {"address": outbox.address, "topics": [SEND_ROOT_UPDATED], "fromBlock": 0}
     logs = rpc(lambda: l1.eth.get_logs(params), "eth_getLogs")  # type: ignore[arg-type]
     if not logs:
         return None
     last = logs[-1]
     root, block_hash = bytes(last["topics"][1]), bytes(last["topics"][2])
-    block = rpc(lambda: l2.eth.get_block(HexBytes(block_hash)), "L2 block by hash")
-    size, tree_root_at, _ = (
-        arb_sys(l2).functions.sendMerkleTreeState().call(block_identifier=block["number"])
+    block: dict[str, Any] = dict(
+        rpc(lambda: l2.eth.get_block(HexBytes(block_hash)), "L2 block by hash")
     )
-    if bytes(tree_root_at) != root:
+    if "sendCount" in block and "sendRoot" in block:
+        size, root_there = _quantity(block["sendCount"]), bytes(HexBytes(block["sendRoot"]))
+    else:
+        fn = arb_sys(l2).functions.sendMerkleTreeState()
+        state = rpc(lambda: fn.call(block_identifier=block["number"]), "sendMerkleTreeState")
+        size, root_there = int(state[0]), bytes(state[1])
+    if root_there != root:
         raise VerificationError("posted send root differs from L2's tree at that block")
-    return PostedRoot(root, block_hash, int(size))
+    return PostedRoot(root, block_hash, size)
 
 
 def status(l1: Web3, l2: Web3, outbox: Contract, message: L2ToL1Message) -> str:
@@ -238,8 +253,66 @@ def status(l1: Web3, l2: Web3, outbox: Contract, message: L2ToL1Message) -> str:
     return CONFIRMED
 
 
+def node_interface(l2: Web3) -> Contract:
+    """NodeInterface (0xc8) with the nitro-contracts ABI (answered by a Nitro node's RPC;
+    emulated on the devnet)."""
+    return nitro_at(l2, "NodeInterface", NODE_INTERFACE)
+
+
+@dataclass(frozen=True)
+class OutboxProof:
+    """What ``NodeInterface.constructOutboxProof(size, leaf)`` answered."""
+
+    send: bytes
+    root: bytes
+    proof: list[bytes]
+
+
+def construct_outbox_proof(l2: Web3, size: int, leaf: int) -> OutboxProof:
+    """``eth_call`` NodeInterface.constructOutboxProof at the L2 head (Nitro answers from
+    its head whatever block is asked). A node that refuses raises ``RpcError``."""
+    fn = node_interface(l2).functions.constructOutboxProof(size, leaf)
+    send, root, proof = rpc(
+        lambda: fn.call(block_identifier="latest"), "NodeInterface.constructOutboxProof"
+    )
+    return OutboxProof(bytes(send), bytes(root), [bytes(p) for p in proof])
+
+
+def check_proof(
+    outbox: Contract, message: L2ToL1Message, posted: PostedRoot, answer: OutboxProof
+) -> None:
+    """Refuse an answer the Outbox would not accept for ``message`` (``VerificationError``):
+    a root other than the posted one or unknown to the Outbox, a send other than the
+    message's item hash, a path the Outbox calls not minimal, a proof that does not fold
+    to the root."""
+    where = f"NodeInterface's proof of send {message.position} at size {posted.size}"
+    if answer.root != posted.root:
+        raise VerificationError(f"{where}: root is not the posted send root")
+    known = rpc(lambda: outbox.functions.roots(answer.root).call(), "Outbox.roots")
+    if bytes(known) == bytes(32):
+        raise VerificationError(f"{where}: the Outbox does not know its root")
+    if answer.send != message.item_hash:
+        raise VerificationError(f"{where}: send is not the message's item hash")
+    if len(answer.proof) >= 256 or message.position >> len(answer.proof):
+        raise VerificationError(f"{where}: {len(answer.proof)} levels cannot reach the leaf")
+    if root_from_proof(message.item_hash, message.position, answer.proof) != answer.root:
+        raise VerificationError(f"{where}: proof does not fold to its root")
+
+
 def proof_for(l1: Web3, l2: Web3, outbox: Contract, message: L2ToL1Message) -> list[bytes]:
-    """The outbox proof of ``message`` against the newest posted root (checked)."""
+    """The outbox proof of ``message`` against the newest posted root: asked of
+    NodeInterface at the posted size, checked by :func:`check_proof`."""
+    posted = latest_root(l1, l2, outbox)
+    if posted is None or posted.size <= message.position:
+        raise VerificationError(f"send {message.position} is not confirmed yet")
+    answer = construct_outbox_proof(l2, posted.size, message.position)
+    check_proof(outbox, message, posted, answer)
+    return answer.proof
+
+
+def event_proof(l1: Web3, l2: Web3, outbox: Contract, message: L2ToL1Message) -> list[bytes]:
+    """The same proof built from the ``L2ToL1Tx`` events up to the posted L2 block and
+    checked against the posted root: an independent construction (tests, diagnosis)."""
     posted = latest_root(l1, l2, outbox)
     if posted is None or posted.size <= message.position:
         raise VerificationError(f"send {message.position} is not confirmed yet")

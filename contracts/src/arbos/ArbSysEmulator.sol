@@ -6,7 +6,10 @@ pragma solidity 0.8.37;
 /// and events as nitro-contracts' `ArbSys` interface, installed with `anvil_setCode` on the
 /// L2 anvil. `sendTxToL1` appends to a send Merkle accumulator that hashes exactly as
 /// Nitro's (leaf = keccak256(item), missing siblings = zero), so roots it reports are
-/// accepted by the real Outbox on L1. Devnet only: never deploy on a real chain.
+/// accepted by the real Outbox on L1. Every send hash and every completed subtree is also
+/// kept in storage (what Nitro's `L2ToL1Tx`/`SendMerkleUpdate` logs carry), for the
+/// NodeInterface emulator at 0xc8 to build outbox proofs from. Devnet only: never deploy
+/// on a real chain.
 /// @dev Installed without a constructor run, so all state is in storage; the devnet relay
 /// claims the `relay` slot once (`devnetInit`) and reports the L1 block number.
 contract ArbSysEmulator {
@@ -22,6 +25,9 @@ contract ArbSysEmulator {
     uint256 internal _size;
     /// @notice Merkle accumulator partials: `_partials[level]` is a full subtree of 2^level leaves.
     mapping(uint256 level => bytes32) internal _partials;
+    /// @notice Completed nodes of the send tree: level 0 holds each send's item hash (the
+    /// leaf is its keccak256), level `l` >= 1 the hash of the full subtree `index` of 2^l leaves.
+    mapping(uint256 level => mapping(uint256 index => bytes32)) internal _nodes;
 
     /// @notice Same event as ArbSys: one L2→L1 send (`position` = leaf index at level 0).
     event L2ToL1Tx(
@@ -48,7 +54,8 @@ contract ArbSysEmulator {
         uint256 callvalue,
         bytes data
     );
-    /// @notice Same event as ArbSys: a Merkle node written (`position` = (level << 192) + index).
+    /// @notice Same event as ArbSys: a subtree completed at `level` >= 1 by the send of leaf
+    /// `n` (`position` = (level << 192) + n, as Nitro's LevelAndLeaf; no event at level 0).
     event SendMerkleUpdate(uint256 indexed reserved, bytes32 indexed hash, uint256 indexed position);
 
     /// @notice The requested block is not among the last 256 (same error as ArbSys).
@@ -143,6 +150,18 @@ contract ArbSysEmulator {
         return _send(destination, data);
     }
 
+    /// @notice Number of sends so far (the NodeInterface emulator's view of the tree size).
+    function devnetSendCount() external view returns (uint256) {
+        return _size;
+    }
+
+    /// @notice A completed node of the send tree (zero if not completed yet).
+    /// @param level 0 for a send's item hash, `l` >= 1 for a full subtree of 2^l leaves.
+    /// @param index The node's index at that level.
+    function devnetSendNode(uint256 level, uint256 index) external view returns (bytes32) {
+        return _nodes[level][index];
+    }
+
     /// @notice Size, root and partials of the send Merkle accumulator.
     function sendMerkleTreeState() external view returns (uint256 size, bytes32 root, bytes32[] memory partials) {
         size = _size;
@@ -160,6 +179,7 @@ contract ArbSysEmulator {
             abi.encodePacked(msg.sender, destination, block.number, l1BlockNumber, block.timestamp, msg.value, data)
         );
         position = _size;
+        _nodes[0][position] = item;
         _append(item);
         emit L2ToL1Tx(
             msg.sender,
@@ -174,7 +194,8 @@ contract ArbSysEmulator {
         );
     }
 
-    /// @dev Nitro's MerkleAccumulator.Append: carry full subtrees upward like a binary counter.
+    /// @dev Nitro's MerkleAccumulator.Append: carry full subtrees upward like a binary counter;
+    /// each carry completes a subtree, which is stored and announced as Nitro does.
     function _append(bytes32 item) internal {
         uint256 size = ++_size;
         bytes32 soFar = keccak256(abi.encodePacked(item));
@@ -184,13 +205,13 @@ contract ArbSysEmulator {
             bytes32 partial_ = _partials[level];
             if (partial_ == bytes32(0)) {
                 _partials[level] = soFar;
-                emit SendMerkleUpdate(0, soFar, (level << 192) + ((size - 1) >> level));
                 return;
             }
             soFar = keccak256(abi.encodePacked(partial_, soFar));
             _partials[level] = bytes32(0);
             level++;
-            emit SendMerkleUpdate(0, soFar, (level << 192) + ((size - 1) >> level));
+            _nodes[level][(size - 1) >> level] = soFar;
+            emit SendMerkleUpdate(0, soFar, (level << 192) + (size - 1));
         }
     }
 
