@@ -28,7 +28,7 @@ interface IArbSysSendTree {
 ///   size <= 1, else "incomplete information"), except where Nitro's walk does not notice:
 ///   `size == leaf == 0` gives (send 0, keccak256(send 0), []), and an odd `size >= 3` with
 ///   `leaf == size` gives the proof of leaf `size` in a tree of `size + 1` sends (a missing
-///   send counts as the zero hash). Neither root is one the Outbox knows for `size`.
+///   send counts as the zero hash). Neither root is the root of the first `size` sends.
 /// A `size` above the send count is refused (`NodeInterfaceEmulatorSizeBeyondSends`); Nitro
 /// there fails or returns a root no Outbox knows, depending on the size and leaf.
 contract NodeInterfaceEmulator {
