@@ -175,7 +175,19 @@ def prepare_bundle_native(
         bundle, decoded, digests, parts = _build(mod, chain_id, headers, items)
     except (_Unsupported, CoprocessorError, mod.NativeError, OverflowError) as exc:
         return _reject(exc, lambda: build_bundle(chain_id, headers, items))
+    return _pending(mod, chain_id, headers, items, bundle, decoded, digests, parts)
 
+
+def _pending(
+    mod: ModuleType,
+    chain_id: int,
+    headers: Sequence[bytes],
+    items: list[ProofAtBlock],
+    bundle: Bundle,
+    decoded: tuple[Header, ...],
+    digests: tuple[bytes, ...],
+    parts: list[tuple[Any, ...]],
+) -> Pending:
     def verify() -> VerifiedBundle:
         try:
             _verify_parts(mod, bundle, parts)
@@ -184,6 +196,88 @@ def prepare_bundle_native(
         return VerifiedBundle(bundle=bundle, headers=decoded, node_hashes=digests)
 
     return Pending(bundle, decoded, digests, verify)
+
+
+class ProofAssembler:
+    """:func:`prepare_bundle_native` for ``eth_getProof`` answers that arrive in parts
+    (one per chunk of an account's key list): :meth:`add` parses a part's storage
+    proofs and hashes their nodes as soon as it arrives (in Rust), so that work
+    overlaps with the node computing the other parts; :meth:`finish` builds the same
+    bundle :func:`prepare_bundle_native` builds from the joined answers (tests check
+    it), still unverified. Nothing here trusts a part: the parsed claims and hashed
+    nodes only go into a bundle that is then verified as a whole."""
+
+    def __init__(self, blocks: Sequence[int]) -> None:
+        """``blocks``: the block of each job (one job = one account's answer)."""
+        self._mod = module()
+        self._blocks = list(blocks)
+        self._parts: list[dict[int, dict[str, Any]]] = [{} for _ in self._blocks]
+        #: per job and part: storage_claims' claims and their StorageReads
+        self._claims: list[dict[int, tuple[list[Any], tuple[StorageRead, ...]]]] = [
+            {} for _ in self._blocks
+        ]
+        self._nodes: list[dict[bytes, bytes]] = [{} for _ in self._blocks]
+        #: a part the native reader does not take: the Python path builds it all
+        self._unsupported = False
+
+    def add(self, job: int, part: int, answer: dict[str, Any]) -> None:
+        """The answer for chunk ``part`` of job ``job``."""
+        if part in self._parts[job]:
+            raise ValueError(f"part {part} of job {job} added twice")
+        self._parts[job][part] = answer
+        mod = self._mod
+        if mod is None or self._unsupported:
+            return
+        entries = answer.get("storageProof", [])
+        try:
+            if not isinstance(entries, list):
+                raise _Unsupported
+            claims = mod.storage_claims(entries, self._nodes[job])
+            self._claims[job][part] = (claims, _storage_reads(claims))
+        except (_Unsupported, mod.InputError):
+            self._unsupported = True
+
+    def answers(self) -> list[ProofAtBlock]:
+        """Each job's parts joined into one answer (as ``RpcClient.get_proof`` joins
+        them; the parts must agree on the account proof)."""
+        from coprocessor.rpc import merge_proof_chunks
+
+        out = []
+        for block, parts in zip(self._blocks, self._parts, strict=True):
+            if sorted(parts) != list(range(len(parts))) or not parts:
+                raise ValueError("proof assembler: parts missing")
+            out.append(ProofAtBlock(block, merge_proof_chunks([parts[i] for i in sorted(parts)])))
+        return out
+
+    def finish(self, chain_id: int, headers: Sequence[bytes]) -> Pending | VerifiedBundle:
+        """The bundle of all parts, for :meth:`Pending.verify` (or already verified
+        by the Python path, as :func:`prepare_bundle_native` returns it)."""
+        items = self.answers()
+        mod = self._mod
+        if mod is None or self._unsupported:
+            return prepare_bundle_native(chain_id, headers, items)
+        parsed = [
+            _joined(parts, nodes) for parts, nodes in zip(self._claims, self._nodes, strict=True)
+        ]
+        try:
+            bundle, decoded, digests, parts = _build(mod, chain_id, headers, items, parsed)
+        except (_Unsupported, CoprocessorError, mod.NativeError, OverflowError) as exc:
+            return _reject(exc, lambda: build_bundle(chain_id, headers, items))
+        return _pending(mod, chain_id, headers, items, bundle, decoded, digests, parts)
+
+
+def _joined(
+    parts: dict[int, tuple[list[Any], tuple[StorageRead, ...]]], nodes: dict[bytes, bytes]
+) -> _Parsed:
+    """The parts of one job joined as storage_claims returns them for the joined
+    answer: sorted by slot, stably (the indexer asks the slots in ascending order, so
+    the parts usually come sorted already)."""
+    if len(parts) == 1:
+        ((claims, reads),) = parts.values()
+        return claims, reads, nodes
+    pairs = [pair for i in sorted(parts) for pair in zip(*parts[i], strict=True)]
+    pairs.sort(key=lambda pair: pair[0][0])
+    return [claim for claim, _ in pairs], tuple(read for _, read in pairs), nodes
 
 
 def build_bundle_native(
@@ -197,10 +291,28 @@ def build_bundle_native(
     return prepared.verify() if isinstance(prepared, Pending) else prepared
 
 
+#: one item's storage proofs parsed: storage_claims' claims (sorted by slot), the
+#: StorageReads of those claims, and the storage proof nodes by hash
+_Parsed = tuple[list[Any], tuple[StorageRead, ...], dict[bytes, bytes]]
+
+
+def _storage_reads(claims: Sequence[Any]) -> tuple[StorageRead, ...]:
+    return tuple(
+        StorageRead.prehashed(slot, int.from_bytes(value, "big"), key)
+        for slot, key, value in claims
+    )
+
+
 def _build(
-    mod: ModuleType, chain_id: int, raws: Sequence[bytes], items: list[ProofAtBlock]
+    mod: ModuleType,
+    chain_id: int,
+    raws: Sequence[bytes],
+    items: list[ProofAtBlock],
+    parsed: Sequence[_Parsed] | None = None,
 ) -> tuple[Bundle, tuple[Header, ...], tuple[bytes, ...], list[tuple[Any, ...]]]:
-    """Mirrors build_bundle step by step (see there for the why of each step)."""
+    """Mirrors build_bundle step by step (see there for the why of each step).
+    ``parsed``, when given, holds each item's storage proofs already parsed
+    (:class:`ProofAssembler`)."""
     if not raws:
         raise UserInputError("a bundle needs at least one header")
     headers = _headers(raws)
@@ -221,17 +333,19 @@ def _build(
             raise UserInputError(f"proof for block {item.block}, which is not among the headers")
         response = item.response
         address, account, _where = proven_account(pool, header.state_root, item)
-        entries = response.get("storageProof", [])
-        if not isinstance(entries, list):
-            raise _Unsupported
-        try:
-            claims = mod.storage_claims(entries, pool.nodes if account is not None else None)
-        except mod.InputError:
-            raise _Unsupported from None
-        storage = tuple(
-            StorageRead.prehashed(slot, int.from_bytes(value, "big"), key)
-            for slot, key, value in claims
-        )
+        if parsed is not None:
+            claims, storage, storage_nodes = parsed[len(reads)]
+            if account is not None:  # an absent account has no storage trie to prove
+                pool.nodes.update(storage_nodes)
+        else:
+            entries = response.get("storageProof", [])
+            if not isinstance(entries, list):
+                raise _Unsupported
+            try:
+                claims = mod.storage_claims(entries, pool.nodes if account is not None else None)
+            except mod.InputError:
+                raise _Unsupported from None
+            storage = _storage_reads(claims)
         reads.append((AccountRead(item.block, address, account, storage), claims))
     reads.sort(key=lambda r: (r[0].block, r[0].address))
     digests = sorted(pool.nodes)
@@ -249,6 +363,7 @@ def _build(
 
 __all__ = [
     "Pending",
+    "ProofAssembler",
     "available",
     "build_bundle_native",
     "module",

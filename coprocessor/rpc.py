@@ -16,7 +16,7 @@ import itertools
 import json
 import random
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -216,29 +216,57 @@ class RpcClient:
 
     async def get_proof(self, address: bytes, slots: Sequence[bytes], block: int) -> dict[str, Any]:
         """``eth_getProof`` for any number of slots: key lists are split into chunks
-        of at most 1,024 and the storage proofs joined. Each chunk must agree on the
-        account part (else the node changed its answer and we refuse to mix)."""
-        keys = [hexstr(slot) for slot in slots]
-        chunks = [
-            keys[i : i + PROOF_KEYS_PER_CALL] for i in range(0, len(keys), PROOF_KEYS_PER_CALL)
-        ]
-        if not chunks:
-            chunks = [[]]
-        answers = await asyncio.gather(
-            *(self.call("eth_getProof", [hexstr(address), chunk, hex(block)]) for chunk in chunks)
+        of at most 1,024, requested concurrently, and the storage proofs joined
+        (:func:`merge_proof_chunks`)."""
+        calls = self.proof_calls(address, slots, block)
+        answers = await asyncio.gather(*(call for _, call in calls))
+        return merge_proof_chunks(answers)
+
+    def proof_calls(
+        self,
+        address: bytes,
+        slots: Sequence[bytes],
+        block: int,
+        keys_per_call: int = PROOF_KEYS_PER_CALL,
+    ) -> list[tuple[tuple[bytes, ...], Coroutine[Any, Any, dict[str, Any]]]]:
+        """The ``eth_getProof`` calls of :meth:`get_proof`, not yet awaited, each with
+        the slots it asks: a caller can handle each answer as it arrives (the indexer
+        parses one chunk while the node works on the next). Every slot list gets at
+        least one call; ``keys_per_call`` is at most 1,024."""
+        if not 1 <= keys_per_call <= PROOF_KEYS_PER_CALL:
+            raise ValueError(f"keys_per_call must be 1..{PROOF_KEYS_PER_CALL}")
+        parts = [tuple(slots[i : i + keys_per_call]) for i in range(0, len(slots), keys_per_call)]
+        return [(part, self._proof_call(address, part, block)) for part in parts or [()]]
+
+    async def _proof_call(
+        self, address: bytes, slots: Sequence[bytes], block: int
+    ) -> dict[str, Any]:
+        answer = await self.call(
+            "eth_getProof", [hexstr(address), [hexstr(s) for s in slots], hex(block)]
         )
-        first = answers[0]
-        if not isinstance(first, dict):
+        if not isinstance(answer, dict):
             raise RpcError("eth_getProof answer is not an object")
-        merged = dict(first)
-        merged["storageProof"] = list(first.get("storageProof", []))
-        for other in answers[1:]:
-            if not isinstance(other, dict) or other.get("accountProof") != first.get(
-                "accountProof"
-            ):
-                raise RpcError("eth_getProof chunks disagree on the account proof")
-            merged["storageProof"].extend(other.get("storageProof", []))
-        return merged
+        return answer
+
+
+def merge_proof_chunks(answers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One ``eth_getProof`` answer from the answers for chunks of its key list (in
+    order): the storage proofs joined. Each chunk must agree on the account part,
+    every field but ``storageProof`` (else the node changed its answer and we refuse
+    to mix)."""
+    first = answers[0]
+    if not isinstance(first, Mapping):
+        raise RpcError("eth_getProof answer is not an object")
+    merged = dict(first)
+    merged["storageProof"] = list(first.get("storageProof", []))
+    account = {k: v for k, v in first.items() if k != "storageProof"}
+    for other in answers[1:]:
+        if not isinstance(other, Mapping) or account != {
+            k: v for k, v in other.items() if k != "storageProof"
+        }:
+            raise RpcError("eth_getProof chunks disagree on the account proof")
+        merged["storageProof"].extend(other.get("storageProof", []))
+    return merged
 
 
 def _hex_quantity(value: object, what: str) -> int:

@@ -15,6 +15,7 @@ verified) and writes it in one transaction.
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import json
 import os
 import sqlite3
@@ -96,17 +97,18 @@ def _split_hashes(blob: bytes) -> set[bytes]:
 # than INSERT OR IGNORE/REPLACE, which would also swallow a NOT NULL failure (a row
 # SQLite failed to cut out would vanish instead of failing the transaction).
 
-#: digits of each offset and length in the packed ``spans`` parameter of _NODES_SQL
-_SPAN_DIGITS = 10
+#: digits of each offset in the packed ``offsets`` parameter of _NODES_SQL
+_OFFSET_DIGITS = 10
 _NODES_SQL = f"""
-WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n + 1 < :count)
+WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n + 1 < :count),
+o(n, start, stop) AS (
+    SELECT n,
+           CAST(substr(:offsets, {_OFFSET_DIGITS} * n + 1, {_OFFSET_DIGITS}) AS INTEGER),
+           CAST(substr(:offsets, {_OFFSET_DIGITS} * (n + 1) + 1, {_OFFSET_DIGITS}) AS INTEGER)
+    FROM i)
 INSERT INTO nodes (hash, rlp)
-SELECT substr(:hashes, 32 * n + 1, 32),
-       substr(:rlps,
-              CAST(substr(:spans, {2 * _SPAN_DIGITS} * n + 1, {_SPAN_DIGITS}) AS INTEGER) + 1,
-              CAST(substr(:spans, {2 * _SPAN_DIGITS} * n + {_SPAN_DIGITS + 1}, {_SPAN_DIGITS})
-                   AS INTEGER))
-FROM i WHERE true
+SELECT substr(:hashes, 32 * n + 1, 32), substr(:rlps, start + 1, stop - start)
+FROM o WHERE true
 ON CONFLICT (hash) DO NOTHING
 """
 _SLOTS_SQL = """
@@ -123,23 +125,20 @@ def _insert_nodes(
     """One row ``(hashes[i], nodes[i])`` per node; a hash already stored is kept."""
     if not nodes:
         return
-    if any(len(h) != 32 for h in hashes) or not all(nodes):
-        raise StoreError("store: node hashes are 32 bytes, nodes are not empty")
-    spans: list[int] = []
-    start = 0
-    for node in nodes:
-        spans += (start, len(node))
-        start += len(node)
-    if start >= 10**_SPAN_DIGITS:
+    packed_hashes = b"".join(hashes)
+    # the node bytes back to back; node i is rlps[offsets[i]:offsets[i + 1]]
+    offsets = (0, *itertools.accumulate(map(len, nodes)))
+    if len(hashes) != len(nodes) or len(packed_hashes) != 32 * len(nodes) or not all(nodes):
+        raise StoreError("store: one 32-byte hash per node, nodes are not empty")
+    if offsets[-1] >= 10**_OFFSET_DIGITS:
         raise StoreError("store: too many node bytes for one write")
-    form = f"%0{_SPAN_DIGITS}d" * len(spans)
     conn.execute(
         _NODES_SQL,
         {
             "count": len(nodes),
-            "hashes": b"".join(hashes),
+            "hashes": packed_hashes,
             "rlps": b"".join(nodes),
-            "spans": (form % tuple(spans)).encode(),
+            "offsets": ((f"%0{_OFFSET_DIGITS}d" * len(offsets)) % offsets).encode(),
         },
     )
 
@@ -150,14 +149,15 @@ def _insert_slots(
     """One row per storage read, value as hex text (a stored slot row is replaced)."""
     if not storage:
         return
-    if any(len(s.slot) != 32 for s in storage):
+    slots = b"".join([s.slot for s in storage])
+    if len(slots) != 32 * len(storage):
         raise StoreError("store: slots are 32 bytes")
     conn.execute(
         _SLOTS_SQL,
         {
             "block_hash": block_hash,
             "address": address,
-            "slots": b"".join(s.slot for s in storage),
+            "slots": slots,
             "values": json.dumps([hex(s.value) for s in storage]),
         },
     )
@@ -261,8 +261,6 @@ class Store:
         chain_id = bundle.chain_id
         by_number = {h.number: h for h in headers}
         conn = self.db.conn
-        if len(node_hashes) != len(bundle.nodes):
-            raise StoreError("store: one hash per node expected")
         for header in headers:
             self._put_header(chain_id, header)
         _insert_nodes(conn, node_hashes, bundle.nodes)

@@ -17,7 +17,7 @@ from lying_proxy import LyingProxy, ThreadedServer, cut, json_response
 
 from coprocessor.devnet import AnvilNode, rpc_call
 from coprocessor.errors import ChainMismatchError, RpcError, RpcTimeoutError
-from coprocessor.indexer import Read, index_block
+from coprocessor.indexer import KEYS_PER_CALL, Read, index_block
 from coprocessor.rpc import PROOF_KEYS_PER_CALL, RpcClient
 from coprocessor.store import Store
 
@@ -301,7 +301,8 @@ async def test_unreachable_node_is_one_clear_error() -> None:
 
 def test_2500_slots_from_a_real_node_in_three_proof_calls(anvil: AnvilNode, tmp_path: Path) -> None:
     """The chunked eth_getProof answers of a real anvil merge into one verified read
-    (counted at a proxy): 1,024 + 1,024 + 452 keys, values as eth_getStorageAt says."""
+    (counted at a proxy): ``get_proof`` asks 1,024 + 1,024 + 452 keys, the indexer
+    ``KEYS_PER_CALL`` at a time; values as eth_getStorageAt says."""
     contract = "0x00000000000000000000000000000000c0ffee05"
     present = {i * 97: i + 1 for i in range(20)}
     for slot, value in present.items():
@@ -318,17 +319,30 @@ def test_2500_slots_from_a_real_node_in_three_proof_calls(anvil: AnvilNode, tmp_
             try:
                 async with RpcClient(proxy.url) as rpc:
                     read = Read(bytes.fromhex(contract[2:]), slots)
+                    joined = await rpc.get_proof(read.address, slots, block)
+                    assert len(joined["storageProof"]) == 2500
+                    asked_by_client.extend(proof_sizes())
                     return await index_block(rpc, store, block, [read])
             finally:
                 store.close()
 
+        def proof_sizes() -> list[int]:
+            return sorted(
+                len(p["params"][1])
+                for p in proxy.requests
+                if isinstance(p, dict) and p["method"] == "eth_getProof"
+            )
+
+        asked_by_client: list[int] = []
         verified = asyncio.run(run())
-        sizes = sorted(
-            len(p["params"][1])
-            for p in proxy.requests
-            if isinstance(p, dict) and p["method"] == "eth_getProof"
-        )
-    assert sizes == [452, 1024, 1024]
+        asked_by_indexer = proof_sizes()
+        for size in asked_by_client:
+            asked_by_indexer.remove(size)
+    assert asked_by_client == [452, 1024, 1024]
+    assert KEYS_PER_CALL < 1024
+    assert asked_by_indexer == sorted(
+        [2500 % KEYS_PER_CALL] + [KEYS_PER_CALL] * (2500 // KEYS_PER_CALL)
+    )
     (read,) = verified.bundle.accounts
     values = {int.from_bytes(s.slot, "big"): s.value for s in read.storage}
     assert len(values) == 2500
