@@ -15,6 +15,7 @@ bundle is still rejected: anything the guest would refuse is never emitted.
 from __future__ import annotations
 
 import importlib
+import itertools
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -275,7 +276,17 @@ def _joined(
     if len(parts) == 1:
         ((claims, reads),) = parts.values()
         return claims, reads, nodes
-    pairs = [pair for i in sorted(parts) for pair in zip(*parts[i], strict=True)]
+    ordered = [parts[i] for i in sorted(parts)]
+    edges = [(c[0][0], c[-1][0]) for c, _ in ordered if c]
+    if all(last < first for (_, last), (first, _) in itertools.pairwise(edges)):
+        # each part is sorted (storage_claims sorts) and the parts' key ranges follow
+        # each other: joined in order, they are sorted
+        return (
+            [claim for claims, _ in ordered for claim in claims],
+            tuple(read for _, reads in ordered for read in reads),
+            nodes,
+        )
+    pairs = [pair for part in ordered for pair in zip(*part, strict=True)]
     pairs.sort(key=lambda pair: pair[0][0])
     return [claim for claim, _ in pairs], tuple(read for _, read in pairs), nodes
 

@@ -125,6 +125,27 @@ def test_parts_in_any_order_build_the_reference_bundle(
         assert values[slot] == int(word, 16)
 
 
+def test_parts_of_ascending_keys_build_the_reference_bundle(anvil: AnvilNode, chain: int) -> None:
+    """The indexer asks its keys in ascending order (the parts are then joined
+    without sorting again): same bundle as the reference too."""
+    address, slots = _reads()[0]
+
+    async def fetch() -> tuple[list[bytes], Parts]:
+        async with RpcClient(anvil.rpc) as rpc:
+            header = await rpc.get_block(chain)
+            calls = rpc.proof_calls(address, sorted(slots), chain, SMALL_PART)
+            answers = await asyncio.gather(*(call for _, call in calls))
+        return [encode_header_json(header)], [(0, i, a) for i, a in enumerate(answers)]
+
+    headers, parts = asyncio.run(fetch())
+    assembler = native.ProofAssembler([chain])
+    for job, part, answer in reversed(parts):
+        assembler.add(job, part, answer)
+    pending = assembler.finish(anvil.chain_id, headers)
+    assert isinstance(pending, native.Pending)
+    _same(pending.verify(), build_bundle(anvil.chain_id, headers, _joined(chain, parts)))
+
+
 def test_without_the_extension_python_builds_and_verifies(
     anvil: AnvilNode,
     chain: int,
@@ -282,3 +303,22 @@ def test_a_lie_in_the_last_part_stores_nothing(
     assert proxy.lies == 1
     store.close()
     assert set(stored_rows(tmp_path / "s.sqlite").values()) == {0}
+
+
+@pytest.mark.parametrize("layout", ["ascending", "shuffled", "overlapping"])
+def test_joined_parts_keep_claims_and_reads_in_step(layout: str) -> None:
+    """What is verified (the claims) and what is emitted (the StorageReads) are the
+    same sequence, sorted by slot, whichever way the parts' key ranges fall."""
+    rng = random.Random(layout)
+    slots = sorted(rng.sample(range(10_000), 60))
+    if layout == "overlapping":
+        slots += slots[:5]  # a key asked twice, in two parts
+    if layout != "ascending":
+        rng.shuffle(slots)
+    parts = {}
+    for i in range(0, len(slots), 9):
+        claims = sorted((_word(s), keccak256(_word(s)), _word(s * 3)) for s in slots[i : i + 9])
+        parts[i // 9] = (claims, native._storage_reads(claims))
+    claims, reads, _ = native._joined(dict(reversed(parts.items())), {})
+    assert [c[0] for c in claims] == sorted(_word(s) for s in slots)
+    assert [(r.slot, r.key, _word(r.value)) for r in reads] == claims
