@@ -205,7 +205,7 @@ def main() -> None:
                     ],
                 )
             )
-            rounds = 15
+            rounds = 30
             load_before = _load()
             raw, modes, open_seconds = asyncio.run(_index_vs_rpc(node, slots, block, rounds))
             load_after = _load()

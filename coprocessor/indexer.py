@@ -2,9 +2,12 @@
 
 Data flow for one block ``N`` with ``K`` ancestors-to-anchor:
 headers ``N..N+K`` (batched ``eth_getBlockByNumber``, each hash recomputed and the
-chain linked) → ``eth_getProof`` per account at ``N`` (keys chunked by 1,024) →
-:func:`coprocessor.bundle.build_bundle` (verifies everything) → store (one
-transaction) → bundle file (written atomically). Values already verified and cached
+chain linked) → ``eth_getProof`` per account at ``N`` (``KEYS_PER_CALL`` keys per call,
+all calls at once; each answer checked, parsed and its nodes hashed as it arrives by
+:class:`coprocessor.native.ProofAssembler`) → the bundle of the joined answers,
+verified whole by the Rust core (or :func:`coprocessor.bundle.build_bundle`) while
+the store writes it in one transaction, committed only if it verified → bundle file
+(written atomically). Values already verified and cached
 for the same block hash are rebuilt from the store instead of refetched.
 """
 
