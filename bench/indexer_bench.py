@@ -98,6 +98,8 @@ class _Runs:
     total: list[float] = field(default_factory=list)
     verify: list[float] = field(default_factory=list)
     store: list[float] = field(default_factory=list)
+    #: CPU time of this process (all its threads; anvil's own CPU is not in it)
+    cpu: list[float] = field(default_factory=list)
 
     def best(self) -> tuple[float, float, float]:
         i = min(range(len(self.total)), key=self.total.__getitem__)
@@ -106,45 +108,48 @@ class _Runs:
 
 async def _index_vs_rpc(
     node: AnvilNode, slots: list[bytes], block: int, rounds: int
-) -> tuple[dict[str, list[float]], dict[str, _Runs], float]:
+) -> tuple[dict[str, _Runs], dict[str, _Runs], float]:
     """Both raw baselines, index (native) and index (Python), interleaved round by
     round so that machine load hits all of them alike."""
     assert len(slots) <= 1024  # baseline (b) is one call
 
-    async def raw_as_indexed() -> float:
-        t = time.perf_counter()
+    async def raw_as_indexed(runs: _Runs) -> None:
+        t, cpu = time.perf_counter(), time.process_time()
         async with RpcClient(node.rpc) as rpc:
             calls = rpc.proof_calls(CONTRACT, slots, block, KEYS_PER_CALL)
             await asyncio.gather(*(call for _, call in calls))
-        return time.perf_counter() - t
+        runs.total.append(time.perf_counter() - t)
+        runs.cpu.append(time.process_time() - cpu)
 
-    async def raw_single() -> float:
-        t = time.perf_counter()
+    async def raw_single(runs: _Runs) -> None:
+        t, cpu = time.perf_counter(), time.process_time()
         async with RpcClient(node.rpc) as rpc:
             await rpc.get_proof(CONTRACT, slots, block)
-        return time.perf_counter() - t
+        runs.total.append(time.perf_counter() - t)
+        runs.cpu.append(time.process_time() - cpu)
 
     async def indexed(tmp: Path, name: str, runs: _Runs) -> float:
         opened = time.perf_counter()
         store = Store(tmp / f"{name}.sqlite")
         open_seconds = time.perf_counter() - opened
         stats = IndexStats()
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         async with RpcClient(node.rpc) as rpc:
             await index_block(rpc, store, block, [Read(CONTRACT, tuple(slots))], stats=stats)
         runs.total.append(time.perf_counter() - t)
+        runs.cpu.append(time.process_time() - cpu)
         runs.verify.append(stats.verify_seconds)
         runs.store.append(stats.store_seconds)
         store.close()
         return open_seconds
 
-    raw: dict[str, list[float]] = {"as_indexed": [], "single": []}
+    raw = {"as_indexed": _Runs(), "single": _Runs()}
     opens: list[float] = []
     modes = {"native": _Runs(), "python": _Runs()}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(rounds):
-            raw["as_indexed"].append(await raw_as_indexed())
-            raw["single"].append(await raw_single())
+            await raw_as_indexed(raw["as_indexed"])
+            await raw_single(raw["single"])
             for mode, runs in modes.items():
                 os.environ["COPROC_NATIVE"] = "1" if mode == "native" else "0"
                 opens.append(await indexed(Path(tmp), f"{mode}{i}", runs))
@@ -215,10 +220,18 @@ def main() -> None:
                 f"{KEYS_PER_CALL} keys, at once)": raw["as_indexed"],
                 f"(b) raw eth_getProof, one {SLOTS}-key call": raw["single"],
             }
-            base = min(min(times) for times in baselines.values())
+            base = min(min(runs.total) for runs in baselines.values())
             rows: list[list[object]] = [
-                [label, f"{min(times):.4f}", f"{statistics.median(times):.4f}", "-", "-", "-"]
-                for label, times in baselines.items()
+                [
+                    label,
+                    f"{min(runs.total):.4f}",
+                    f"{statistics.median(runs.total):.4f}",
+                    f"{statistics.median(runs.cpu):.4f}",
+                    "-",
+                    "-",
+                    "-",
+                ]
+                for label, runs in baselines.items()
             ]
             for mode, label in (("native", "native verifier"), ("python", "Python verify_bundle")):
                 total, verify, store = modes[mode].best()
@@ -227,6 +240,7 @@ def main() -> None:
                         f"index_block, {label}",
                         f"{total:.4f}",
                         f"{statistics.median(modes[mode].total):.4f}",
+                        f"{statistics.median(modes[mode].cpu):.4f}",
                         f"{verify:.4f}",
                         f"{store:.4f}",
                         f"{(total - base) / base:+.0%}",
@@ -236,6 +250,7 @@ def main() -> None:
                 [
                     "(opening a fresh store, once per process)",
                     f"{open_seconds:.4f}",
+                    "-",
                     "-",
                     "-",
                     "-",
@@ -250,6 +265,7 @@ def main() -> None:
                         "what",
                         "seconds (best)",
                         "median",
+                        "CPU of this process (median)",
                         "of which build (+ verify: Python; parsing overlaps the RPC)",
                         "of which store (+ verify: native, overlapped)",
                         "overhead vs the faster raw baseline (best vs best)",

@@ -18,7 +18,7 @@ from lying_proxy import LyingProxy, flip_hex, mutate, stored_rows
 from coprocessor import native
 from coprocessor.bundle import ProofAtBlock, VerifiedBundle, build_bundle
 from coprocessor.devnet import AnvilNode, rpc_call
-from coprocessor.errors import RpcError, VerificationError
+from coprocessor.errors import RpcError, UserInputError, VerificationError
 from coprocessor.headers import encode_header_json
 from coprocessor.indexer import KEYS_PER_CALL, Read, index_block
 from coprocessor.keccak import keccak256
@@ -322,3 +322,20 @@ def test_joined_parts_keep_claims_and_reads_in_step(layout: str) -> None:
     claims, reads, _ = native._joined(dict(reversed(parts.items())), {})
     assert [c[0] for c in claims] == sorted(_word(s) for s in slots)
     assert [(r.slot, r.key, _word(r.value)) for r in reads] == claims
+
+
+def test_anchor_above_head_is_a_user_error(anvil: AnvilNode, chain: int, tmp_path: Path) -> None:
+    """index_block asks the head only when a header is missing: an anchor above it
+    is still the user's error, named as such, with nothing stored."""
+    head = int(rpc_call(anvil.rpc, "eth_blockNumber"), 16)
+    store = Store(tmp_path / "s.sqlite")
+
+    async def run() -> Any:
+        async with RpcClient(anvil.rpc) as rpc:
+            read = Read(bytes.fromhex(CONTRACT[2:]), (_word(5),))
+            return await index_block(rpc, store, chain, [read], ancestors=head - chain + 5)
+
+    with pytest.raises(UserInputError, match=f"anchor block {head + 5} is above head {head}"):
+        asyncio.run(run())
+    store.close()
+    assert set(stored_rows(tmp_path / "s.sqlite").values()) == {0}
