@@ -196,7 +196,7 @@ def main() -> None:
                     "21,000",
                 ],
                 [
-                    "proof from L2ToL1Tx events + Outbox.executeTransaction",
+                    "NodeInterface.constructOutboxProof (checked) + Outbox.executeTransaction",
                     MESSAGES,
                     f"{outbox_s:.2f}",
                     f"{exec_per_min:,.0f}",
