@@ -111,7 +111,7 @@ for k, v in (('bundle', b), ('spec', s), ('model', model(1, 0))):
     start=$(date +%s)
     "$ROOT/.venv/bin/coproc" prove --bundle "$tmp/bundle.json" --model "$tmp/model.json" \
       --spec "$tmp/spec.json" --subject 0x4242424242424242424242424242424242424242 \
-      --out "$tmp/receipt.json"
+      --out "$tmp/receipt.json" --no-record  # a temporary file: nothing to index
     echo "proved in $(( $(date +%s) - start )) s" >&2
     "$ROOT/.venv/bin/coproc" verify-receipt "$tmp/receipt.json"
     rm -rf "$tmp"
