@@ -30,10 +30,7 @@ from aiohttp import web
 from test_guest_helpers import (
     SUBJECT,
     reference_journal,
-    small_model,
-    weth_bundle,
-    weth_spec,
-    write_request,
+    weth_request,
 )
 
 from coprocessor import prover
@@ -151,10 +148,8 @@ def bonsai() -> Iterator[FakeBonsai]:
 @pytest.fixture(scope="module")
 def request_files(shared_vectors: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("bonsai")
-    bundle = weth_bundle(shared_vectors)
-    spec = weth_spec(bundle)
-    model = small_model()
-    paths = write_request(tmp, bundle, model, spec)
+    req = weth_request(shared_vectors, tmp)
+    bundle, spec, model, paths = req["bundle"], req["spec"], req["model"], req["paths"]
     # The receipts the server will hand out, made locally in dev mode: one for this
     # request and one for another subject (same image, another journal).
     receipts = {}

@@ -110,6 +110,16 @@ def write_request(
     return paths
 
 
+def weth_request(vectors: Path, tmp: Path) -> dict[str, Any]:
+    """The mainnet WETH balance request (bundle, spec, small model) written to ``tmp``:
+    its objects and their file ``paths``."""
+    bundle = weth_bundle(vectors)
+    spec = weth_spec(bundle)
+    model = small_model()
+    paths = write_request(tmp, bundle, model, spec)
+    return {"bundle": bundle, "spec": spec, "model": model, "paths": paths, "tmp": tmp}
+
+
 def reference_journal(
     bundle: dict[str, Any],
     model: dict[str, Any],

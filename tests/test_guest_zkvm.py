@@ -12,9 +12,7 @@ import pytest
 from test_guest_helpers import (
     SUBJECT,
     reference_journal,
-    small_model,
-    weth_bundle,
-    weth_spec,
+    weth_request,
     write_request,
 )
 
@@ -28,12 +26,7 @@ RID = "0x" + "07" * 32
 
 @pytest.fixture(scope="module")
 def weth(shared_vectors: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    tmp = tmp_path_factory.mktemp("weth")
-    bundle = weth_bundle(shared_vectors)
-    spec = weth_spec(bundle)
-    model = small_model()
-    paths = write_request(tmp, bundle, model, spec)
-    return {"bundle": bundle, "spec": spec, "model": model, "paths": paths, "tmp": tmp}
+    return weth_request(shared_vectors, tmp_path_factory.mktemp("weth"))
 
 
 def _execute(paths: dict[str, Path], **kw: Any) -> dict[str, Any]:

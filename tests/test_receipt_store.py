@@ -15,10 +15,7 @@ import pytest
 from test_guest_helpers import (
     SUBJECT,
     reference_journal,
-    small_model,
-    weth_bundle,
-    weth_spec,
-    write_request,
+    weth_request,
 )
 
 from coprocessor import receipt_store
@@ -32,10 +29,8 @@ RID = "0x" + "2a" * 32
 def proved(shared_vectors: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One dev-mode proof through the CLI (real guest execution, fake seal)."""
     tmp = tmp_path_factory.mktemp("receipts")
-    bundle = weth_bundle(shared_vectors)
-    spec = weth_spec(bundle)
-    model = small_model()
-    paths = write_request(tmp, bundle, model, spec)
+    req = weth_request(shared_vectors, tmp)
+    bundle, spec, model, paths = req["bundle"], req["spec"], req["model"], req["paths"]
     data = tmp / "data"
     out = tmp / "receipt.json"
     args = ["--data-dir", str(data), "prove", "--bundle", str(paths["bundle"])]
