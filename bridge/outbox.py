@@ -55,6 +55,19 @@ class L2ToL1Message:
     item_hash: bytes
     l2_tx_hash: str
 
+    def send_fields(self) -> tuple[str, str, int, int, int, int, bytes]:
+        """The fields the Outbox hashes and executes, in its argument order (caller,
+        destination, L2 block, L1 block, timestamp, call value, data)."""
+        return (
+            self.caller,
+            self.destination,
+            self.arb_block,
+            self.eth_block,
+            self.timestamp,
+            self.callvalue,
+            self.data,
+        )
+
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
         return {
@@ -119,15 +132,7 @@ def _message(l2: Web3, log: Any) -> L2ToL1Message:
         item_hash=int(a["hash"]).to_bytes(32, "big"),
         l2_tx_hash="0x" + bytes(log["transactionHash"]).hex(),
     )
-    recomputed = item_hash(
-        message.caller,
-        message.destination,
-        message.arb_block,
-        message.eth_block,
-        message.timestamp,
-        message.callvalue,
-        message.data,
-    )
+    recomputed = item_hash(*message.send_fields())
     if recomputed != message.item_hash:
         raise VerificationError(f"send {message.position}: event hash does not match its fields")
     return message
@@ -331,17 +336,7 @@ def event_proof(l1: Web3, l2: Web3, outbox: Contract, message: L2ToL1Message) ->
 
 def execute_call(outbox: Contract, message: L2ToL1Message, proof: list[bytes]) -> Any:
     """The ``executeTransaction`` function call (for a TxSender)."""
-    return outbox.functions.executeTransaction(
-        proof,
-        message.position,
-        message.caller,
-        message.destination,
-        message.arb_block,
-        message.eth_block,
-        message.timestamp,
-        message.callvalue,
-        message.data,
-    )
+    return outbox.functions.executeTransaction(proof, message.position, *message.send_fields())
 
 
 def outbox_contract(l1: Web3, address: str) -> Contract:
