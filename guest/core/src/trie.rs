@@ -17,6 +17,15 @@ pub struct NodePool<'a> {
     hashes: Vec<[u8; 32]>,
     nodes: Vec<&'a [u8]>,
     used: Vec<bool>,
+    /// Each node's list items, decoded on its first use: the upper nodes of a trie are
+    /// on every walk through it (the storage root of a 1,000-slot read, 1,000 times).
+    items: Vec<Option<Vec<Item<'a>>>>,
+}
+
+/// The node a walk is at: one of the pool's, or a child inlined in its parent.
+enum Current<'a> {
+    Pooled(usize),
+    Inlined(Vec<Item<'a>>),
 }
 
 impl<'a> NodePool<'a> {
@@ -40,17 +49,25 @@ impl<'a> NodePool<'a> {
             }
             hashes.push(h);
         }
-        Ok(NodePool { hashes, nodes: nodes.to_vec(), used: alloc::vec![false; nodes.len()] })
+        let n = nodes.len();
+        Ok(NodePool {
+            hashes,
+            nodes: nodes.to_vec(),
+            used: alloc::vec![false; n],
+            items: core::iter::repeat_with(|| None).take(n).collect(),
+        })
     }
 
-    fn get(&mut self, h: &[u8; 32]) -> Result<&'a [u8]> {
-        match self.hashes.binary_search(h) {
-            Ok(i) => {
-                self.used[i] = true;
-                Ok(self.nodes[i])
-            }
-            Err(_) => Err(Error::Trie(format!("missing node {}", crate::hex::encode(h)))),
+    /// The index of the node hashing to `h`, marked used, its items decoded.
+    fn load(&mut self, h: &[u8; 32]) -> Result<usize> {
+        let Ok(i) = self.hashes.binary_search(h) else {
+            return Err(Error::Trie(format!("missing node {}", crate::hex::encode(h))));
+        };
+        self.used[i] = true;
+        if self.items[i].is_none() {
+            self.items[i] = Some(rlp::decode_list(self.nodes[i])?);
         }
+        Ok(i)
     }
 
     /// Index of the first node no walk used, if any.
@@ -70,9 +87,13 @@ impl<'a> NodePool<'a> {
             nibbles[2 * i + 1] = b & 15;
         }
         let mut pos = 0usize;
-        // The current node: its list elements.
-        let mut items: Vec<Item<'a>> = rlp::decode_list(self.get(root)?)?;
+        let mut current = Current::Pooled(self.load(root)?);
         loop {
+            // The current node's list elements.
+            let items: &[Item<'a>] = match &current {
+                Current::Pooled(i) => self.items[*i].as_deref().unwrap_or(&[]),
+                Current::Inlined(items) => items,
+            };
             let next: Item<'a> = match items.len() {
                 17 => {
                     if pos == 64 {
@@ -106,19 +127,18 @@ impl<'a> NodePool<'a> {
                 }
                 n => return Err(Error::Trie(format!("node with {n} elements"))),
             };
-            items = match next {
+            current = match next {
                 Item::Bytes(h) if h.len() == 32 => {
                     let mut hh = [0u8; 32];
                     hh.copy_from_slice(h);
-                    let node = self.get(&hh)?;
-                    rlp::decode_list(node)?
+                    Current::Pooled(self.load(&hh)?)
                 }
                 Item::List(payload) => {
                     // An inlined child: its whole encoding is shorter than 32 bytes.
                     if payload.len() + 1 >= 32 {
                         return Err(Error::Trie("inlined node of 32 bytes or more".into()));
                     }
-                    rlp::list_items(payload)?
+                    Current::Inlined(rlp::list_items(payload)?)
                 }
                 Item::Bytes(_) => return Err(Error::Trie("bad child reference".into())),
             };
