@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import json
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -34,8 +36,9 @@ from coprocessor.bundle import (
 )
 from coprocessor.errors import CoprocessorError, UserInputError, VerificationError
 from coprocessor.headers import Header, decode_header, verify_chain
-from coprocessor.hexutil import to_bytes
+from coprocessor.hexutil import hexstr, to_bytes
 from coprocessor.mpt import NodePool
+from coprocessor.rpc import ProofReader, ReadAnswer
 
 _module: ModuleType | None
 try:
@@ -176,14 +179,14 @@ def prepare_bundle_native(
         bundle, decoded, digests, parts = _build(mod, chain_id, headers, items)
     except (_Unsupported, CoprocessorError, mod.NativeError, OverflowError) as exc:
         return _reject(exc, lambda: build_bundle(chain_id, headers, items))
-    return _pending(mod, chain_id, headers, items, bundle, decoded, digests, parts)
+    return _pending(mod, chain_id, headers, lambda: items, bundle, decoded, digests, parts)
 
 
 def _pending(
     mod: ModuleType,
     chain_id: int,
     headers: Sequence[bytes],
-    items: list[ProofAtBlock],
+    items: Callable[[], list[ProofAtBlock]],
     bundle: Bundle,
     decoded: tuple[Header, ...],
     digests: tuple[bytes, ...],
@@ -193,10 +196,29 @@ def _pending(
         try:
             _verify_parts(mod, bundle, parts)
         except (CoprocessorError, mod.NativeError, OverflowError) as exc:
-            return _reject(exc, lambda: build_bundle(chain_id, headers, items))
+            return _reject(exc, lambda: build_bundle(chain_id, headers, items()))
         return VerifiedBundle(bundle=bundle, headers=decoded, node_hashes=digests)
 
     return Pending(bundle, decoded, digests, verify)
+
+
+@dataclass(frozen=True)
+class NativePart(ReadAnswer):
+    """One ``eth_getProof`` part read from its HTTP body by ``coproc_native.proof_part``
+    (:meth:`ProofAssembler.reader`): checked against what was asked, its storage
+    claims parsed and its nodes hashed; the JSON body is decoded by Python only if
+    the slow path needs the whole answer."""
+
+    #: the result's members but ``storageProof``
+    account: dict[str, Any]
+    claims: list[Any]
+    reads: tuple[StorageRead, ...]
+    body: bytes
+
+    def answer(self) -> dict[str, Any]:
+        """The whole ``eth_getProof`` result, decoded by Python."""
+        result: dict[str, Any] = json.loads(self.body)["result"]
+        return result
 
 
 class ProofAssembler:
@@ -212,7 +234,7 @@ class ProofAssembler:
         """``blocks``: the block of each job (one job = one account's answer)."""
         self._mod = module()
         self._blocks = list(blocks)
-        self._parts: list[dict[int, dict[str, Any]]] = [{} for _ in self._blocks]
+        self._parts: list[dict[int, dict[str, Any] | NativePart]] = [{} for _ in self._blocks]
         #: per job and part: storage_claims' claims and their StorageReads
         self._claims: list[dict[int, tuple[list[Any], tuple[StorageRead, ...]]]] = [
             {} for _ in self._blocks
@@ -220,12 +242,47 @@ class ProofAssembler:
         self._nodes: list[dict[bytes, bytes]] = [{} for _ in self._blocks]
         #: a part the native reader does not take: the Python path builds it all
         self._unsupported = False
+        #: time spent in :meth:`reader`'s readers (while the other calls run)
+        self.read_seconds = 0.0
 
-    def add(self, job: int, part: int, answer: dict[str, Any]) -> None:
-        """The answer for chunk ``part`` of job ``job``."""
+    def reader(self, job: int, address: bytes) -> ProofReader | None:
+        """A reader for :meth:`RpcClient.proof_calls <coprocessor.rpc.RpcClient.proof_calls>`
+        of job ``job`` (the account ``address``): each answer's body is read by
+        ``coproc_native.proof_part`` straight into a :class:`NativePart` (no Python
+        JSON objects for the ~1,000 node strings of a 256-key part); any answer it
+        does not take is decoded by Python and given to :meth:`add` as a dict.
+        ``None`` without the extension."""
+        mod = self._mod
+        if mod is None:
+            return None
+        pool = self._nodes[job]
+        asked = hexstr(address)
+
+        def read(body: bytes, request_id: int, slots: tuple[bytes, ...]) -> NativePart | None:
+            if self._unsupported:
+                return None  # the Python path builds it all anyway
+            started = time.perf_counter()
+            try:
+                got = mod.proof_part(body, request_id, asked, b"".join(slots), pool)
+                if got is None:
+                    return None
+                account, claims = got
+                return NativePart(json.loads(account), claims, _storage_reads(claims), body)
+            finally:
+                self.read_seconds += time.perf_counter() - started
+
+        return read
+
+    def add(self, job: int, part: int, answer: dict[str, Any] | NativePart) -> None:
+        """The answer for chunk ``part`` of job ``job``: a decoded ``eth_getProof``
+        result (checked by the caller against what was asked) or a :class:`NativePart`
+        of :meth:`reader`."""
         if part in self._parts[job]:
             raise ValueError(f"part {part} of job {job} added twice")
         self._parts[job][part] = answer
+        if isinstance(answer, NativePart):
+            self._claims[job][part] = (answer.claims, answer.reads)
+            return
         mod = self._mod
         if mod is None or self._unsupported:
             return
@@ -238,33 +295,41 @@ class ProofAssembler:
         except (_Unsupported, mod.InputError):
             self._unsupported = True
 
-    def answers(self) -> list[ProofAtBlock]:
+    def answers(self, *, accounts_only: bool = False) -> list[ProofAtBlock]:
         """Each job's parts joined into one answer (as ``RpcClient.get_proof`` joins
-        them; the parts must agree on the account proof)."""
+        them; the parts must agree on the account proof). ``accounts_only``: without
+        the storage proofs of parts read by :meth:`reader` (not decoded then)."""
         from coprocessor.rpc import merge_proof_chunks
+
+        def whole(part: dict[str, Any] | NativePart) -> dict[str, Any]:
+            if isinstance(part, NativePart):
+                return part.account if accounts_only else part.answer()
+            return part
 
         out = []
         for block, parts in zip(self._blocks, self._parts, strict=True):
             if sorted(parts) != list(range(len(parts))) or not parts:
                 raise ValueError("proof assembler: parts missing")
-            out.append(ProofAtBlock(block, merge_proof_chunks([parts[i] for i in sorted(parts)])))
+            joined = merge_proof_chunks([whole(parts[i]) for i in sorted(parts)])
+            out.append(ProofAtBlock(block, joined))
         return out
 
     def finish(self, chain_id: int, headers: Sequence[bytes]) -> Pending | VerifiedBundle:
         """The bundle of all parts, for :meth:`Pending.verify` (or already verified
         by the Python path, as :func:`prepare_bundle_native` returns it)."""
-        items = self.answers()
         mod = self._mod
         if mod is None or self._unsupported:
-            return prepare_bundle_native(chain_id, headers, items)
+            return prepare_bundle_native(chain_id, headers, self.answers())
+        # the storage proofs are parsed already: only the account members are read
+        items = self.answers(accounts_only=True)
         parsed = [
             _joined(parts, nodes) for parts, nodes in zip(self._claims, self._nodes, strict=True)
         ]
         try:
             bundle, decoded, digests, parts = _build(mod, chain_id, headers, items, parsed)
         except (_Unsupported, CoprocessorError, mod.NativeError, OverflowError) as exc:
-            return _reject(exc, lambda: build_bundle(chain_id, headers, items))
-        return _pending(mod, chain_id, headers, items, bundle, decoded, digests, parts)
+            return _reject(exc, lambda: build_bundle(chain_id, headers, self.answers()))
+        return _pending(mod, chain_id, headers, self.answers, bundle, decoded, digests, parts)
 
 
 def _joined(
@@ -373,6 +438,7 @@ def _build(
 
 
 __all__ = [
+    "NativePart",
     "Pending",
     "ProofAssembler",
     "available",

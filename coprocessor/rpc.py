@@ -16,7 +16,7 @@ import itertools
 import json
 import random
 from collections import Counter
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -33,6 +33,18 @@ WRITE_METHODS = frozenset(
 )
 
 Call = tuple[str, Sequence[Any]]
+
+
+class ReadAnswer:
+    """Base class of what a fast reader returns: a call's result that the reader took
+    straight from the HTTP body and checked itself (see :meth:`RpcClient.call`)."""
+
+
+#: a fast reader of one answer: ``(body, request_id)`` to the call's result, or
+#: ``None`` to have the body decoded and checked by :mod:`json` as usual
+Reader = Callable[[bytes, int], ReadAnswer | None]
+#: a fast reader of one ``eth_getProof`` part: ``(body, request_id, slots)``
+ProofReader = Callable[[bytes, int, tuple[bytes, ...]], ReadAnswer | None]
 
 
 class RpcClient:
@@ -105,7 +117,9 @@ class RpcClient:
 
     # ------------------------------------------------------------------ transport
 
-    async def _post(self, payload: object, retry: bool) -> Any:
+    async def _post(
+        self, payload: object, retry: bool, reader: Callable[[bytes], Any] | None = None
+    ) -> Any:
         if self._session is None:
             raise RpcError("RPC client is not connected")
         attempts = self.retries + 1 if retry else 1
@@ -129,6 +143,8 @@ class RpcClient:
                             continue
                         if response.status != 200:
                             raise RpcError(f"{self.url}: HTTP {response.status}")
+                if reader is not None and (read := reader(body)) is not None:
+                    return read
                 try:
                     return json.loads(body)
                 except json.JSONDecodeError:
@@ -143,13 +159,26 @@ class RpcClient:
 
     # ------------------------------------------------------------------ calls
 
-    async def call(self, method: str, params: Sequence[Any]) -> Any:
-        """One call; reads are retried, writes are sent once."""
+    async def call(
+        self, method: str, params: Sequence[Any], *, reader: Reader | None = None
+    ) -> Any:
+        """One call; reads are retried, writes are sent once.
+
+        ``reader``, if given, sees the HTTP body first: what it returns (a
+        :class:`ReadAnswer`) is the result, as it is; when it returns ``None`` the body
+        is decoded and checked as without it (so a reader only ever takes answers it
+        fully understands, and the usual checks name every fault)."""
         self.calls_sent += 1
         self.calls_by_method[method] += 1
         request_id = next(self._ids)
         payload = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)}
-        answer = await self._post(payload, retry=method not in WRITE_METHODS)
+        answer = await self._post(
+            payload,
+            retry=method not in WRITE_METHODS,
+            reader=None if reader is None else lambda body: reader(body, request_id),
+        )
+        if isinstance(answer, ReadAnswer):
+            return answer
         return _result_of(answer, request_id, method)
 
     async def batch(self, calls: Sequence[Call]) -> list[Any]:
@@ -228,23 +257,33 @@ class RpcClient:
         slots: Sequence[bytes],
         block: int,
         keys_per_call: int = PROOF_KEYS_PER_CALL,
-    ) -> list[tuple[tuple[bytes, ...], Coroutine[Any, Any, dict[str, Any]]]]:
+        reader: ProofReader | None = None,
+    ) -> list[tuple[tuple[bytes, ...], Coroutine[Any, Any, Any]]]:
         """The ``eth_getProof`` calls of :meth:`get_proof`, not yet awaited, each with
         the slots it asks: a caller can handle each answer as it arrives (the indexer
         parses one chunk while the node works on the next). Every slot list gets at
-        least one call; ``keys_per_call`` is at most 1,024."""
+        least one call; ``keys_per_call`` is at most 1,024. Each call's answer is a dict,
+        or what ``reader`` (given the body, the request id and the call's slots, sent
+        as lowercase ``0x``-hex in this order) made of it (see :meth:`call`)."""
         if not 1 <= keys_per_call <= PROOF_KEYS_PER_CALL:
             raise ValueError(f"keys_per_call must be 1..{PROOF_KEYS_PER_CALL}")
         parts = [tuple(slots[i : i + keys_per_call]) for i in range(0, len(slots), keys_per_call)]
-        return [(part, self._proof_call(address, part, block)) for part in parts or [()]]
+        return [(part, self._proof_call(address, part, block, reader)) for part in parts or [()]]
 
     async def _proof_call(
-        self, address: bytes, slots: Sequence[bytes], block: int
-    ) -> dict[str, Any]:
+        self,
+        address: bytes,
+        slots: tuple[bytes, ...],
+        block: int,
+        reader: ProofReader | None = None,
+    ) -> Any:
+        read: Reader | None = None
+        if reader is not None:
+            read = lambda body, request_id: reader(body, request_id, slots)  # noqa: E731
         answer = await self.call(
-            "eth_getProof", [hexstr(address), [hexstr(s) for s in slots], hex(block)]
+            "eth_getProof", [hexstr(address), [hexstr(s) for s in slots], hex(block)], reader=read
         )
-        if not isinstance(answer, dict):
+        if not isinstance(answer, dict | ReadAnswer):
             raise RpcError("eth_getProof answer is not an object")
         return answer
 

@@ -338,6 +338,151 @@ fn storage_claims<'py>(
     Ok(out)
 }
 
+// ------------------------------------------------------------------ eth_getProof answers
+
+/// A JSON-RPC answer envelope; `jsonrpc` and any other member are ignored, as the Python
+/// reader ignores them.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    id: Option<u64>,
+    #[serde(borrow)]
+    result: Option<ProofResult<'a>>,
+    #[serde(borrow)]
+    error: Option<&'a serde_json::value::RawValue>,
+}
+
+/// An `eth_getProof` result with exactly the members of EIP-1186 (anything else, and the
+/// slow path reads it: the parts of one account are compared member by member).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProofResult<'a> {
+    #[serde(borrow)]
+    address: &'a serde_json::value::RawValue,
+    #[serde(borrow, rename = "accountProof")]
+    account_proof: &'a serde_json::value::RawValue,
+    #[serde(borrow)]
+    balance: &'a serde_json::value::RawValue,
+    #[serde(borrow, rename = "codeHash")]
+    code_hash: &'a serde_json::value::RawValue,
+    #[serde(borrow)]
+    nonce: &'a serde_json::value::RawValue,
+    #[serde(borrow, rename = "storageHash")]
+    storage_hash: &'a serde_json::value::RawValue,
+    #[serde(borrow, rename = "storageProof")]
+    storage_proof: Vec<ProofEntry<'a>>,
+}
+
+/// One `storageProof` entry (other members are ignored, as `storage_claims` ignores them).
+#[derive(serde::Deserialize)]
+struct ProofEntry<'a> {
+    #[serde(borrow)]
+    key: &'a str,
+    #[serde(borrow)]
+    value: &'a str,
+    #[serde(borrow)]
+    proof: Vec<&'a str>,
+}
+
+/// What `proof_part` hands back: the account members as JSON text, the claims, and the
+/// storage proof nodes (hash, bytes), each node once.
+struct Part {
+    account: String,
+    claims: Vec<([u8; 32], [u8; 32], [u8; 32])>,
+    nodes: Vec<([u8; 32], Vec<u8>)>,
+}
+
+/// The fast path's reader; `None` for anything but the expected shape.
+fn read_part(body: &[u8], request_id: u64, address: &str, slots: &[u8]) -> Option<Part> {
+    let env: Envelope<'_> = serde_json::from_slice(body).ok()?;
+    if env.id != Some(request_id) || env.error.is_some() {
+        return None;
+    }
+    let r = env.result?;
+    let answered: &str = serde_json::from_str(r.address.get()).ok()?;
+    if !answered.eq_ignore_ascii_case(address) {
+        return None;
+    }
+    if r.storage_proof.len() * 32 != slots.len() {
+        return None;
+    }
+    let mut claims = Vec::with_capacity(r.storage_proof.len());
+    let mut seen: HashSet<&str, BuildHasherDefault<TailHasher>> =
+        HashSet::with_capacity_and_hasher(4 * r.storage_proof.len(), BuildHasherDefault::default());
+    let mut nodes = Vec::new();
+    let mut expected = [0u8; 66];
+    expected[..2].copy_from_slice(b"0x");
+    for (entry, slot) in r.storage_proof.iter().zip(slots.chunks_exact(32)) {
+        // the keys exactly as sent, in the order sent (what nodes do)
+        for (i, b) in slot.iter().enumerate() {
+            expected[2 + 2 * i] = b"0123456789abcdef"[usize::from(b >> 4)];
+            expected[3 + 2 * i] = b"0123456789abcdef"[usize::from(b & 15)];
+        }
+        if entry.key.as_bytes() != expected {
+            return None;
+        }
+        let value = word_from_digits(entry.value.strip_prefix("0x")?.as_bytes())?;
+        let slot: [u8; 32] = slot.try_into().ok()?;
+        claims.push((slot, keccak256(&slot), value));
+        for text in &entry.proof {
+            if seen.insert(text) {
+                let node = loose_hex(text)?;
+                if node != [0x80] {
+                    nodes.push((keccak256(&node), node));
+                }
+            }
+        }
+    }
+    // storage_claims' order (the indexer asks ascending keys: already sorted)
+    if !claims.windows(2).all(|w| w[0].0 <= w[1].0) {
+        claims.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    let account = format!(
+        "{{\"address\":{},\"accountProof\":{},\"balance\":{},\"codeHash\":{},\"nonce\":{},\"storageHash\":{}}}",
+        r.address.get(),
+        r.account_proof.get(),
+        r.balance.get(),
+        r.code_hash.get(),
+        r.nonce.get(),
+        r.storage_hash.get()
+    );
+    Some(Part { account, claims, nodes })
+}
+
+/// The fast path for one `eth_getProof` answer: the HTTP body of the JSON-RPC call with
+/// id `request_id` for `address` (`0x`-hex) and the storage keys `slots` (32-byte keys
+/// concatenated, sent as lowercase `0x`-hex). Parsed, checked and hashed in Rust with
+/// the GIL released: the answer must carry that id, no error, a result with exactly the
+/// EIP-1186 members for `address` (any case) and one storage proof per key, in the order
+/// and the spelling sent, each value a `0x`-hex quantity of at most 256 bits.
+///
+/// Returns `(account_json, claims)`: the result without `storageProof` as JSON text
+/// (member values as the node wrote them), and the claims as `storage_claims` returns
+/// them; each storage proof node is hex-decoded, hashed and put in `pool` as there.
+/// Returns `None` for anything else, leaving `pool` untouched: the caller then decodes
+/// the body with Python's reader, whose checks name the fault. Nothing here is a
+/// verification: the claims and nodes only go into a bundle that is verified whole.
+#[pyfunction]
+fn proof_part<'py>(
+    py: Python<'py>,
+    body: &[u8],
+    request_id: u64,
+    address: &str,
+    slots: &[u8],
+    pool: &Bound<'py, PyDict>,
+) -> PyResult<Option<(Bound<'py, PyBytes>, Bound<'py, PyList>)>> {
+    let Some(part) = py.detach(|| read_part(body, request_id, address, slots)) else {
+        return Ok(None);
+    };
+    for (h, n) in &part.nodes {
+        pool.set_item(PyBytes::new(py, h), PyBytes::new(py, n))?;
+    }
+    let out = PyList::empty(py);
+    for (slot, key, value) in &part.claims {
+        out.append(PyTuple::new(py, [PyBytes::new(py, slot), PyBytes::new(py, key), PyBytes::new(py, value)])?)?;
+    }
+    Ok(Some((PyBytes::new(py, part.account.as_bytes()), out)))
+}
+
 /// keccak256 of each bytes object of a list (the store's node keys).
 #[pyfunction]
 fn keccak_many<'py>(py: Python<'py>, items: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyList>> {
@@ -352,6 +497,7 @@ fn coproc_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify_parts, m)?)?;
     m.add_function(wrap_pyfunction!(storage_claims, m)?)?;
     m.add_function(wrap_pyfunction!(keccak_many, m)?)?;
+    m.add_function(wrap_pyfunction!(proof_part, m)?)?;
     m.add("NativeError", m.py().get_type::<NativeError>())?;
     m.add("InputError", m.py().get_type::<InputError>())?;
     m.add("VerifyError", m.py().get_type::<VerifyError>())?;
