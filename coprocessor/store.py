@@ -91,24 +91,20 @@ def _split_hashes(blob: bytes) -> set[bytes]:
 # Bulk inserts: one statement whose rows SQLite cuts out of a few packed parameters.
 # executemany binds every row from Python (~1.5 us a row, two thirds of the store's
 # write time for a 1,000-slot bundle); here the per-row work stays inside SQLite.
-# substr() on a BLOB is a byte slice in constant time; CAST of a BLOB to INTEGER reads
-# its bytes as decimal text, hence the fixed-width decimal offsets (packed as BLOB:
-# substr() on TEXT would count characters from the start every time). Upserts rather
-# than INSERT OR IGNORE/REPLACE, which would also swallow a NOT NULL failure (a row
-# SQLite failed to cut out would vanish instead of failing the transaction).
+# substr() on a BLOB is a byte slice in constant time. The node rows come from a JSON
+# array of spans, one integer per node (its start in the packed bytes, shifted, plus
+# its length): json_each() reads it faster than a recursive CTE counts rows (0.84 vs
+# 1.22 ms for 1,355 nodes). Upserts rather than INSERT OR IGNORE/REPLACE, which would
+# also swallow a NOT NULL failure (a row SQLite failed to cut out would vanish instead
+# of failing the transaction).
 
-#: digits of each offset in the packed ``offsets`` parameter of _NODES_SQL
-_OFFSET_DIGITS = 10
+#: bits of a node's length in its span (the start is shifted left by as many)
+_SPAN_BITS = 24
 _NODES_SQL = f"""
-WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n + 1 < :count),
-o(n, start, stop) AS (
-    SELECT n,
-           CAST(substr(:offsets, {_OFFSET_DIGITS} * n + 1, {_OFFSET_DIGITS}) AS INTEGER),
-           CAST(substr(:offsets, {_OFFSET_DIGITS} * (n + 1) + 1, {_OFFSET_DIGITS}) AS INTEGER)
-    FROM i)
 INSERT INTO nodes (hash, rlp)
-SELECT substr(:hashes, 32 * n + 1, 32), substr(:rlps, start + 1, stop - start)
-FROM o WHERE true
+SELECT substr(:hashes, 32 * j.key + 1, 32),
+       substr(:rlps, (j.value >> {_SPAN_BITS}) + 1, j.value & {(1 << _SPAN_BITS) - 1})
+FROM json_each(:spans) AS j WHERE true
 ON CONFLICT (hash) DO NOTHING
 """
 _SLOTS_SQL = """
@@ -126,20 +122,17 @@ def _insert_nodes(
     if not nodes:
         return
     packed_hashes = b"".join(hashes)
-    # the node bytes back to back; node i is rlps[offsets[i]:offsets[i + 1]]
-    offsets = (0, *itertools.accumulate(map(len, nodes)))
-    if len(hashes) != len(nodes) or len(packed_hashes) != 32 * len(nodes) or not all(nodes):
+    lengths = list(map(len, nodes))
+    if len(hashes) != len(nodes) or len(packed_hashes) != 32 * len(nodes) or not all(lengths):
         raise StoreError("store: one 32-byte hash per node, nodes are not empty")
-    if offsets[-1] >= 10**_OFFSET_DIGITS:
-        raise StoreError("store: too many node bytes for one write")
+    if max(lengths) >> _SPAN_BITS:
+        raise StoreError("store: a node of 16 MiB or more")
+    # node i is rlps[start:start + length], span = start << _SPAN_BITS | length
+    starts = itertools.accumulate(lengths, initial=0)
+    spans = [start << _SPAN_BITS | length for start, length in zip(starts, lengths, strict=False)]
     conn.execute(
         _NODES_SQL,
-        {
-            "count": len(nodes),
-            "hashes": packed_hashes,
-            "rlps": b"".join(nodes),
-            "offsets": ((f"%0{_OFFSET_DIGITS}d" * len(offsets)) % offsets).encode(),
-        },
+        {"hashes": packed_hashes, "rlps": b"".join(nodes), "spans": json.dumps(spans)},
     )
 
 
