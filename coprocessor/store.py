@@ -84,6 +84,11 @@ class CachedHeader:
     raw: bytes
 
 
+def _ascending(hashes: Sequence[bytes]) -> bool:
+    """Whether ``hashes`` is strictly ascending (a bundle's node hashes are)."""
+    return all(a < b for a, b in itertools.pairwise(hashes))
+
+
 def _split_hashes(blob: bytes) -> set[bytes]:
     return {blob[i : i + 32] for i in range(0, len(blob), 32)}
 
@@ -262,12 +267,17 @@ class Store:
             row = conn.execute(
                 "SELECT hashes FROM block_nodes WHERE block_hash = ?", (block_hash,)
             ).fetchone()
-            known = _split_hashes(row[0]) if row else set()
-            merged = known | set(node_hashes)
-            if merged != known:
+            if row is None:  # the first bundle at this block (its hashes come ascending)
+                ordered = node_hashes if _ascending(node_hashes) else sorted(set(node_hashes))
+                packed = b"".join(ordered)
+            else:
+                known = _split_hashes(row[0])
+                merged = known | set(node_hashes)
+                packed = b"".join(sorted(merged)) if merged != known else b""
+            if packed:
                 conn.execute(
                     "INSERT OR REPLACE INTO block_nodes (block_hash, hashes) VALUES (?, ?)",
-                    (block_hash, b"".join(sorted(merged))),
+                    (block_hash, packed),
                 )
         for read in bundle.accounts:
             block_hash = by_number[read.block].hash
