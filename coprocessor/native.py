@@ -347,8 +347,8 @@ def _joined(
         # each part is sorted (storage_claims sorts) and the parts' key ranges follow
         # each other: joined in order, they are sorted
         return (
-            [claim for claims, _ in ordered for claim in claims],
-            tuple(read for _, reads in ordered for read in reads),
+            list(itertools.chain.from_iterable(claims for claims, _ in ordered)),
+            tuple(itertools.chain.from_iterable(reads for _, reads in ordered)),
             nodes,
         )
     pairs = [pair for part in ordered for pair in zip(*part, strict=True)]
@@ -431,7 +431,7 @@ def _build(
         anchor_hash=headers[-1].hash,
         headers=tuple(raws),
         accounts=tuple(read for read, _ in reads),
-        nodes=tuple(pool.nodes[d] for d in digests),
+        nodes=tuple(map(pool.nodes.__getitem__, digests)),
     )
     parts = [_read_parts(read, claims) for read, claims in reads]
     return bundle, headers, tuple(digests), parts
