@@ -19,10 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coprocessor import native
+from coprocessor.bundle import ProofAtBlock, VerifiedBundle, build_bundle
 from coprocessor.devnet import AnvilNode, rpc_call
-from coprocessor.errors import CoprocessorError
+from coprocessor.errors import CoprocessorError, VerificationError
+from coprocessor.headers import encode_header_json
 from coprocessor.indexer import IndexStats, Read, _check_answer_matches, index_block
-from coprocessor.rpc import RpcClient, _result_of
+from coprocessor.rpc import RpcClient, _result_of, merge_proof_chunks
 from coprocessor.store import Store
 
 CONTRACT = "0x00000000000000000000000000000000c0ffee0b"
@@ -226,3 +228,69 @@ def test_a_part_left_to_python_is_checked_there(
     assert _fast(lied, REQUEST_ID, address, slots) is None
     with pytest.raises(CoprocessorError, match="other keys than asked"):
         _check_answer_matches(Read(address, tuple(slots)), slots, json.loads(lied)["result"])
+
+
+# ----------------------------------------------------------------------------- assembler
+
+
+def _parts(anvil: AnvilNode, block: int) -> list[bytes]:
+    """The contract's keys asked in two parts (6 keys each): their answer bodies."""
+    return [_body(anvil, CONTRACT, SLOTS[i : i + 6], block) for i in (0, 6)]
+
+
+def _reference(anvil: AnvilNode, block: int, bodies: list[bytes]) -> VerifiedBundle:
+    header = encode_header_json(rpc_call(anvil.rpc, "eth_getBlockByNumber", [hex(block), False]))
+    answers = [json.loads(body)["result"] for body in bodies]
+    return build_bundle(
+        anvil.chain_id, [header], [ProofAtBlock(block, merge_proof_chunks(answers))]
+    )
+
+
+def _assembled(anvil: AnvilNode, block: int, parts: list[Any]) -> Any:
+    header = encode_header_json(rpc_call(anvil.rpc, "eth_getBlockByNumber", [hex(block), False]))
+    assembler = native.ProofAssembler([block])
+    read = assembler.reader(0, bytes.fromhex(CONTRACT[2:]))
+    assert read is not None
+    for i, part in enumerate(parts):
+        if isinstance(part, bytes):  # a body: through the reader, which must take it
+            got = read(part, REQUEST_ID, tuple(SLOTS[6 * i : 6 * i + 6]))
+            assert isinstance(got, native.NativePart)
+            assembler.add(0, i, got)
+        else:
+            assembler.add(0, i, part)
+    prepared = assembler.finish(anvil.chain_id, [header])
+    verified = prepared.verify() if isinstance(prepared, native.Pending) else prepared
+    return prepared, verified
+
+
+def test_parts_read_in_rust_build_the_reference_bundle(anvil: AnvilNode, block: int) -> None:
+    bodies = _parts(anvil, block)
+    reference = _reference(anvil, block, bodies)
+    prepared, verified = _assembled(anvil, block, bodies)
+    assert isinstance(prepared, native.Pending)  # built from the parts read in Rust
+    assert verified.bundle == reference.bundle
+    assert verified.to_json() == reference.to_json()
+
+
+def test_a_part_python_reads_sends_all_parts_the_python_way(anvil: AnvilNode, block: int) -> None:
+    """One part read in Rust, the other with JSON integers as values (which only the
+    Python builder takes): the whole bundle is built by Python from both answers, the
+    Rust part decoded from its body."""
+    bodies = _parts(anvil, block)
+    reference = _reference(anvil, block, bodies)
+    second = json.loads(bodies[1])["result"]
+    for entry in second["storageProof"]:
+        entry["value"] = int(entry["value"], 16)
+    prepared, verified = _assembled(anvil, block, [bodies[0], second])
+    assert isinstance(prepared, VerifiedBundle)  # built and verified by Python
+    assert verified.bundle == reference.bundle
+
+
+def test_a_lie_in_a_part_read_in_rust_is_rejected(anvil: AnvilNode, block: int) -> None:
+    """A value the proof does not prove, in a well-formed body the reader takes: the
+    Rust core rejects the bundle, and the Python reference names the slot."""
+    bodies = _parts(anvil, block)
+    answer = json.loads(bodies[1])
+    answer["result"]["storageProof"][0]["value"] = "0x2a"
+    with pytest.raises(VerificationError, match="claimed value"):
+        _assembled(anvil, block, [bodies[0], json.dumps(answer).encode()])
