@@ -8,6 +8,7 @@ applies every rule of the format; anything that does not verify raises
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,10 +186,32 @@ def _known_keys(obj: Mapping[str, Any], keys: tuple[str, ...], where: str) -> No
         raise UserInputError(f"{where}: unknown key {unknown[0]!r}")
 
 
+def _all_lowercase_hex(value: object) -> bool:
+    """The fast pass of :func:`_require_lowercase_hex` (no paths, no messages): True
+    only if that check passes. Other types than str/dict/list and their subclasses
+    (e.g. ints) are left to it."""
+    stack: list[object] = [value]
+    match = _LOWER_HEX_RE.fullmatch
+    while stack:
+        item = stack.pop()
+        if type(item) is str:
+            if match(item) is None:
+                return False
+        elif type(item) is dict:
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+        elif isinstance(item, str | Mapping | list):
+            return False
+    return True
+
+
 def _require_lowercase_hex(value: object, where: str) -> None:
     """Every string of a bundle is lowercase ``0x``-hex (formats.md conventions):
     one spelling per value, so changing any character of a hex string is rejected
     (``to_bytes`` alone would accept ``0X``/``A-F`` spellings of the same bytes)."""
+    if _all_lowercase_hex(value):
+        return  # else walk again, naming where
     if isinstance(value, str):
         if not value.startswith("0x") or value[2:].strip(_LOWER_HEX):
             raise UserInputError(f"{where}: not lowercase 0x-hex: {value!r:.80}")
@@ -201,6 +224,39 @@ def _require_lowercase_hex(value: object, where: str) -> None:
 
 
 _LOWER_HEX = "0123456789abcdef"
+_LOWER_HEX_RE = re.compile(r"0x[0-9a-f]*")
+
+
+def _storage_fast(entry: object) -> StorageRead | None:
+    """One storage entry of a bundle whose strings passed the lowercase-hex check,
+    when it is plainly well-formed: ``None`` for anything else (then the checks of
+    :func:`parse_bundle` run and name the fault)."""
+    if type(entry) is not dict or entry.keys() != _STORAGE_KEYS:
+        return None
+    slot, slot_hash, value = entry["slot"], entry["slot_hash"], entry["value"]
+    if not (type(slot) is str and type(slot_hash) is str and type(value) is str):
+        return None
+    # 32-byte slot and hash; a quantity of 1..64 digits without leading zeros
+    if len(slot) != 66 or len(slot_hash) != 66 or not 3 <= len(value) <= 66:
+        return None
+    if value[2] == "0" and len(value) > 3:
+        return None
+    read = StorageRead(slot=bytes.fromhex(slot[2:]), value=int(value, 16))
+    return read if bytes.fromhex(slot_hash[2:]) == read.key else None
+
+
+def _hex_list(items: list[Any]) -> tuple[bytes, ...] | None:
+    """Lowercase-checked ``0x``-hex strings decoded, or None if one is not plainly
+    even-length hex (the per-item parse then names it)."""
+    if not all(type(item) is str for item in items):
+        return None
+    try:
+        return tuple(bytes.fromhex(item[2:]) for item in items)
+    except ValueError:
+        return None
+
+
+_STORAGE_KEYS = {"slot", "slot_hash", "value"}
 
 
 def parse_bundle(obj: object) -> Bundle:
@@ -242,6 +298,10 @@ def parse_bundle(obj: object) -> Bundle:
             raise UserInputError(f"{where}.storage: expected a list")
         storage: list[StorageRead] = []
         for j, entry in enumerate(storage_list):
+            fast = _storage_fast(entry)
+            if fast is not None:
+                storage.append(fast)
+                continue
             swhere = f"{where}.storage[{j}]"
             if not isinstance(entry, Mapping):
                 raise UserInputError(f"{swhere}: expected an object")
@@ -271,9 +331,10 @@ def parse_bundle(obj: object) -> Bundle:
         chain_id=chain_id,
         anchor_number=_int(_field(anchor, "number", "bundle.anchor"), "bundle.anchor.number"),
         anchor_hash=to_bytes(_field(anchor, "hash", "bundle.anchor"), "bundle.anchor.hash", 32),
-        headers=tuple(to_bytes(h, f"headers[{i}]") for i, h in enumerate(headers)),
+        headers=_hex_list(headers)
+        or tuple(to_bytes(h, f"headers[{i}]") for i, h in enumerate(headers)),
         accounts=tuple(reads),
-        nodes=tuple(to_bytes(n, f"nodes[{i}]") for i, n in enumerate(nodes)),
+        nodes=_hex_list(nodes) or tuple(to_bytes(n, f"nodes[{i}]") for i, n in enumerate(nodes)),
     )
 
 

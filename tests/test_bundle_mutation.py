@@ -311,3 +311,36 @@ def _at(obj: Any, path: Path_) -> Any:
     for key in path:
         obj = obj[key]
     return obj
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("accounts", 0, "storage", 1, "value"), "0x0ff", "leading zeros"),
+        (("accounts", 0, "storage", 1, "value"), "0x", "empty quantity"),
+        (("accounts", 0, "storage", 1, "value"), "0x1" + "0" * 64, "more than 256 bits"),
+        (("accounts", 0, "storage", 1, "slot"), "0x" + "00" * 31, "expected 32 bytes"),
+        (("accounts", 0, "storage", 1, "slot_hash"), "0x" + "ab" * 32, "slot_hash is not"),
+        (("accounts", 0, "storage", 1, "value"), "0xFF", "not lowercase 0x-hex"),
+        (("nodes", 3), "0xabc", "odd number of hex digits"),
+        (("nodes", 3), "0XABCD", "not lowercase 0x-hex"),
+        (("headers", 0), "0x1", "odd number of hex digits"),
+    ],
+)
+def test_a_malformed_string_is_named_where_it_is(
+    anvil_bundle: dict[str, Any], path: Path_, value: str, message: str
+) -> None:
+    """The parser's fast paths (plainly well-formed entries, nodes and headers) leave
+    anything else to the checks that name the place and the fault."""
+    where = {
+        "value": "accounts[0].storage[1]",
+        "slot": "accounts[0].storage[1]",
+        "slot_hash": "accounts[0].storage[1]",
+        3: "nodes[3]",
+        0: "headers[0]",
+    }[path[-1]]
+    with pytest.raises(CoprocessorError) as caught:
+        verify_bundle(replaced(anvil_bundle, path, value))
+    text = str(caught.value)
+    assert message in text
+    assert where in text
