@@ -5,8 +5,9 @@ commits its outputs together with the move to the next state (``JobDB.advance`` 
 one transaction), so a stage interrupted anywhere is simply run again:
 
 - **indexing**: resolve the block, fetch headers (request block .. anchor) and
-  ``eth_getProof`` for every read the feature spec needs, verify everything
-  (``build_bundle``), cache it in the store, write the bundle file.
+  ``eth_getProof`` for every read the feature spec needs, verify everything and cache
+  it in the store (``indexer.index_reads``, the ``coproc index`` path), write the
+  bundle file.
 - **scoring**: re-verify the bundle file, compute the Q16 features and the score.
 - **signing**: EIP-712 signature; the signed result is published (results table, feed)
   in the same transaction. Sampling decides here whether a signed-only job is re-proved.
@@ -37,7 +38,7 @@ import aiohttp
 
 from coprocessor import eip712, features
 from coprocessor import journal as journal_v1
-from coprocessor.bundle import ProofAtBlock, build_bundle, load_bundle, verify_bundle
+from coprocessor.bundle import load_bundle, verify_bundle
 from coprocessor.errors import (
     CoprocessorError,
     ToolError,
@@ -45,7 +46,7 @@ from coprocessor.errors import (
     VerificationError,
 )
 from coprocessor.hexutil import hexstr
-from coprocessor.indexer import fetch_headers, write_json_atomic
+from coprocessor.indexer import index_reads, reads_for_spec, write_json_atomic
 from coprocessor.keccak import keccak256
 from coprocessor.models import reference
 from coprocessor.rpc import RpcClient
@@ -218,29 +219,13 @@ class Runtime:
         if block is None:
             block = await self._resolve_block(job.request["block"])
         anchor = block + self.config.ancestors
-        reads = features.required_reads(served.spec, subject, block)
-        grouped: dict[tuple[int, str], list[bytes]] = {}
-        for r in reads:
-            slots = grouped.setdefault((r.block, r.address), [])
-            if r.slot is not None:
-                slots.append(r.slot.to_bytes(32, "big"))
-        first = min(r.block for r in reads)
-        if first < 1:
+        reads = reads_for_spec(served.spec, subject, block)
+        if min(reads) < 1:
             raise UserInputError(f"block {block}: reads reach before block 1")
-        headers = await fetch_headers(self.rpc, first, anchor)
-        keys = list(grouped)
-        responses = await asyncio.gather(
-            *(self.rpc.get_proof(bytes.fromhex(a[2:]), grouped[(b, a)], b) for b, a in keys)
-        )
-        for (_, address), response in zip(keys, responses, strict=True):
-            if str(response.get("address", "")).lower() != address:
-                raise VerificationError(f"asked for a proof of {address}, node answered another")
-        verified = build_bundle(
-            self.chain_id,
-            [h.raw for h in headers],
-            [ProofAtBlock(b, r) for (b, _), r in zip(keys, responses, strict=True)],
-        )
-        self.store.save_verified(verified)
+        # the indexer's path: answers checked against what was asked, the bundle verified
+        # by the Rust core (the guest's code) while the store writes it, cached values
+        # of the same block hash reused
+        verified = await index_reads(self.rpc, self.store, reads, anchor=anchor)
         path = self.bundle_path(job)
         write_json_atomic(path, verified.bundle.to_json())
         data = {
