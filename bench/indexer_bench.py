@@ -122,19 +122,16 @@ async def _index_vs_rpc(
     round so that machine load hits all of them alike."""
     assert len(slots) <= 1024  # baseline (b) is one call
 
-    async def raw_as_indexed(runs: _Runs) -> None:
-        t, cpu = time.perf_counter(), time.process_time()
-        async with RpcClient(node.rpc) as rpc:
-            calls = rpc.proof_calls(CONTRACT, slots, block, KEYS_PER_CALL)
-            await asyncio.gather(*(call for _, call in calls))
-        runs.total.append(time.perf_counter() - t)
-        runs.cpu.append(time.process_time() - cpu)
-
-    async def raw_bytes(runs: _Runs) -> None:
+    async def raw_as_indexed(runs: _Runs, decode: bool = True) -> None:
+        """(a), or (c) without ``decode`` (each body kept as bytes)."""
         t, cpu = time.perf_counter(), time.process_time()
         async with RpcClient(node.rpc) as rpc:
             calls = rpc.proof_calls(
-                CONTRACT, slots, block, KEYS_PER_CALL, reader=lambda body, _id, _slots: _Body(body)
+                CONTRACT,
+                slots,
+                block,
+                KEYS_PER_CALL,
+                reader=None if decode else lambda body, _id, _slots: _Body(body),
             )
             await asyncio.gather(*(call for _, call in calls))
         runs.total.append(time.perf_counter() - t)
@@ -169,7 +166,7 @@ async def _index_vs_rpc(
         for i in range(rounds):
             await raw_as_indexed(raw["as_indexed"])
             await raw_single(raw["single"])
-            await raw_bytes(raw["bytes"])
+            await raw_as_indexed(raw["bytes"], decode=False)
             for mode, runs in modes.items():
                 os.environ["COPROC_NATIVE"] = "1" if mode == "native" else "0"
                 opens.append(await indexed(Path(tmp), f"{mode}{i}", runs))
