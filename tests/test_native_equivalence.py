@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bundle_checks import refuse_native_verification, same_verified
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from json_paths import Path_, hex_strings, replaced
@@ -26,7 +27,6 @@ from json_paths import Path_, hex_strings, replaced
 from coprocessor import native
 from coprocessor.bundle import (
     ProofAtBlock,
-    VerifiedBundle,
     build_bundle,
     parse_bundle,
     verify_bundle,
@@ -126,25 +126,16 @@ def bundles(cases: dict[str, Case]) -> dict[str, dict[str, Any]]:
 # ----------------------------------------------------------------------------- honest data
 
 
-def _same(a: VerifiedBundle, b: VerifiedBundle) -> None:
-    assert a.bundle == b.bundle
-    assert a.bundle.to_json() == b.bundle.to_json()
-    assert a.headers == b.headers
-    assert a.node_hashes == b.node_hashes
-    assert list(a.node_hashes) == [keccak256(n) for n in a.bundle.nodes]
-    assert a.to_json() == b.to_json()
-
-
 def test_builders_agree_on_real_answers(cases: dict[str, Case]) -> None:
     for case in cases.values():
-        _same(native.build_bundle_native(*case), build_bundle(*case))
+        same_verified(native.build_bundle_native(*case), build_bundle(*case))
 
 
 def test_verifiers_agree_on_real_bundles(bundles: dict[str, dict[str, Any]]) -> None:
     reads = 0
     for obj in bundles.values():
         reference = verify_bundle(obj)
-        _same(native.verify_bundle_native(parse_bundle(obj)), reference)
+        same_verified(native.verify_bundle_native(parse_bundle(obj)), reference)
         assert native.verify_bundle_json_native(json.dumps(obj).encode()) == reference.to_json()
         reads += sum(1 + len(a.storage) for a in reference.bundle.accounts)
     assert reads >= 20
@@ -285,7 +276,7 @@ def test_answers_the_native_reader_does_not_take_are_verified_in_python(
     for entry in response["storageProof"]:
         entry["value"] = int(entry["value"], 16)
     case = (chain_id, headers, [*proofs[:2], ProofAtBlock(proofs[2].block, response)])
-    _same(native.build_bundle_native(*case), build_bundle(*anvil_case))
+    same_verified(native.build_bundle_native(*case), build_bundle(*anvil_case))
     response["storageProof"][0]["value"] += 1
     with pytest.raises(VerificationError, match="claimed value"):
         native.build_bundle_native(*case)
@@ -296,18 +287,7 @@ def test_native_rejection_stands_when_python_accepts(
 ) -> None:
     """Were the two ever to disagree, the bundle is rejected (the guest would refuse
     it), never emitted on the Python verdict alone."""
-    mod = native.module()
-    assert mod is not None
-    refusal = mod.VerifyError("bundle: refused for the test")
-
-    class Refusing:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(mod, name)
-
-        def verify_parts(self, *args: Any) -> None:
-            raise refusal
-
-    monkeypatch.setattr(native, "_module", Refusing())
+    refuse_native_verification(monkeypatch)
     with pytest.raises(VerificationError, match=r"native verifier rejected.*refused for the test"):
         native.build_bundle_native(*anvil_case)
 
@@ -317,7 +297,7 @@ def test_without_the_extension_python_verifies(
 ) -> None:
     monkeypatch.setenv("COPROC_NATIVE", "0")
     assert not native.available()
-    _same(native.build_bundle_native(*anvil_case), build_bundle(*anvil_case))
+    same_verified(native.build_bundle_native(*anvil_case), build_bundle(*anvil_case))
     chain_id, headers, proofs = anvil_case
     lied = copy.deepcopy(dict(proofs[2].response))
     lied["storageProof"][0]["value"] = "0x2"  # slot 0 holds 1
@@ -345,7 +325,7 @@ def test_store_commits_only_what_verification_accepted(
     verified = overlapped.save_while_verifying(pending)
     sequential = Store(tmp_path / "b.sqlite")
     sequential.save_verified(build_bundle(*anvil_case))
-    _same(verified, build_bundle(*anvil_case))
+    same_verified(verified, build_bundle(*anvil_case))
     tables = ("headers", "nodes", "accounts", "slots", "block_nodes")
     dumps = [
         {t: sorted(store.db.conn.execute(f"SELECT * FROM {t}").fetchall()) for t in tables}
@@ -354,18 +334,7 @@ def test_store_commits_only_what_verification_accepted(
     assert dumps[0] == dumps[1]
     assert overlapped.counts()["slots"] == len(READ_SLOTS) + 2  # EOA and absent: 1 each
 
-    mod = native.module()
-    assert mod is not None
-    refusal = mod.VerifyError("bundle: refused for the test")
-
-    class Refusing:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(mod, name)
-
-        def verify_parts(self, *args: Any) -> None:
-            raise refusal
-
-    monkeypatch.setattr(native, "_module", Refusing())
+    refuse_native_verification(monkeypatch)
     refused = Store(tmp_path / "c.sqlite")
     pending = native.prepare_bundle_native(*anvil_case)
     assert isinstance(pending, native.Pending)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bundle_checks import same_verified
 from lying_proxy import LyingProxy, flip_hex, mutate, stored_rows
 
 from coprocessor import native
@@ -98,15 +99,6 @@ def _joined(chain: int, parts: Parts) -> list[ProofAtBlock]:
     ]
 
 
-def _same(a: VerifiedBundle, b: VerifiedBundle) -> None:
-    assert a.bundle == b.bundle
-    assert a.bundle.to_json() == b.bundle.to_json()
-    assert a.headers == b.headers
-    assert a.node_hashes == b.node_hashes
-    assert list(a.node_hashes) == [keccak256(n) for n in a.bundle.nodes]
-    assert a.to_json() == b.to_json()
-
-
 def test_parts_in_any_order_build_the_reference_bundle(
     anvil: AnvilNode, chain: int, fetched: tuple[list[bytes], Parts]
 ) -> None:
@@ -115,7 +107,7 @@ def test_parts_in_any_order_build_the_reference_bundle(
     for seed in range(5):
         pending = _assemble(chain, parts, seed).finish(anvil.chain_id, headers)
         assert isinstance(pending, native.Pending)
-        _same(pending.verify(), reference)
+        same_verified(pending.verify(), reference)
     contract = reference.bundle.accounts[0]
     assert contract.address.hex() == CONTRACT[2:]
     values = {int.from_bytes(s.slot, "big"): s.value for s in contract.storage}
@@ -143,7 +135,7 @@ def test_parts_of_ascending_keys_build_the_reference_bundle(anvil: AnvilNode, ch
         assembler.add(job, part, answer)
     pending = assembler.finish(anvil.chain_id, headers)
     assert isinstance(pending, native.Pending)
-    _same(pending.verify(), build_bundle(anvil.chain_id, headers, _joined(chain, parts)))
+    same_verified(pending.verify(), build_bundle(anvil.chain_id, headers, _joined(chain, parts)))
 
 
 def test_without_the_extension_python_builds_and_verifies(
@@ -156,7 +148,7 @@ def test_without_the_extension_python_builds_and_verifies(
     headers, parts = fetched
     verified = _assemble(chain, parts, 0).finish(anvil.chain_id, headers)
     assert isinstance(verified, VerifiedBundle)
-    _same(verified, build_bundle(anvil.chain_id, headers, _joined(chain, parts)))
+    same_verified(verified, build_bundle(anvil.chain_id, headers, _joined(chain, parts)))
 
 
 def test_a_part_the_native_reader_does_not_take_goes_the_python_way(
@@ -173,7 +165,7 @@ def test_a_part_the_native_reader_does_not_take_goes_the_python_way(
     changed = [*parts[:i], (0, 2, answer), *parts[i + 1 :]]
     verified = _assemble(chain, changed, 1).finish(anvil.chain_id, headers)
     assert isinstance(verified, VerifiedBundle)
-    _same(verified, reference)
+    same_verified(verified, reference)
     answer["storageProof"][0]["value"] += 1
     with pytest.raises(VerificationError, match="claimed value"):
         _assemble(chain, changed, 1).finish(anvil.chain_id, headers)
