@@ -27,8 +27,8 @@ from bridge.devnet import up_l2
 from bridge.nitro import nitro_at
 from bridge.relay import Relay
 from bridge.store import BridgeStore
-from coprocessor import contracts
-from coprocessor.devnet import Devnet
+from coprocessor.dev.devnet import Devnet
+from coprocessor.onchain import contracts
 
 MESSAGES = 40
 

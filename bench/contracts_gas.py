@@ -17,8 +17,9 @@ from eth_abi.abi import encode
 from web3 import Web3
 
 from bench.common import table
-from coprocessor import contracts, receipt_claim
-from coprocessor.devnet import start_anvil, stop_pid
+from coprocessor.dev.devnet import start_anvil, stop_pid
+from coprocessor.onchain import contracts
+from coprocessor.zk import receipt_claim
 
 REPO = Path(__file__).resolve().parent.parent
 LINE = re.compile(r"gas: (\w+) (\d+)")

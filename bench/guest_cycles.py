@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import table
-from coprocessor import prover
-from coprocessor.bundle import ProofAtBlock, build_bundle
-from coprocessor.devnet import rpc_call, start_anvil, stop_pid
-from coprocessor.headers import encode_header_json
-from coprocessor.slots import mapping_slot
+from coprocessor.chain.bundle import ProofAtBlock, build_bundle
+from coprocessor.chain.headers import encode_header_json
+from coprocessor.chain.slots import mapping_slot
+from coprocessor.dev.devnet import rpc_call, start_anvil, stop_pid
+from coprocessor.zk import prover
 
 REPO = Path(__file__).resolve().parent.parent
 VECTORS = REPO.parent / "shared" / "vectors"

@@ -32,16 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import best_of, table
-from coprocessor.bundle import ProofAtBlock, build_bundle, verify_bundle
-from coprocessor.devnet import AnvilNode, rpc_call, start_anvil, stop_pid
-from coprocessor.hexutil import to_bytes
-from coprocessor.indexer import KEYS_PER_CALL, IndexStats, Read, index_block
-from coprocessor.native import available as native_available
-from coprocessor.native import verify_bundle_json_native
-from coprocessor.proofs import get_from_proof
-from coprocessor.rpc import ReadAnswer, RpcClient
-from coprocessor.slots import slot_bytes
-from coprocessor.store import Store
+from coprocessor.chain.bundle import ProofAtBlock, build_bundle, verify_bundle
+from coprocessor.chain.hexutil import to_bytes
+from coprocessor.chain.native import available as native_available
+from coprocessor.chain.native import verify_bundle_json_native
+from coprocessor.chain.proofs import get_from_proof
+from coprocessor.chain.slots import slot_bytes
+from coprocessor.dev.devnet import AnvilNode, rpc_call, start_anvil, stop_pid
+from coprocessor.index.indexer import KEYS_PER_CALL, IndexStats, Read, index_block
+from coprocessor.index.rpc import ReadAnswer, RpcClient
+from coprocessor.index.store import Store
 
 SLOTS = 1000
 ACCOUNTS = 32
@@ -184,7 +184,7 @@ def main() -> None:
         try:
             slots = _populate(node)
             block, proofs, header_json = asyncio.run(_fetch(node, slots))
-            from coprocessor.headers import header_from_json
+            from coprocessor.chain.headers import header_from_json
 
             header = header_from_json(header_json)
             verified = build_bundle(

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import best_of, table
-from coprocessor.models import batch, metrics, reference
-from coprocessor.models import model as fmt
-from coprocessor.models.model import Dense, Model, Relu, Sigmoid, ToBps
-from coprocessor.models.onnx_import import load_onnx
+from coprocessor.scoring.models import batch, metrics, reference
+from coprocessor.scoring.models import model as fmt
+from coprocessor.scoring.models.model import Dense, Model, Relu, Sigmoid, ToBps
+from coprocessor.scoring.models.onnx_import import load_onnx
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "lending-risk-v1"

@@ -8,7 +8,7 @@ anvil, the contracts deployed).
 2. Fresh signed results: jobs submitted concurrently, each indexed (headers + proofs
    from anvil, verified, stored), scored and signed; submit → done latency.
 3. One request through every stage (index, score, sign, prove, post), from the job's
-   stage timestamps. Proving uses the zkVM (``coprocessor.prover``, dev mode) when
+   stage timestamps. Proving uses the zkVM (``coprocessor.zk.prover``, dev mode) when
    ``coproc-host`` is installed; otherwise a stand-in (journal computed in Python, dev
    seal) that is labelled as such in the table.
 """
@@ -29,13 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import table
-from coprocessor import contracts, features, receipt_claim
-from coprocessor import journal as journal_v1
-from coprocessor.bundle import parse_bundle, verify_bundle
-from coprocessor.devnet import free_port, start_anvil, stop_pid
-from coprocessor.models import model as fmt
-from coprocessor.models import reference
+from coprocessor.chain.bundle import parse_bundle, verify_bundle
+from coprocessor.dev.devnet import free_port, start_anvil, stop_pid
+from coprocessor.onchain import contracts
 from coprocessor.paths import REPO_ROOT
+from coprocessor.scoring import features
+from coprocessor.scoring.models import model as fmt
+from coprocessor.scoring.models import reference
+from coprocessor.zk import journal as journal_v1
+from coprocessor.zk import receipt_claim
 
 IMAGE_ID = bytes.fromhex("5e" * 32)
 OPERATOR_KEY = "2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6"
@@ -97,7 +99,7 @@ def stand_in() -> StandInProver:
 
 def _zkvm_available() -> bool:
     try:
-        from coprocessor import prover
+        from coprocessor.zk import prover
 
         prover.host_binary()
         return True
@@ -170,7 +172,7 @@ def main() -> None:
         zkvm = _zkvm_available()
         image_id = IMAGE_ID
         if zkvm:
-            from coprocessor import prover
+            from coprocessor.zk import prover
 
             image_id = bytes.fromhex(prover.host_image_id()[2:])
         stack = contracts.deploy_dev_stack(

@@ -27,9 +27,9 @@ from web3 import Web3
 from bridge.chain import connect, dev_account, raw_request
 from bridge.nitro import ARB_RETRYABLE_TX, ARB_SYS, NODE_INTERFACE, nitro_artifact
 from bridge.store import BridgeStore
-from coprocessor import contracts
-from coprocessor.devnet import AnvilNode, Devnet, pid_alive, start_anvil, stop_pid
+from coprocessor.dev.devnet import AnvilNode, Devnet, pid_alive, start_anvil, stop_pid
 from coprocessor.errors import ToolError
+from coprocessor.onchain import contracts
 
 L2_CHAIN_ID = 412346
 #: Inbox constructor argument (nitro's default max data size)

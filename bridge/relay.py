@@ -44,8 +44,8 @@ from bridge.chain import connect, dev_account, raw_request, rpc
 from bridge.nitro import nitro_at
 from bridge.store import BridgeStore
 from bridge.txsender import TxSender
-from coprocessor import contracts
 from coprocessor.errors import CoprocessorError, RpcError
+from coprocessor.onchain import contracts
 
 LOG_CHUNK = 2000
 INBOX_MESSAGE_DELIVERED = "0x" + keccak(b"InboxMessageDelivered(uint256,bytes)").hex()

@@ -31,8 +31,8 @@ from bridge.networks import Network, from_devnet
 from bridge.nitro import nitro_at
 from bridge.store import BridgeStore, Message
 from bridge.txsender import TxSender
-from coprocessor import contracts
 from coprocessor.errors import ToolError, UserInputError, VerificationError
+from coprocessor.onchain import contracts
 
 L1_TO_L2, L2_TO_L1 = "l1_to_l2", "l2_to_l1"
 #: alert when a ticket waiting for a redeem has less than this left (seconds)

@@ -1,5 +1,5 @@
 """Generate tests/vectors/eip712/signed_scores.json: signed scores made with eth-account
-(through coprocessor.eip712) that the forge tests verify on-chain (SignedScores.t.sol)
+(through coprocessor.onchain.eip712) that the forge tests verify on-chain (SignedScores.t.sol)
 and pytest re-checks. The keys are well-known test keys, never used for anything real.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from eth_account import Account
 
-from coprocessor import eip712
+from coprocessor.onchain import eip712
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "vectors" / "eip712" / "signed_scores.json"

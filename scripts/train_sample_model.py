@@ -9,7 +9,7 @@ Reproducible: the same seed gives the same chain, data set, model and model hash
    borrowers deposit/borrow/repay towards their own target loan-to-value, a liquidator
    liquidates every position above 80% LTV.
 3. Data set: at every SAMPLE_EVERY-th block B, for every borrower with debt, the
-   feature vector of models/<name>.features.json computed by coprocessor.features
+   feature vector of models/<name>.features.json computed by coprocessor.scoring.features
    from eth_getProof answers at B and B-8 (the same code path as for verified
    bundles); label = the borrower's on-chain liquidation counter grew within
    HORIZON blocks after B.
@@ -38,9 +38,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from sklearn.linear_model import LogisticRegression
 
-from coprocessor import features
-from coprocessor.devnet import start_anvil, stop_pid
-from coprocessor.market_sim import (
+from coprocessor.dev.devnet import start_anvil, stop_pid
+from coprocessor.dev.market_sim import (
     BORROWERS,
     LOOKBACK,
     NAME,
@@ -53,11 +52,12 @@ from coprocessor.market_sim import (
     simulate,
     spec_for,
 )
-from coprocessor.models import batch, metrics
-from coprocessor.models import model as fmt
-from coprocessor.models.onnx_import import load_onnx
-from coprocessor.models.quantize import calibration_report, quantize
 from coprocessor.paths import REPO_ROOT
+from coprocessor.scoring import features
+from coprocessor.scoring.models import batch, metrics
+from coprocessor.scoring.models import model as fmt
+from coprocessor.scoring.models.onnx_import import load_onnx
+from coprocessor.scoring.models.quantize import calibration_report, quantize
 
 SEED = 20261121
 WARMUP = 24
@@ -316,7 +316,7 @@ towards their own target LTV (55–74.5%) with their own activity rate; a liquid
 liquidates every position above 80% LTV at the previous block's price.
 
 Every {tr["sample_every"]} blocks, every borrower with debt gives one row: its feature
-vector at block B (computed by `coprocessor.features` from `eth_getProof` answers, the
+vector at block B (computed by `coprocessor.scoring.features` from `eth_getProof` answers, the
 same code as for verified bundles) and the label *its on-chain liquidation counter
 grew within B+1..B+{tr["horizon_blocks"]}*. Rows: {tr["rows"]} ({tr["positives"]} positive);
 train = blocks up to {tr["split_block"]} ({tr["train_rows"]} rows), test = later blocks

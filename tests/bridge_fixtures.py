@@ -14,7 +14,7 @@ from bridge.chain import connect
 from bridge.devnet import up_l2
 from bridge.relay import Relay
 from bridge.store import BridgeStore
-from coprocessor.devnet import Devnet
+from coprocessor.dev.devnet import Devnet
 
 
 class RelayThread:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from coprocessor import native
-from coprocessor.bundle import VerifiedBundle
-from coprocessor.keccak import keccak256
+from coprocessor.chain import native
+from coprocessor.chain.bundle import VerifiedBundle
+from coprocessor.chain.keccak import keccak256
 
 
 def same_verified(a: VerifiedBundle, b: VerifiedBundle) -> None:

@@ -1,30 +1,21 @@
-"""Shared fixtures: the real vectors beside the checkout, and a real anvil node."""
+"""Shared fixtures: the real chain vectors (inside the repository), and a real anvil node."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from locations import CHAIN_VECTORS
 
-from coprocessor.devnet import AnvilNode, start_anvil, stop_pid
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _vectors_dir() -> Path:
-    override = os.environ.get("COPROC_SHARED_VECTORS")
-    return Path(override) if override else REPO.parent / "shared" / "vectors"
+from coprocessor.dev.devnet import AnvilNode, start_anvil, stop_pid
 
 
 @pytest.fixture(scope="session")
 def shared_vectors() -> Path:
-    """``../shared/vectors``: real mainnet headers/proofs and ethereum/tests vectors."""
-    path = _vectors_dir()
-    if not path.is_dir():
-        pytest.fail(f"shared vectors not found at {path} (set COPROC_SHARED_VECTORS)")
-    return path
+    """``tests/vectors/chain``: real mainnet headers/proofs and ethereum/tests vectors
+    (copied into the repository by ``scripts/copy_vectors.py``)."""
+    return CHAIN_VECTORS
 
 
 @pytest.fixture(scope="session")

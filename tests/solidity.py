@@ -8,9 +8,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from locations import REPO
 from web3 import Web3
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def compile_contract(path: Path, name: str) -> tuple[list[Any], str]:

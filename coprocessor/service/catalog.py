@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coprocessor import features
 from coprocessor.errors import UserInputError
-from coprocessor.models import model as fmt
-from coprocessor.models.model import Model
+from coprocessor.scoring import features
+from coprocessor.scoring.models import model as fmt
+from coprocessor.scoring.models.model import Model
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ class ServiceConfig:
     l2_push_timeout_seconds: float = 120.0
     #: alternative l2 poster: "import:module:factory", factory(config) -> posting.L2Poster
     l2_poster: str = ""
-    #: prover: "none", "zkvm" (coprocessor.prover), or "import:module:factory"
+    #: prover: "none", "zkvm" (coprocessor.zk.prover), or "import:module:factory"
     prover: str = "zkvm"
     #: dev-mode proofs (RISC0_DEV_MODE: real execution, fake receipt)
     dev_proofs: bool = True

@@ -37,8 +37,8 @@ from bridge.chain import connect, rpc
 from bridge.networks import Network, from_config, from_devnet
 from bridge.service import Bridge
 from bridge.store import BridgeStore
-from coprocessor import contracts
 from coprocessor.errors import ToolError, UserInputError
+from coprocessor.onchain import contracts
 from coprocessor.service import posting
 from coprocessor.service.config import ServiceConfig
 
@@ -164,7 +164,7 @@ def build(config: ServiceConfig, data_dir: Path, poster_key: bytes | None) -> Br
     """The l2 poster the configuration asks for (``l2_network`` is set)."""
     import os
 
-    from coprocessor.hexutil import to_bytes
+    from coprocessor.chain.hexutil import to_bytes
 
     if poster_key is None:
         raise UserInputError(

@@ -1,7 +1,7 @@
 """Posting proven results on-chain, exactly once.
 
 Destination ``l1``: ``RiskOracle.submit(journal, seal)`` on the L1 (the deployment of
-``coprocessor.contracts``). The transaction is signed locally and recorded (nonce,
+``coprocessor.onchain.contracts``). The transaction is signed locally and recorded (nonce,
 hash, raw bytes) in the ``posts`` table *before* it is broadcast; after a crash the
 worker looks up that hash and, if it never landed, re-broadcasts the *same* bytes —
 so at most one transaction per job can ever be mined. If its nonce was taken by
@@ -23,9 +23,9 @@ from eth_account import Account
 from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
 
-from coprocessor import contracts
+from coprocessor.chain.keccak import keccak256
 from coprocessor.errors import ToolError, VerificationError
-from coprocessor.keccak import keccak256
+from coprocessor.onchain import contracts
 
 
 @dataclass(frozen=True)

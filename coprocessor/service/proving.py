@@ -1,5 +1,5 @@
 """How the service reaches a zkVM prover: a small protocol of its own, so jobs run with
-a test double in unit tests and with the real prover (``coprocessor.prover``, the
+a test double in unit tests and with the real prover (``coprocessor.zk.prover``, the
 guest's host CLI) in the product. When no prover is configured or importable, the
 proving stage fails with a clear error; nothing here ever pretends a proof exists.
 
@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from coprocessor.errors import ToolError, UserInputError
-from coprocessor.features import Spec
-from coprocessor.models.model import Model
+from coprocessor.scoring.features import Spec
+from coprocessor.scoring.models.model import Model
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -61,7 +61,7 @@ class NoProver:
 
 
 class ZkvmProver:
-    """The real prover: ``coproc-host prove`` through ``coprocessor.prover.prove`` (the
+    """The real prover: ``coproc-host prove`` through ``coprocessor.zk.prover.prove`` (the
     request block passed explicitly)."""
 
     def prove(
@@ -76,7 +76,7 @@ class ZkvmProver:
         block: int | None = None,
         on_progress: Progress | None = None,
     ) -> dict[str, Any]:
-        from coprocessor import prover
+        from coprocessor.zk import prover
 
         return prover.prove(
             bundle, model, spec, subject, request_id, dev, block=block, on_progress=on_progress

@@ -15,8 +15,8 @@ from typing import Any
 
 from web3 import Web3
 
-from coprocessor import contracts, eip712
 from coprocessor.errors import ToolError
+from coprocessor.onchain import contracts, eip712
 
 
 class Sampler:

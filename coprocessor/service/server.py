@@ -12,9 +12,10 @@ from typing import Any
 
 from aiohttp import web
 
+from coprocessor.chain.hexutil import to_bytes
 from coprocessor.errors import UserInputError
-from coprocessor.hexutil import to_bytes
-from coprocessor.rpc import RpcClient
+from coprocessor.index.rpc import RpcClient
+from coprocessor.index.store import Store
 from coprocessor.service import posting, sampling
 from coprocessor.service.app import make_app
 from coprocessor.service.catalog import load_catalog
@@ -24,7 +25,6 @@ from coprocessor.service.metrics import ServiceMetrics
 from coprocessor.service.proving import Prover, make_prover
 from coprocessor.service.signer import Signer, load_keystore
 from coprocessor.service.worker import Runtime
-from coprocessor.store import Store
 
 log = logging.getLogger("coproc.service")
 
@@ -191,7 +191,7 @@ class Background:
     ) -> None:
         import threading
 
-        from coprocessor.devnet import free_port
+        from coprocessor.dev.devnet import free_port
 
         self.config, self.data_dir, self.host = config, data_dir, host
         self.port = port or free_port()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from eth_account import Account
 
-from coprocessor import eip712
 from coprocessor.errors import UserInputError
+from coprocessor.onchain import eip712
 
 
 class Signer:

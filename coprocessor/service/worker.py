@@ -36,20 +36,21 @@ from typing import Any
 
 import aiohttp
 
-from coprocessor import eip712, features
-from coprocessor import journal as journal_v1
-from coprocessor.bundle import load_bundle, verify_bundle
+from coprocessor.chain.bundle import load_bundle, verify_bundle
+from coprocessor.chain.hexutil import hexstr
+from coprocessor.chain.keccak import keccak256
 from coprocessor.errors import (
     CoprocessorError,
     ToolError,
     UserInputError,
     VerificationError,
 )
-from coprocessor.hexutil import hexstr
-from coprocessor.indexer import index_reads, reads_for_spec, write_json_atomic
-from coprocessor.keccak import keccak256
-from coprocessor.models import reference
-from coprocessor.rpc import RpcClient
+from coprocessor.index.indexer import index_reads, reads_for_spec, write_json_atomic
+from coprocessor.index.rpc import RpcClient
+from coprocessor.index.store import Store
+from coprocessor.onchain import eip712
+from coprocessor.scoring import features
+from coprocessor.scoring.models import reference
 from coprocessor.service import posting, sampling
 from coprocessor.service.catalog import Catalog, ServedModel
 from coprocessor.service.config import ServiceConfig
@@ -57,7 +58,7 @@ from coprocessor.service.jobs import Job, JobDB, LeaseLost
 from coprocessor.service.metrics import ServiceMetrics
 from coprocessor.service.proving import Prover
 from coprocessor.service.signer import Signer
-from coprocessor.store import Store
+from coprocessor.zk import journal as journal_v1
 
 log = logging.getLogger("coproc.service")
 

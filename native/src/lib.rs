@@ -1,7 +1,7 @@
 //! `coproc_native`: the guest's verification core (`coproc-core`) as a Python extension.
 //!
 //! Bundle verification here is `coproc_core::bundle::verify`, the very function the zkVM
-//! guest proves with; Python's `coprocessor.bundle.verify_bundle` stays the reference and
+//! guest proves with; Python's `coprocessor.chain.bundle.verify_bundle` stays the reference and
 //! tests keep both equal. The helpers around it (`storage_claims`) only move the hot loops
 //! of building a bundle from `eth_getProof` answers out of Python: they parse and hash,
 //! they never decide that something is verified.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Setup stage: build the zkVM guest (riscv32im-risc0-zkvm-elf) and the host CLI
 # `coproc-host` (local prover included), and install it as .venv/bin/coproc-host, where
-# coprocessor/prover.py finds it. A no-op (one hash of the sources) when nothing changed.
+# coprocessor/zk/prover.py finds it. A no-op (one hash of the sources) when nothing changed.
 # Cargo target dirs live under $COPROC_CACHE (default ~/.cache/coproc), outside the clone,
 # so a fresh clone on the same machine rebuilds incrementally.
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Setup stage: build the native verifier (native/, a PyO3 extension over guest/core) and
-# install it into the venv as coproc_native.abi3.so, where coprocessor/native.py imports
+# install it into the venv as coproc_native.abi3.so, where coprocessor/chain/native.py imports
 # it. A no-op (one hash of the sources) when nothing changed. Plain cargo (Debian's
 # /usr/bin/cargo, installed by setup.sh), target dir outside the clone under
 # $COPROC_CACHE (default ~/.cache/coproc), so a fresh clone rebuilds in seconds.

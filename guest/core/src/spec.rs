@@ -1,6 +1,6 @@
 //! Feature spec v1 (formats.md §3): strict parsing, defaults, canonical JSON and hash.
 //! The accept/reject rules and the defaults follow the Python reference
-//! (`coprocessor/features.py`, `normalize`) exactly; cross-language tests compare them.
+//! (`coprocessor/scoring/features.py`, `normalize`) exactly; cross-language tests compare them.
 //!
 //! Defaults filled in: `read.block_offset` 0; for storage reads `read.slot.path` `[]`,
 //! `read.bits.offset` 0, `read.bits.size` `32 - offset`, `index.elem_slots` 1;

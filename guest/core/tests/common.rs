@@ -1,5 +1,5 @@
-//! Helpers shared by the vector tests: reading /work/shared/vectors (or
-//! $COPROC_VECTORS), an independent RLP encoder, header RLP from JSON fields, and
+//! Helpers shared by the vector tests: reading the repository's chain vectors
+//! (`tests/vectors/chain`, the same files the Python tests read), an independent RLP encoder, header RLP from JSON fields, and
 //! bundle JSON built from real proofs following docs/formats.md §1.
 #![allow(dead_code)]
 
@@ -8,13 +8,10 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 
 pub fn vectors_dir() -> PathBuf {
-    if let Ok(p) = std::env::var("COPROC_VECTORS") {
-        return PathBuf::from(p);
-    }
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    // guest/core -> repo root -> its parent holds shared/
-    let p = here.join("../../../shared/vectors");
-    assert!(p.is_dir(), "shared vectors not found at {} (set COPROC_VECTORS)", p.display());
+    // guest/core -> repo root -> tests/vectors/chain
+    let p = here.join("../../tests/vectors/chain");
+    assert!(p.is_dir(), "chain vectors not found at {}", p.display());
     p
 }
 

@@ -1,0 +1,533 @@
+"""Proof bundle v1: building, parsing and verifying (docs/formats.md, section 1).
+
+A bundle is the indexer's output and the zkVM guest's input. :func:`verify_bundle`
+applies every rule of the format; anything that does not verify raises
+:class:`VerificationError` naming the header, account, slot or node at fault.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from coprocessor.chain.headers import Header, decode_header, verify_chain
+from coprocessor.chain.hexutil import hexstr, quantity, to_bytes, to_quantity
+from coprocessor.chain.keccak import keccak256
+from coprocessor.chain.mpt import NodePool
+from coprocessor.chain.proofs import (
+    ABSENT_CLAIMS,
+    Account,
+    claimed_account,
+    claimed_int,
+    decode_account,
+    decode_storage_value,
+    parse_slot_key,
+)
+from coprocessor.errors import UserInputError, VerificationError
+
+FORMAT = "coproc-bundle"
+VERSION = 1
+#: nodes answer a proof in an empty trie with this node (RLP of ""); a walk from the
+#: empty root never loads it, so it must not enter the pool (it would be unused)
+EMPTY_TRIE_NODE = b"\x80"
+
+
+@dataclass(frozen=True)
+class StorageRead:
+    """One storage slot of an account read and its claimed value."""
+
+    slot: bytes
+    value: int
+    #: keccak256(slot), the secure-trie path (computed once)
+    key: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", keccak256(self.slot))
+
+    @classmethod
+    def prehashed(cls, slot: bytes, value: int, key: bytes) -> StorageRead:
+        """A read whose ``key`` (keccak256 of ``slot``) was computed by the native
+        builder, which hashes in bulk; verification checks ``key`` against ``slot``
+        anyway (rule 3), so a wrong key could only make a bundle fail."""
+        read = cls.__new__(cls)
+        read.__dict__.update(slot=slot, value=value, key=key)
+        return read
+
+
+@dataclass(frozen=True)
+class AccountRead:
+    """One account at one block, with the storage slots read from it."""
+
+    block: int
+    address: bytes
+    account: Account | None
+    storage: tuple[StorageRead, ...]
+    #: keccak256(address), the secure-trie path (computed once)
+    key: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", keccak256(self.address))
+
+    def to_json(self) -> dict[str, Any]:
+        """Bundle JSON form (with the redundant key hashes)."""
+        return {
+            "block": self.block,
+            "address": hexstr(self.address),
+            "address_hash": hexstr(self.key),
+            "account": self.account.to_json() if self.account else None,
+            "storage": [
+                {
+                    "slot": hexstr(s.slot),
+                    "slot_hash": hexstr(s.key),
+                    "value": quantity(s.value),
+                }
+                for s in self.storage
+            ],
+        }
+
+    def values_json(self) -> dict[str, Any]:
+        """verify-bundle JSON form: ``{slot: value}``."""
+        return {
+            "block": self.block,
+            "address": hexstr(self.address),
+            "account": self.account.to_json() if self.account else None,
+            "storage": {hexstr(s.slot): quantity(s.value) for s in self.storage},
+        }
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A parsed (not yet verified) bundle."""
+
+    chain_id: int
+    anchor_number: int
+    anchor_hash: bytes
+    headers: tuple[bytes, ...]
+    accounts: tuple[AccountRead, ...]
+    nodes: tuple[bytes, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The bundle file's JSON object."""
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "chain_id": self.chain_id,
+            "anchor": {"number": self.anchor_number, "hash": hexstr(self.anchor_hash)},
+            "headers": [hexstr(h) for h in self.headers],
+            "accounts": [a.to_json() for a in self.accounts],
+            "nodes": [hexstr(n) for n in self.nodes],
+        }
+
+
+@dataclass(frozen=True)
+class VerifiedBundle:
+    """A bundle every rule of which held: its headers and proven values."""
+
+    bundle: Bundle
+    headers: tuple[Header, ...]
+    #: keccak256 of each node of ``bundle.nodes``, in order (computed while verifying)
+    node_hashes: tuple[bytes, ...] = ()
+
+    @property
+    def anchor(self) -> Header:
+        """The last header, which a verifier checks against a trusted block hash."""
+        return self.headers[-1]
+
+    def header(self, number: int) -> Header:
+        """The verified header of block ``number``."""
+        for header in self.headers:
+            if header.number == number:
+                return header
+        raise UserInputError(f"block {number} is not in the bundle")
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``coproc verify-bundle`` prints (input of the feature code)."""
+        read_blocks = {a.block for a in self.bundle.accounts}
+        return {
+            "chain_id": self.bundle.chain_id,
+            "anchor": {"number": self.anchor.number, "hash": hexstr(self.anchor.hash)},
+            "blocks": [
+                {"number": h.number, "hash": hexstr(h.hash), "state_root": hexstr(h.state_root)}
+                for h in self.headers
+                if h.number in read_blocks or h is self.anchor
+            ],
+            "accounts": [a.values_json() for a in self.bundle.accounts],
+        }
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def _field(obj: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in obj:
+        raise UserInputError(f"{where}: missing field {key!r}")
+    return obj[key]
+
+
+def _int(value: object, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise UserInputError(f"{where}: expected a non-negative integer")
+    return value
+
+
+_TOP_KEYS = ("format", "version", "chain_id", "anchor", "headers", "accounts", "nodes")
+_ACCOUNT_KEYS = ("nonce", "balance", "storage_root", "code_hash")
+
+
+def _known_keys(obj: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
+    """Only the keys of the format (as the Rust reader requires): an extra key is
+    data no verification covers."""
+    unknown = sorted(set(obj) - set(keys))
+    if unknown:
+        raise UserInputError(f"{where}: unknown key {unknown[0]!r}")
+
+
+def _all_lowercase_hex(value: object) -> bool:
+    """The fast pass of :func:`_require_lowercase_hex` (no paths, no messages): True
+    only if that check passes. Other types than str/dict/list and their subclasses
+    (e.g. ints) are left to it."""
+    stack: list[object] = [value]
+    match = _LOWER_HEX_RE.fullmatch
+    while stack:
+        item = stack.pop()
+        if type(item) is str:
+            if match(item) is None:
+                return False
+        elif type(item) is dict:
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+        elif isinstance(item, str | Mapping | list):
+            return False
+    return True
+
+
+def _require_lowercase_hex(value: object, where: str) -> None:
+    """Every string of a bundle is lowercase ``0x``-hex (formats.md conventions):
+    one spelling per value, so changing any character of a hex string is rejected
+    (``to_bytes`` alone would accept ``0X``/``A-F`` spellings of the same bytes)."""
+    if _all_lowercase_hex(value):
+        return  # else walk again, naming where
+    if isinstance(value, str):
+        if not value.startswith("0x") or value[2:].strip(_LOWER_HEX):
+            raise UserInputError(f"{where}: not lowercase 0x-hex: {value!r:.80}")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _require_lowercase_hex(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _require_lowercase_hex(item, f"{where}[{i}]")
+
+
+_LOWER_HEX = "0123456789abcdef"
+_LOWER_HEX_RE = re.compile(r"0x[0-9a-f]*")
+
+
+def _storage_fast(entry: object) -> StorageRead | None:
+    """One storage entry of a bundle whose strings passed the lowercase-hex check,
+    when it is plainly well-formed: ``None`` for anything else (then the checks of
+    :func:`parse_bundle` run and name the fault)."""
+    if type(entry) is not dict or entry.keys() != _STORAGE_KEYS:
+        return None
+    slot, slot_hash, value = entry["slot"], entry["slot_hash"], entry["value"]
+    if not (type(slot) is str and type(slot_hash) is str and type(value) is str):
+        return None
+    # 32-byte slot and hash; a quantity of 1..64 digits without leading zeros
+    if len(slot) != 66 or len(slot_hash) != 66 or not 3 <= len(value) <= 66:
+        return None
+    if value[2] == "0" and len(value) > 3:
+        return None
+    read = StorageRead(slot=bytes.fromhex(slot[2:]), value=int(value, 16))
+    return read if bytes.fromhex(slot_hash[2:]) == read.key else None
+
+
+def _hex_list(items: list[Any]) -> tuple[bytes, ...] | None:
+    """Lowercase-checked ``0x``-hex strings decoded, or None if one is not plainly
+    even-length hex (the per-item parse then names it)."""
+    if not all(type(item) is str for item in items):
+        return None
+    try:
+        return tuple(bytes.fromhex(item[2:]) for item in items)
+    except ValueError:
+        return None
+
+
+_STORAGE_KEYS = {"slot", "slot_hash", "value"}
+
+
+def parse_bundle(obj: object) -> Bundle:
+    """Parse bundle JSON strictly (types, hex, sizes); check the redundant key hashes."""
+    if not isinstance(obj, Mapping):
+        raise UserInputError("bundle: expected a JSON object")
+    if obj.get("format") != FORMAT:
+        raise UserInputError(f"bundle: format is {obj.get('format')!r}, expected {FORMAT!r}")
+    if type(obj.get("version")) is not int or obj.get("version") != VERSION:  # not true/1.0
+        raise UserInputError(f"bundle: unsupported version {obj.get('version')!r}")
+    _require_lowercase_hex({k: v for k, v in obj.items() if k != "format"}, "bundle")
+    _known_keys(obj, _TOP_KEYS, "bundle")
+    anchor = _field(obj, "anchor", "bundle")
+    if not isinstance(anchor, Mapping):
+        raise UserInputError("bundle.anchor: expected an object")
+    _known_keys(anchor, ("number", "hash"), "bundle.anchor")
+    headers = _field(obj, "headers", "bundle")
+    accounts = _field(obj, "accounts", "bundle")
+    nodes = _field(obj, "nodes", "bundle")
+    for name, value in (("headers", headers), ("accounts", accounts), ("nodes", nodes)):
+        if not isinstance(value, list):
+            raise UserInputError(f"bundle.{name}: expected a list")
+    reads: list[AccountRead] = []
+    for i, acc in enumerate(accounts):
+        where = f"accounts[{i}]"
+        if not isinstance(acc, Mapping):
+            raise UserInputError(f"{where}: expected an object")
+        _known_keys(acc, ("block", "address", "address_hash", "account", "storage"), where)
+        address = to_bytes(_field(acc, "address", where), f"{where}.address", 20)
+        address_hash = to_bytes(_field(acc, "address_hash", where), f"{where}.address_hash", 32)
+        raw_account = _field(acc, "account", where)
+        if isinstance(raw_account, Mapping):
+            _known_keys(raw_account, _ACCOUNT_KEYS, f"{where}.account")
+        account = (
+            None if raw_account is None else Account.from_json(raw_account, f"{where}.account")
+        )
+        storage_list = _field(acc, "storage", where)
+        if not isinstance(storage_list, list):
+            raise UserInputError(f"{where}.storage: expected a list")
+        storage: list[StorageRead] = []
+        for j, entry in enumerate(storage_list):
+            fast = _storage_fast(entry)
+            if fast is not None:
+                storage.append(fast)
+                continue
+            swhere = f"{where}.storage[{j}]"
+            if not isinstance(entry, Mapping):
+                raise UserInputError(f"{swhere}: expected an object")
+            _known_keys(entry, ("slot", "slot_hash", "value"), swhere)
+            slot = to_bytes(_field(entry, "slot", swhere), f"{swhere}.slot", 32)
+            slot_hash = to_bytes(_field(entry, "slot_hash", swhere), f"{swhere}.slot_hash", 32)
+            value = to_quantity(_field(entry, "value", swhere), f"{swhere}.value")
+            if value >= 2**256:
+                raise UserInputError(f"{swhere}.value: more than 256 bits")
+            slot_read = StorageRead(slot=slot, value=value)
+            if slot_hash != slot_read.key:
+                raise VerificationError(f"{swhere}: slot_hash is not keccak256(slot)")
+            storage.append(slot_read)
+        read = AccountRead(
+            block=_int(_field(acc, "block", where), f"{where}.block"),
+            address=address,
+            account=account,
+            storage=tuple(storage),
+        )
+        if address_hash != read.key:
+            raise VerificationError(f"{where}: address_hash is not keccak256(address)")
+        reads.append(read)
+    chain_id = _int(_field(obj, "chain_id", "bundle"), "bundle.chain_id")
+    if chain_id >= 2**64:  # journal v1 commits it as uint64 (formats.md §1 rule 5)
+        raise UserInputError("bundle.chain_id: must be below 2^64")
+    return Bundle(
+        chain_id=chain_id,
+        anchor_number=_int(_field(anchor, "number", "bundle.anchor"), "bundle.anchor.number"),
+        anchor_hash=to_bytes(_field(anchor, "hash", "bundle.anchor"), "bundle.anchor.hash", 32),
+        headers=_hex_list(headers)
+        or tuple(to_bytes(h, f"headers[{i}]") for i, h in enumerate(headers)),
+        accounts=tuple(reads),
+        nodes=_hex_list(nodes) or tuple(to_bytes(n, f"nodes[{i}]") for i, n in enumerate(nodes)),
+    )
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Read and parse a bundle file; unreadable or truncated files are user errors."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise UserInputError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserInputError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    return parse_bundle(obj)
+
+
+# ----------------------------------------------------------------------------- verifying
+
+
+def verify_bundle(
+    bundle: Bundle | Mapping[str, Any], *, _decoded: dict[bytes, Any] | None = None
+) -> VerifiedBundle:
+    """Apply every rule of bundle v1. Returns the verified bundle or raises.
+
+    ``_decoded`` lets :func:`build_bundle` share node decodes it already made
+    (keyed by node hash, so a decode can only be reused for the same bytes)."""
+    if not isinstance(bundle, Bundle):
+        bundle = parse_bundle(bundle)
+    if not bundle.headers:
+        raise VerificationError("bundle: no headers")
+    headers = tuple(decode_header(raw, f"headers[{i}]") for i, raw in enumerate(bundle.headers))
+    verify_chain(headers)
+    anchor = headers[-1]
+    if anchor.hash != bundle.anchor_hash:
+        raise VerificationError(
+            f"anchor: hash of the last header {hexstr(anchor.hash)} != anchor.hash "
+            f"{hexstr(bundle.anchor_hash)}"
+        )
+    if anchor.number != bundle.anchor_number:
+        raise VerificationError(
+            f"anchor: the last header is block {anchor.number}, not {bundle.anchor_number}"
+        )
+    by_number = {h.number: h for h in headers}
+
+    pool = NodePool(decoded=_decoded if _decoded is not None else {})
+    previous = b""
+    digests = []
+    for i, node in enumerate(bundle.nodes):
+        digest = pool.add(node)
+        digests.append(digest)
+        if digest <= previous:
+            raise VerificationError(
+                f"nodes[{i}]: pool not strictly ascending by keccak256 (duplicate or out of order)"
+            )
+        previous = digest
+
+    seen_reads: set[tuple[int, bytes]] = set()
+    for i, read in enumerate(bundle.accounts):
+        where = f"accounts[{i}] ({hexstr(read.address)} @ {read.block})"
+        header = by_number.get(read.block)
+        if header is None:
+            raise VerificationError(f"{where}: block {read.block} is not among the headers")
+        if (read.block, read.address) in seen_reads:
+            raise VerificationError(f"{where}: duplicate read")
+        seen_reads.add((read.block, read.address))
+        leaf = pool.get(header.state_root, read.key, f"{where} account proof")
+        proven = decode_account(leaf, where) if leaf is not None else None
+        if proven != read.account:
+            raise VerificationError(f"{where}: claimed account differs from the proven one")
+        seen_slots: set[bytes] = set()
+        for slot_read in read.storage:
+            swhere = f"{where} slot {hexstr(slot_read.slot)}"
+            if slot_read.slot in seen_slots:
+                raise VerificationError(f"{swhere}: duplicate slot")
+            seen_slots.add(slot_read.slot)
+            if proven is None:
+                value = 0
+            else:
+                value = decode_storage_value(
+                    pool.get(proven.storage_root, slot_read.key, swhere), swhere
+                )
+            if value != slot_read.value:
+                raise VerificationError(
+                    f"{swhere}: claimed value {hex(slot_read.value)} != proven {hex(value)}"
+                )
+    unused = pool.unused()
+    if unused:
+        raise VerificationError(
+            f"nodes: {len(unused)} node(s) not used by any proof, first {hexstr(unused[0])}"
+        )
+    return VerifiedBundle(bundle=bundle, headers=headers, node_hashes=tuple(digests))
+
+
+# ----------------------------------------------------------------------------- building
+
+
+@dataclass(frozen=True)
+class ProofAtBlock:
+    """One ``eth_getProof`` answer taken at ``block``."""
+
+    block: int
+    response: Mapping[str, Any]
+
+
+def proven_account(
+    pool: NodePool, state_root: bytes, item: ProofAtBlock
+) -> tuple[bytes, Account | None, str]:
+    """(address, proven account or None, where) of one ``eth_getProof`` answer, walked
+    from ``state_root``; the node's claimed account fields must match what is proven.
+    Whether an account exists is read from the proof itself (a node's zero-valued claim
+    cannot tell an absent account from an empty one)."""
+    address = to_bytes(item.response.get("address"), "proof.address", 20)
+    where = f"account {hexstr(address)} @ {item.block}"
+    leaf = pool.get(state_root, keccak256(address), where)
+    account = decode_account(leaf, where) if leaf is not None else None
+    claimed = claimed_account(item.response, where)
+    if account is None and claimed is not None and claimed not in ABSENT_CLAIMS:
+        raise VerificationError(f"{where}: node claims an account the proof shows absent")
+    if account is not None and claimed != account:
+        raise VerificationError(f"{where}: claimed account fields differ from the proof")
+    return address, account, where
+
+
+def build_bundle(
+    chain_id: int,
+    headers: Sequence[bytes],
+    proofs: Iterable[ProofAtBlock],
+) -> VerifiedBundle:
+    """Assemble a bundle from header RLPs (consecutive, ascending, last = anchor) and
+    ``eth_getProof`` answers, then verify it with :func:`verify_bundle`.
+
+    Proof nodes go into the deduplicated pool (only nodes the walks use are kept);
+    the node's claims become the bundle's claims, which verification then checks.
+    Whether an account exists is read from the proof itself (a node's zero-valued
+    claim cannot tell an absent account from an empty one)."""
+    if not headers:
+        raise UserInputError("a bundle needs at least one header")
+    decoded = [decode_header(raw, f"headers[{i}]") for i, raw in enumerate(headers)]
+    verify_chain(decoded)  # before any proof: a broken chain is the first thing to report
+    by_number = {h.number: h for h in decoded}
+    items = list(proofs)
+    pool = NodePool()
+    seen: set[str] = set()  # proofs of one contract repeat their upper nodes
+
+    def add(nodes: Iterable[str], what: str) -> None:
+        for node in nodes:
+            if node not in seen:
+                seen.add(node)
+                raw = to_bytes(node, what)
+                if raw != EMPTY_TRIE_NODE:
+                    pool.add(raw)
+
+    for item in items:
+        add(item.response.get("accountProof", []), "accountProof")
+    reads: list[AccountRead] = []
+    for item in items:
+        header = by_number.get(item.block)
+        if header is None:
+            raise UserInputError(f"proof for block {item.block}, which is not among the headers")
+        response = item.response
+        address, account, where = proven_account(pool, header.state_root, item)
+        storage = []
+        for j, entry in enumerate(response.get("storageProof", [])):
+            slot = parse_slot_key(entry.get("key"), f"{where} storageProof[{j}].key")
+            value = claimed_int(entry.get("value"), f"{where} storageProof[{j}].value")
+            storage.append(StorageRead(slot=slot, value=value))
+            if account is not None:  # an absent account has no storage trie to prove
+                add(entry.get("proof", []), "storageProof")
+        storage.sort(key=lambda s: s.slot)
+        reads.append(AccountRead(item.block, address, account, tuple(storage)))
+    reads.sort(key=lambda r: (r.block, r.address))
+    # Every node goes in; verify_bundle rejects the bundle if one is not on a walked
+    # path (a node that sends more than the path is lying, not quirky).
+    bundle = Bundle(
+        chain_id=chain_id,
+        anchor_number=decoded[-1].number,
+        anchor_hash=decoded[-1].hash,
+        headers=tuple(headers),
+        accounts=tuple(reads),
+        nodes=tuple(pool.nodes[d] for d in sorted(pool.nodes)),
+    )
+    return verify_bundle(bundle, _decoded=pool.decoded)
+
+
+__all__ = [
+    "AccountRead",
+    "Bundle",
+    "ProofAtBlock",
+    "StorageRead",
+    "VerifiedBundle",
+    "build_bundle",
+    "load_bundle",
+    "parse_bundle",
+    "parse_slot_key",
+    "verify_bundle",
+]

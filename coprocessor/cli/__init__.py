@@ -1,0 +1,1 @@
+"""The ``coproc`` command line: entry point, command groups, the demo runner."""

@@ -1,0 +1,324 @@
+"""The main job on embedded defaults (``make demo`` → ``coproc demo``).
+
+End to end, on a fresh two-chain devnet in ``<data dir>/demo`` (wiped at start):
+
+1. L1 + L2 anvils, the real nitro Bridge/Inbox/Outbox on L1, emulated ArbOS on L2,
+   the block-hash pusher/store, the L2 RiskOracle, the relay (``bridge.devnet``);
+2. realistic history on L1: the demo lending market (two tokens, a price oracle, a
+   pool) with borrowers and price moves over many blocks (``market_sim``);
+3. the sample model ``lending-risk-v1`` with a feature spec for this deployment,
+   registered on the L2 oracle with the guest's image ID; SignedScores on L2 with a
+   bonded operator key (encrypted keystore);
+4. the service in-process: for each borrower with debt, ``POST /v1/scores`` with mode
+   ``both`` and destination ``l2`` — index + verify, score, EIP-712 sign, prove in the
+   zkVM (dev mode by default: real execution, fake seal; ``--prove`` for real local
+   proofs, which the dev verifier on L2 cannot accept: those jobs fail at posting),
+   then post: the service pushes the anchor's L1 block hash to L2 through the bridge
+   (retryable ticket) and submits the receipt to the L2 RiskOracle;
+5. the example consumer refreshes the borrower's max LTV from the stored score;
+6. a table (subject, journal/signed/on-chain score, block, proof kind, tx), exit 0 only
+   if the three scores agree for every subject.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from coprocessor.dev.devnet import Devnet
+from coprocessor.errors import ToolError
+from coprocessor.paths import REPO_ROOT
+from coprocessor.zk import journal as journal_codec
+
+MODEL = "lending-risk-v1"
+BORROWERS = 6
+STEPS = 40
+SEED = 7
+#: the market's accounts start here (the bridge devnet uses the first few)
+FIRST_ACCOUNT = 10
+ANCESTORS = 2
+PASSWORD_ENV = "COPROC_KEYSTORE_PASSWORD"
+#: the service's poster key (L1 anchor pushes, L2 submits): dev account 2, its own
+POSTER_ENV = "COPROC_DEMO_POSTER_KEY"
+POSTER_ACCOUNT = 2
+#: seconds between L1 blocks while the service runs (anvil mines only on transactions)
+L1_BLOCK_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class DemoRow:
+    """One subject's line of the demo table."""
+
+    subject: str
+    block: int
+    anchor: int
+    journal_score: int
+    signed_score: int
+    onchain_score: int
+    max_ltv_bps: int
+    dev_mode: bool
+    tx: str
+
+    @property
+    def ok(self) -> bool:
+        """The proven, signed and stored scores agree."""
+        return self.journal_score == self.signed_score == self.onchain_score
+
+
+def _say(message: str) -> None:
+    print(f"[demo] {message}", file=sys.stderr, flush=True)
+
+
+def _fresh_devnet(root: Path) -> dict[str, Any]:
+    from bridge.devnet import up_l2
+
+    stop_demo_devnet(root)
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    devnet = Devnet(root)
+    devnet.up()
+    return up_l2(devnet)
+
+
+def run_demo(data_dir: Path, prove: bool = False, keep: bool = False) -> list[DemoRow]:
+    """Run the demo in ``data_dir/demo``; returns one row per subject. The devnet is
+    stopped at the end unless ``keep``."""
+    try:
+        return _run(data_dir, prove)
+    finally:
+        if not keep:
+            stop_demo_devnet(data_dir / "demo")
+
+
+def stop_demo_devnet(root: Path) -> None:
+    """Stop the demo's nodes and relay (state files stay for inspection)."""
+    from bridge.devnet import load, stop_relay
+
+    with contextlib.suppress(ToolError):
+        stop_relay(load(root))
+    Devnet(root).down()
+
+
+def _run(data_dir: Path, prove: bool) -> list[DemoRow]:
+    from eth_account import Account
+    from web3 import Web3
+
+    from bridge.chain import dev_account
+    from coprocessor.dev import market_sim
+    from coprocessor.onchain import contracts
+    from coprocessor.scoring import features
+    from coprocessor.scoring.models import model as model_format
+    from coprocessor.service.client import Client
+    from coprocessor.service.config import load_config
+    from coprocessor.service.server import Background
+    from coprocessor.zk import prover
+
+    root = data_dir / "demo"
+    _say("starting the two-chain devnet (L1 + L2 anvil, nitro contracts, relay)...")
+    info = _fresh_devnet(root)
+    l1_url, l2_url = info["l1"]["rpc"], info["l2"]["rpc"]
+    addresses = info["contracts"]
+
+    _say(f"simulating the lending market on L1 ({BORROWERS} borrowers, {STEPS} blocks)...")
+    market = market_sim.deploy(
+        market_sim.Rpc(l1_url), borrowers=BORROWERS, first_account=FIRST_ACCOUNT
+    )
+    market_sim.setup_balances(market)
+    market_sim.simulate(market, np.random.default_rng(SEED), steps=STEPS)
+
+    models_dir = root / "models"
+    models_dir.mkdir()
+    model = model_format.load(REPO_ROOT / "models" / f"{MODEL}.json")
+    spec = market_sim.spec_for(market)
+    model_hash = model.hash()
+    spec_hash = features.spec_hash(spec)
+    # the same model, paired with the spec for this deployment's addresses (meta is
+    # not hashed: the model hash stays the committed one)
+    model_json = json.loads((REPO_ROOT / "models" / f"{MODEL}.json").read_text())
+    model_json.setdefault("meta", {})["feature_spec_hash"] = "0x" + spec_hash.hex()
+    (models_dir / f"{MODEL}.json").write_text(json.dumps(model_json, indent=1))
+    (models_dir / f"{MODEL}.features.json").write_text(json.dumps(spec, indent=1))
+
+    l1 = Web3(Web3.HTTPProvider(l1_url))
+    l2 = Web3(Web3.HTTPProvider(l2_url))
+    owner = dev_account(1)
+    image_id = bytes.fromhex(prover.host_image_id()[2:])
+    oracle = contracts.at(l2, "RiskOracle", addresses["l2_risk_oracle"])
+    _send(l2, owner, oracle.functions.allowImageId(image_id, True))
+    _send(l2, owner, oracle.functions.registerModel(model_hash, spec_hash))
+    signed_scores = contracts.deploy(
+        l2, "SignedScores", oracle.address, 10**18, 3600, sender=owner.address
+    )
+    consumer = contracts.deploy(
+        l2, "ExampleLendingPool", oracle.address, model_hash, 7200, 8000, sender=owner.address
+    )
+    operator = Account.create()
+    password = os.environ.get(PASSWORD_ENV) or "coproc-demo"
+    os.environ[PASSWORD_ENV] = password
+    keystore = root / "operator.keystore.json"
+    keystore.write_text(json.dumps(Account.encrypt(operator.key, password)))
+    _send(l2, owner, signed_scores.functions.register(operator.address), value=10**18)
+    os.environ[POSTER_ENV] = "0x" + bytes(dev_account(POSTER_ACCOUNT).key).hex()
+
+    config = load_config(
+        None,
+        {
+            "rpc_url": l1_url,
+            "models_dir": str(models_dir),
+            "ancestors": ANCESTORS,
+            "keystore": str(keystore),
+            "signed_scores": signed_scores.address,
+            "signing_chain_id": l2.eth.chain_id,
+            "prover": "zkvm",
+            "dev_proofs": not prove,
+            "poster_key_env": POSTER_ENV,
+            "l2_network": "devnet",
+            "l2_devnet_dir": str(root),
+        },
+    )
+    subjects = [b for b in market.borrowers if _debt(l1, market.pool, b) > 0] or market.borrowers[
+        :3
+    ]
+    rows: list[DemoRow] = []
+    _say(
+        f"service up; requesting scores for {len(subjects)} borrowers (mode both, "
+        "destination l2: the service bridges each anchor and posts the receipt)..."
+    )
+    with Background(config, root / "service") as service, _L1Blocks(l1_url):
+        client = Client(service.url, service.add_key("demo"))
+        jobs = [
+            client.request_score(Web3.to_checksum_address(s), MODEL, mode="both", destination="l2")[
+                "id"
+            ]
+            for s in subjects
+        ]
+        for subject, job_id in zip(subjects, jobs, strict=True):
+            client.wait(job_id, timeout=900)
+            result = client.score(Web3.to_checksum_address(subject), MODEL)
+            client.verify_signed(result, operator.address)
+            journal = bytes.fromhex(result["journal"][2:])
+            decoded = journal_codec.decode(journal)
+            if not result.get("seal"):
+                raise ToolError(
+                    "the receipt has no on-chain seal (composite receipts are off-chain only)"
+                )
+            tx = (result.get("tx_hashes") or {}).get("l2")
+            if not tx:
+                raise ToolError(f"{subject}: the service did not post to L2")
+            push = result.get("anchor_push") or {}
+            _say(
+                f"{subject}: anchor {decoded['anchorNumber']} on L2 ({push.get('status')}), "
+                f"receipt posted in {tx[:18]}…"
+            )
+            _send(l2, owner, consumer.functions.refreshMaxLtv(Web3.to_checksum_address(subject)))
+            stored = oracle.functions.scoreOf(Web3.to_checksum_address(subject), model_hash).call()
+            ltv = consumer.functions.maxLtvBpsOf(Web3.to_checksum_address(subject)).call()
+            rows.append(
+                DemoRow(
+                    subject=Web3.to_checksum_address(subject),
+                    block=int(decoded["blockNumber"]),
+                    anchor=int(decoded["anchorNumber"]),
+                    journal_score=int(decoded["score"]),
+                    signed_score=int(result["score"]),
+                    onchain_score=int(stored[0]),
+                    max_ltv_bps=int(ltv),
+                    dev_mode=bool(result.get("dev_mode")),
+                    tx=str(tx),
+                )
+            )
+    return rows
+
+
+class _L1Blocks:
+    """A block on L1 every ``L1_BLOCK_SECONDS`` while the service runs, as a real chain
+    makes them: the service can push an anchor's hash only once L1 has passed it."""
+
+    def __init__(self, url: str) -> None:
+        from web3 import Web3
+
+        self.w3 = Web3(Web3.HTTPProvider(url))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(L1_BLOCK_SECONDS):
+            with contextlib.suppress(Exception):  # the node going away ends the demo anyway
+                self.w3.provider.make_request("anvil_mine", [1])  # type: ignore[arg-type]
+
+    def __enter__(self) -> _L1Blocks:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+def _debt(l1: Any, pool: str, borrower: str) -> int:
+    from coprocessor.dev import market_sim
+
+    word = l1.eth.get_storage_at(l1.to_checksum_address(pool), market_sim.position_slot(borrower))
+    return int.from_bytes(bytes(word), "big") >> 128
+
+
+def _send(w3: Any, account: Any, fn: Any, value: int = 0) -> Any:
+    tx = fn.build_transaction({"from": account.address, "value": value})
+    tx_hash = w3.eth.send_transaction(tx)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+    if receipt["status"] != 1:
+        raise ToolError(f"demo transaction {fn.fn_name} reverted")
+    return receipt
+
+
+def render_table(rows: list[DemoRow]) -> str:
+    """The human table printed by ``coproc demo``."""
+    header = (
+        f"{'subject':<44} {'block':>5} {'anchor':>6} {'journal':>7} {'signed':>6} "
+        f"{'on-chain':>8} {'maxLTV':>6} {'proof':>9}  tx"
+    )
+    lines = [header, "-" * (len(header) + 20)]
+    for r in rows:
+        lines.append(
+            f"{r.subject:<44} {r.block:>5} {r.anchor:>6} {r.journal_score:>7} "
+            f"{r.signed_score:>6} {r.onchain_score:>8} {r.max_ltv_bps:>6} "
+            f"{'dev-mode' if r.dev_mode else 'zk':>9}  {r.tx[:18]}…"
+        )
+    agree = all(r.ok for r in rows)
+    lines.append("")
+    lines.append(
+        "all scores agree (journal = signed = on-chain)" if agree else "MISMATCH: see rows above"
+    )
+    if any(r.dev_mode for r in rows):
+        lines.append(
+            "dev-mode receipts: real execution, fake seal (accepted only by the dev verifier)"
+        )
+    return "\n".join(lines)
+
+
+def rows_json(rows: list[DemoRow]) -> list[dict[str, Any]]:
+    """``coproc demo --json``."""
+    return [
+        {
+            "subject": r.subject,
+            "block": r.block,
+            "anchor": r.anchor,
+            "journal_score": r.journal_score,
+            "signed_score": r.signed_score,
+            "onchain_score": r.onchain_score,
+            "max_ltv_bps": r.max_ltv_bps,
+            "dev_mode": r.dev_mode,
+            "tx": r.tx,
+            "agree": r.ok,
+        }
+        for r in rows
+    ]

@@ -1,0 +1,1 @@
+"""Local development chains: anvil processes and the simulated lending market."""

@@ -1,0 +1,1 @@
+"""Contract ABIs and bytecode from forge's output; EIP-712 signed scores."""

@@ -1,0 +1,3 @@
+"""Feature specs, fixed-point models and the scoring pipeline (the twin of the guest's
+request::run).
+"""

@@ -1,0 +1,240 @@
+"""Crash test: a real ``coproc serve`` process is killed with SIGKILL at random moments
+while a batch of jobs (signed + proven + posted to the L1 oracle) runs; after each
+kill it is restarted on the same data directory. At the end every job is done exactly
+once: one signed and one posted feed event each, one ``ScoreSubmitted`` event per
+request id on-chain, as many transactions from the poster as jobs (no duplicate or
+reverted second post), and each on-chain score equal to an independent computation."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from locations import REPO
+from test_service_support import (
+    PASSWORD_ENV,
+    POSTER_ENV,
+    POSTER_KEY,
+    Chain,
+    chain_fixture,
+    expected_score,
+    http,
+    model_hash,
+    service_config,
+    wait_for,
+)
+from web3 import Web3
+
+from coprocessor.onchain import contracts
+
+COPROC = REPO / ".venv" / "bin" / "coproc"
+JOBS = 10
+KILLS = 5
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    yield from chain_fixture(tmp_path_factory.mktemp("svc-crash-chain"), "svc-crash")
+
+
+class Proc:
+    def __init__(self, config: Path, data: Path, port: int, log: Path) -> None:
+        self.args = [str(COPROC), "--data-dir", str(data), "serve", "--config", str(config)]
+        self.port = port
+        self.log = log
+        self.env = dict(os.environ)
+        self.env["PYTHONPATH"] = str(REPO / "tests")
+        self.env["COPROC_TEST_PROVE_DELAY"] = "0.25"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [*self.args, "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        url = f"http://127.0.0.1:{self.port}/healthz"
+
+        def up() -> bool:
+            assert self.proc is not None and self.proc.poll() is None, self.log.read_text()[-2000:]
+            try:
+                return http("GET", url, timeout=1)[0] == 200
+            except OSError:
+                return False
+
+        wait_for(up, 30, "service start")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def _active_states(db: Path) -> Counter[str]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return Counter(s for (s,) in conn.execute("SELECT state FROM jobs"))
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("peers", [0, 1], ids=["restart-only", "with-live-peer"])
+def test_kill_9_at_random_moments_every_job_done_exactly_once(
+    chain: Chain, tmp_path: Path, peers: int
+) -> None:
+    """``peers=1``: a second service process shares the data directory and keeps
+    running; it takes over the killed process's jobs when their leases run out."""
+    from coprocessor.dev.devnet import free_port
+
+    rng = random.Random(20261121 + peers)
+    cfg = service_config(chain, tmp_path, workers=2, lease_seconds=1.5, max_attempts=20)
+    config = tmp_path / "service.json"
+    config.write_text(json.dumps(cfg))
+    data = tmp_path / "data"
+    env_keys = {PASSWORD_ENV: os.environ[PASSWORD_ENV], POSTER_ENV: os.environ[POSTER_ENV]}
+    assert all(env_keys.values())
+    key = subprocess.run(
+        [str(COPROC), "--data-dir", str(data), "serve", "--config", str(config), "--add-key", "c"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    w3 = chain.w3
+    poster = Account.from_key(POSTER_KEY).address
+    nonce_before = w3.eth.get_transaction_count(poster)
+    first_block = w3.eth.block_number + 1
+    subjects = [a.lower() for a in w3.eth.accounts[1:6]]
+    subjects += ["0x" + rng.randbytes(20).hex() for _ in range(JOBS - len(subjects))]
+
+    proc = Proc(config, data, free_port(), tmp_path / "serve.log")
+    proc.start()
+    others = [Proc(config, data, free_port(), tmp_path / f"peer{i}.log") for i in range(peers)]
+    for other in others:
+        other.start()
+    job_ids = []
+    try:
+        for subject in subjects:
+            body = json.dumps(
+                {"subject": subject, "model": "svc-test", "mode": "both", "destination": "l1"}
+            ).encode()
+            status, _, answer = http("POST", f"http://127.0.0.1:{proc.port}/v1/scores", body, auth)
+            assert status == 202, answer
+            job_ids.append(json.loads(answer)["id"])
+        seen_in_flight: Counter[str] = Counter()
+        for _ in range(KILLS):
+            time.sleep(rng.uniform(0.2, 1.2))
+            proc.kill9()
+            states = _active_states(data / "service.sqlite")
+            seen_in_flight.update(s for s, n in states.items() for _ in range(n))
+            proc.start()
+
+        def all_finished() -> bool:
+            states = _active_states(data / "service.sqlite")
+            return states["done"] + states["failed"] == JOBS
+
+        wait_for(all_finished, 90, "all jobs finished")
+        jobs = []
+        for job_id in job_ids:
+            status, _, body = http(
+                "GET", f"http://127.0.0.1:{proc.port}/v1/jobs/{job_id}", headers=auth
+            )
+            jobs.append(json.loads(body))
+    finally:
+        proc.stop()
+        for other in others:
+            other.stop()
+
+    print("states seen at kills:", dict(seen_in_flight))
+    # the kills hit jobs in the middle of their stages, not only before or after
+    assert (
+        sum(seen_in_flight[s] for s in ("indexing", "scoring", "signing", "proving", "posting")) > 0
+    )
+    assert [j["state"] for j in jobs] == ["done"] * JOBS, [j["error"] for j in jobs]
+
+    # exactly once on-chain: one ScoreSubmitted per job, one transaction per job
+    oracle = contracts.at(w3, "RiskOracle", chain.oracle)
+    events = oracle.events.ScoreSubmitted.get_logs(from_block=first_block)
+    by_request = Counter("0x" + bytes(e["args"]["requestId"]).hex() for e in events)
+    from coprocessor.service.worker import request_id_of
+
+    for job_id in job_ids:
+        assert by_request["0x" + request_id_of(job_id).hex()] == 1, job_id
+    assert len(events) == JOBS
+    assert w3.eth.get_transaction_count(poster) - nonce_before == JOBS
+
+    # exactly once in the feed
+    conn = sqlite3.connect(data / "service.sqlite")
+    feed = Counter((j, k) for j, k in conn.execute("SELECT job_id, kind FROM feed"))
+    conn.close()
+    for job_id in job_ids:
+        for kind in ("signed", "proven", "posted"):
+            assert feed[(job_id, kind)] == 1, (job_id, kind)
+
+    # and the right values: independent recomputation at each job's block
+    for job, subject in zip(jobs, subjects, strict=True):
+        score, block, _ = oracle.functions.scoreOf(
+            Web3.to_checksum_address(subject), model_hash()
+        ).call()
+        assert block == job["block"]
+        assert score == job["score"] == expected_score(w3, subject, block)
+
+
+def test_sigterm_hands_leases_back(chain: Chain, tmp_path: Path) -> None:
+    """A clean stop (SIGTERM) finishes the running stage, releases its leases at once
+    (no waiting for them to expire) and a restarted process finishes every job."""
+    from coprocessor.dev.devnet import free_port
+
+    cfg = service_config(chain, tmp_path, workers=2, lease_seconds=600.0)
+    config = tmp_path / "service.json"
+    config.write_text(json.dumps(cfg))
+    data = tmp_path / "data"
+    key = subprocess.run(
+        [str(COPROC), "--data-dir", str(data), "serve", "--config", str(config), "--add-key", "c"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    proc = Proc(config, data, free_port(), tmp_path / "serve.log")
+    proc.start()
+    ids = []
+    try:
+        for i in range(4):
+            body = json.dumps(
+                {"subject": "0x" + f"{i + 1:040x}", "model": "svc-test", "mode": "both"}
+            ).encode()
+            status, _, answer = http("POST", f"http://127.0.0.1:{proc.port}/v1/scores", body, auth)
+            assert status == 202
+            ids.append(json.loads(answer)["id"])
+        wait_for(
+            lambda: _active_states(data / "service.sqlite")["proving"] > 0, 30, "a job proving"
+        )
+        proc.stop()  # SIGTERM
+        assert proc.proc is not None and proc.proc.returncode == 0
+        conn = sqlite3.connect(data / "service.sqlite")
+        leased = conn.execute("SELECT COUNT(*) FROM jobs WHERE lease_owner IS NOT NULL").fetchone()
+        conn.close()
+        assert leased[0] == 0
+        proc.start()  # with 600 s leases, only released leases let this finish quickly
+        wait_for(lambda: _active_states(data / "service.sqlite")["done"] == 4, 60, "all done")
+    finally:
+        proc.stop()

@@ -1,0 +1,237 @@
+"""The remote-prover path (``BONSAI_API_URL``/``BONSAI_API_KEY``) against a local
+Bonsai-API server: an in-process aiohttp app speaking the REST protocol of
+``bonsai-sdk`` 1.4 (image and input uploads to presigned URLs, session create, status
+polling, receipt download), which is what ``coproc-host prove`` talks to through
+risc0-zkvm's ``BonsaiProver``.
+
+This server is a stand-in for the hosted service, named as such: it cannot make real
+proofs in a test's time, so it answers with a dev-mode (fake) receipt made by the local
+``coproc-host prove --dev`` for the request the test gives it, and the client runs with
+``RISC0_DEV_MODE=1`` (the only mode in which a fake receipt verifies). What is tested is
+the wire path and coproc-host's own checks: the uploads, the polling, the receipt
+download and decoding, failures mapped to one-line errors with nothing written, and that
+a receipt for another journal than the request's is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from test_guest_helpers import (
+    SUBJECT,
+    reference_journal,
+    weth_request,
+)
+
+from coprocessor.errors import ToolError, VerificationError
+from coprocessor.zk import prover
+
+KEY = "test-key-1234"
+
+
+@dataclass
+class FakeBonsai:
+    """State of the local Bonsai-API server."""
+
+    receipt: bytes = b""
+    fail_with: str | None = None
+    images: dict[str, bytes] = field(default_factory=dict)
+    inputs: dict[str, bytes] = field(default_factory=dict)
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    polls: int = 0
+    downloads: int = 0
+    bad_keys: int = 0
+    url: str = ""
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+
+        @web.middleware
+        async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
+            if request.path.startswith("/put/") or request.path.startswith("/download/"):
+                return await handler(request)  # presigned URLs carry no key
+            if request.headers.get("x-api-key") != KEY:
+                self.bad_keys += 1
+                return web.Response(status=401, text="invalid API key")
+            if not request.headers.get("x-risc0-version"):
+                return web.Response(status=400, text="missing x-risc0-version")
+            return await handler(request)
+
+        app.middlewares.append(auth)
+
+        async def image_upload(request: web.Request) -> web.Response:
+            image_id = request.match_info["image_id"]
+            if image_id in self.images:
+                return web.Response(status=204)
+            return web.json_response({"url": f"{self.url}/put/image/{image_id}"})
+
+        async def input_upload(request: web.Request) -> web.Response:
+            uid = str(uuid.uuid4())
+            return web.json_response({"url": f"{self.url}/put/input/{uid}", "uuid": uid})
+
+        async def put(request: web.Request) -> web.Response:
+            kind, name = request.match_info["kind"], request.match_info["name"]
+            body = await request.read()
+            (self.images if kind == "image" else self.inputs)[name] = body
+            return web.Response(status=200)
+
+        async def create(request: web.Request) -> web.Response:
+            req = await request.json()
+            if req["img"] not in self.images or req["input"] not in self.inputs:
+                return web.Response(status=400, text="unknown image or input")
+            sid = str(uuid.uuid4())
+            self.sessions[sid] = {"req": req, "polls": 0}
+            return web.json_response({"uuid": sid})
+
+        async def status(request: web.Request) -> web.Response:
+            sid = request.match_info["sid"]
+            session = self.sessions[sid]
+            session["polls"] += 1
+            self.polls += 1
+            if session["polls"] < 2:
+                return web.json_response({"status": "RUNNING", "state": "proving"})
+            if self.fail_with is not None:
+                return web.json_response({"status": "FAILED", "error_msg": self.fail_with})
+            return web.json_response(
+                {
+                    "status": "SUCCEEDED",
+                    "receipt_url": f"{self.url}/download/{sid}",
+                    "elapsed_time": 0.1,
+                    "stats": {"segments": 2, "total_cycles": 1, "cycles": 1},
+                }
+            )
+
+        async def download(request: web.Request) -> web.Response:
+            self.downloads += 1
+            return web.Response(body=self.receipt)
+
+        app.router.add_get("/images/upload/{image_id}", image_upload)
+        app.router.add_get("/inputs/upload", input_upload)
+        app.router.add_put("/put/{kind}/{name}", put)
+        app.router.add_post("/sessions/create", create)
+        app.router.add_get("/sessions/status/{sid}", status)
+        app.router.add_get("/download/{sid}", download)
+        return app
+
+
+@pytest.fixture()
+def bonsai() -> Iterator[FakeBonsai]:
+    state = FakeBonsai()
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(state.app())
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = runner.addresses[0][1]
+    state.url = f"http://127.0.0.1:{port}"
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+
+@pytest.fixture(scope="module")
+def request_files(shared_vectors: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("bonsai")
+    req = weth_request(shared_vectors, tmp)
+    bundle, spec, model, paths = req["bundle"], req["spec"], req["model"], req["paths"]
+    # The receipts the server will hand out, made locally in dev mode: one for this
+    # request and one for another subject (same image, another journal).
+    receipts = {}
+    for name, subject in (("ours", SUBJECT), ("other", "0x" + "43" * 20)):
+        out = tmp / f"{name}.json"
+        prover.prove_files(paths["bundle"], paths["model"], paths["spec"], subject, out, dev=True)
+        receipts[name] = bytes.fromhex(json.loads(out.read_text())["receipt_bincode_hex"][2:])
+    want = reference_journal(bundle, model, spec, SUBJECT)
+    return {"paths": paths, "receipts": receipts, "want": want, "tmp": tmp}
+
+
+def _prove_remote(
+    files: dict[str, Any], server: FakeBonsai, out: Path, key: str = KEY
+) -> dict[str, Any]:
+    env = {
+        "BONSAI_API_URL": server.url,
+        "BONSAI_API_KEY": key,
+        "RISC0_PROVER": "bonsai",
+        "BONSAI_POLL_INTERVAL_MS": "20",
+        "RISC0_DEV_MODE": "1",
+    }
+    p = files["paths"]
+    args = ["prove", "--bundle", str(p["bundle"]), "--model", str(p["model"])]
+    args += ["--spec", str(p["spec"]), "--subject", SUBJECT, "--out", str(out)]
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        # run_host directly: prover.prove_files would pin RISC0_DEV_MODE itself
+        return prover.run_host(args, timeout=120)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def test_remote_proof_round_trip(
+    request_files: dict[str, Any], bonsai: FakeBonsai, tmp_path: Path
+) -> None:
+    bonsai.receipt = request_files["receipts"]["ours"]
+    out = tmp_path / "receipt.json"
+    summary = _prove_remote(request_files, bonsai, out)
+    assert summary["prover"] == "bonsai" and summary["dev_mode"] is True
+    assert summary["journal"] == request_files["want"]
+    # the server saw the whole protocol: our image, one input, one session, polling
+    assert list(bonsai.images) == [prover.committed_image_id()[2:]]
+    assert len(bonsai.inputs) == 1 and len(bonsai.sessions) == 1
+    (session,) = bonsai.sessions.values()
+    assert session["req"]["execute_only"] is False
+    assert bonsai.polls >= 2 and bonsai.downloads == 1
+    doc = prover.load_receipt(out)
+    assert doc["prover"] == "bonsai" and doc["journal_hex"] == summary["journal_hex"]
+
+
+def test_remote_failure_is_one_clear_error_and_writes_nothing(
+    request_files: dict[str, Any], bonsai: FakeBonsai, tmp_path: Path
+) -> None:
+    bonsai.fail_with = "out of quota (test)"
+    out = tmp_path / "receipt.json"
+    with pytest.raises(ToolError, match=r"FAILED.*out of quota \(test\)"):
+        _prove_remote(request_files, bonsai, out)
+    assert not out.exists() and not out.with_name("receipt.json.tmp").exists()
+
+
+def test_a_wrong_api_key_is_refused_by_the_server(
+    request_files: dict[str, Any], bonsai: FakeBonsai, tmp_path: Path
+) -> None:
+    out = tmp_path / "receipt.json"
+    with pytest.raises(ToolError):
+        _prove_remote(request_files, bonsai, out, key="wrong")
+    assert bonsai.bad_keys >= 1 and not bonsai.sessions and not out.exists()
+
+
+def test_a_receipt_for_another_journal_is_refused(
+    request_files: dict[str, Any], bonsai: FakeBonsai, tmp_path: Path
+) -> None:
+    # A valid receipt of the same image for another subject: it verifies as a receipt,
+    # but it does not prove this request, and coproc-host compares it with its own
+    # local execution.
+    bonsai.receipt = request_files["receipts"]["other"]
+    out = tmp_path / "receipt.json"
+    with pytest.raises(VerificationError, match="another journal"):
+        _prove_remote(request_files, bonsai, out)
+    assert bonsai.downloads == 1 and not out.exists()
