@@ -13,6 +13,7 @@ demo: setup
 test: setup lint typecheck test-rust test-contracts test-py
 
 lint:
+	$(VENV)/lint-imports
 	$(VENV)/ruff check coprocessor bridge tests bench scripts
 	$(VENV)/ruff format --check coprocessor bridge tests bench scripts
 

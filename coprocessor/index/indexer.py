@@ -353,23 +353,6 @@ def _check_answer_matches(read: Read, slots: Sequence[bytes], response: Mapping[
         )
 
 
-def reads_for_spec(spec: Any, subject: str, block: int) -> dict[int, list[Read]]:
-    """Group a feature spec's required reads by block (accounts with their slots)."""
-    from coprocessor.chain.slots import slot_bytes
-    from coprocessor.scoring.features import required_reads
-
-    grouped: dict[int, dict[bytes, list[bytes]]] = {}
-    for item in required_reads(spec, subject, block):
-        address = bytes.fromhex(item.address[2:])
-        slots = grouped.setdefault(item.block, {}).setdefault(address, [])
-        if item.slot is not None and slot_bytes(item.slot) not in slots:
-            slots.append(slot_bytes(item.slot))
-    return {
-        number: [Read(address, tuple(slots)) for address, slots in accounts.items()]
-        for number, accounts in grouped.items()
-    }
-
-
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write JSON to ``path`` through a temporary file and a rename (no partial files)."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")

@@ -45,12 +45,13 @@ from coprocessor.errors import (
     UserInputError,
     VerificationError,
 )
-from coprocessor.index.indexer import index_reads, reads_for_spec, write_json_atomic
+from coprocessor.index.indexer import index_reads, write_json_atomic
 from coprocessor.index.rpc import RpcClient
 from coprocessor.index.store import Store
 from coprocessor.onchain import eip712
 from coprocessor.scoring import features
 from coprocessor.scoring.models import reference
+from coprocessor.scoring.reads import reads_for_spec
 from coprocessor.service import posting, sampling
 from coprocessor.service.catalog import Catalog, ServedModel
 from coprocessor.service.config import ServiceConfig

@@ -20,13 +20,13 @@ from coprocessor.index.indexer import (
     Read,
     index_block,
     index_reads,
-    reads_for_spec,
     resolve_block,
     write_json_atomic,
 )
 from coprocessor.index.rpc import RpcClient
 from coprocessor.index.store import Store
 from coprocessor.paths import data_dir
+from coprocessor.scoring.reads import reads_for_spec
 
 
 def register(sub: Any) -> None:
