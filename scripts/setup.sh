@@ -27,7 +27,9 @@ npm_stamp="$NPM_DIR/node_modules/.coproc-stamp"
 npm_hash="$(sha256sum "$NPM_DIR/package-lock.json" | cut -c1-16)"
 if [ ! -f "$npm_stamp" ] || [ "$(cat "$npm_stamp")" != "$npm_hash" ]; then
   log "installing npm tools (anvil, forge, cast, solc, nitro-contracts)"
-  (cd "$NPM_DIR" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  # `npm ci` installs exactly the committed lock and never rewrites it (`npm install`
+  # may add other platforms' optional packages to it and leave the tree dirty).
+  (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   echo "$npm_hash" > "$npm_stamp"
 fi
 
