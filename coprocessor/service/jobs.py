@@ -6,11 +6,12 @@ and tables, safe to share between several service processes.
   stage runs. A crashed worker's lease runs out and another worker takes the job over.
 - **Fencing**: every write a worker makes names its lease (``lease_owner``); a worker
   whose lease was taken over cannot write (``LeaseLost``).
-- **Stages**: queued → indexing → scoring → signing → proving → posting → done | failed.
-  A stage's outputs and the move to the next state are one transaction, so a job killed
-  at any point resumes at the first stage whose outputs were not committed. Stages are
-  idempotent; the one outside effect that is not (an on-chain transaction) goes through
-  the ``posts`` table (see ``posting``).
+- **Stages**: the states and transitions are the table in ``lifecycle`` (queued →
+  indexing → scoring → signing → proving → posting → done | failed). A stage's outputs
+  and the move to the next state are one transaction, so a job killed at any point
+  resumes at the first stage whose outputs were not committed. Stages are idempotent;
+  the one outside effect that is not (an on-chain transaction) goes through the
+  ``posts`` table (see ``posting``).
 - **Retries with backoff**: a transient failure re-runs the same stage after
   ``backoff * 2^attempt`` seconds (capped), at most ``max_attempts`` times.
 - **Idempotency keys**: (API key, Idempotency-Key) maps to one job; the same key with
@@ -28,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from coprocessor.errors import CoprocessorError, StoreError
+from coprocessor.service.lifecycle import ACTIVE, FINAL, State, row_of
 
-STATES = ("queued", "indexing", "scoring", "signing", "proving", "posting", "done", "failed")
-ACTIVE = STATES[:6]
+STATES = tuple(State)
 SCHEMA_VERSION = 1
 
 _SCHEMA = (
@@ -74,7 +75,7 @@ class Job:
 
     id: str
     request: dict[str, Any]
-    state: str
+    state: State
     attempts: int
     next_run_at: float
     lease_owner: str | None
@@ -118,7 +119,7 @@ def _job(row: tuple[Any, ...]) -> Job:
     return Job(
         id=row[0],
         request=json.loads(row[1]),
-        state=row[2],
+        state=State(row[2]),
         attempts=row[3],
         next_run_at=row[4],
         lease_owner=row[5],
@@ -196,8 +197,17 @@ class JobDB:
             job_id = new_job_id()
             self.conn.execute(
                 "INSERT INTO jobs (id, idem_key, request, state, next_run_at, created_at, "
-                "updated_at, timestamps) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
-                (job_id, idem_key, body, now, now, now, json.dumps({"queued": now})),
+                "updated_at, timestamps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    idem_key,
+                    body,
+                    State.QUEUED,
+                    now,
+                    now,
+                    now,
+                    json.dumps({State.QUEUED: now}),
+                ),
             )
         job = self.get(job_id)
         assert job is not None
@@ -213,7 +223,7 @@ class JobDB:
 
     def counts(self) -> dict[str, int]:
         rows = self.conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
-        out = dict.fromkeys(STATES, 0)
+        out: dict[str, int] = dict.fromkeys(STATES, 0)
         out.update({state: n for state, n in rows})
         return out
 
@@ -278,10 +288,11 @@ class JobDB:
         now = time.time()
         if state not in STATES:
             raise ValueError(f"unknown state {state}")
+        state = State(state)
         timestamps = dict(job.timestamps)
         timestamps[state] = now
         self._check_lease(job.id, owner)
-        done = state in ("done", "failed")
+        done = state in FINAL
         self.conn.execute(
             "UPDATE jobs SET state = ?, data = ?, timestamps = ?, updated_at = ?, attempts = 0, "
             "error = NULL, generation = ?, lease_owner = ?, lease_until = "
@@ -304,9 +315,12 @@ class JobDB:
         return job
 
     def fail(self, job: Job, owner: str, error: str) -> None:
-        """Give up: state ``failed`` with the error line."""
+        """Give up: the state's ``on_failure`` (``failed``) with the error line."""
+        target = row_of(job.state).on_failure
+        if target is None:
+            raise ValueError(f"job {job.id} is {job.state} already")
         with self.tx():
-            self.advance(job, owner, "failed", job.data)
+            self.advance(job, owner, target, job.data)
             self.conn.execute("UPDATE jobs SET error = ? WHERE id = ?", (error, job.id))
         job.error = error
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from coprocessor.service.jobs import STATES
+from coprocessor.service.lifecycle import State
 
 HEX_ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 MODEL_KEY = r"^([A-Za-z0-9][A-Za-z0-9_.-]{0,79}|0x[0-9a-fA-F]{64})$"
@@ -56,7 +56,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["id", "state", "timestamps", "request"],
         "properties": {
             "id": {"type": "string", "pattern": JOB_ID},
-            "state": {"type": "string", "enum": list(STATES)},
+            "state": {"type": "string", "enum": [s.value for s in State]},
             "request": {"$ref": "#/components/schemas/ScoreRequest"},
             "attempts": {"type": "integer"},
             "timestamps": {"type": "object", "additionalProperties": {"type": "number"}},
