@@ -141,6 +141,13 @@ def mainnet_weth() -> tuple[dict[str, Any], dict[str, Any]]:
     return bundle, spec
 
 
+def request_in(d: Path, block: int | None = None) -> prover.ProveRequest:
+    """The request of the files ``run`` wrote to ``d``."""
+    return prover.ProveRequest(
+        d / "bundle.json", d / "model.json", d / "spec.json", SUBJECT, block=block
+    )
+
+
 def run(
     work: Path,
     name: str,
@@ -153,7 +160,7 @@ def run(
     d.mkdir()
     for k, v in (("bundle", bundle), ("spec", spec), ("model", mdl)):
         (d / f"{k}.json").write_text(json.dumps(v))
-    out = prover.execute(d / "bundle.json", d / "model.json", d / "spec.json", SUBJECT, block=block)
+    out = prover.execute(request_in(d, block))
     out["dir"] = d
     return out
 
@@ -237,9 +244,7 @@ def main() -> None:
         if do_prove:
             d = results["mainnet WETH balanceOf: 1 account + 1 slot"]["dir"]
             start = time.perf_counter()
-            summary = prover.prove_files(
-                d / "bundle.json", d / "model.json", d / "spec.json", SUBJECT, d / "receipt.json"
-            )
+            summary = prover.prove(request_in(d), d / "receipt.json")
             secs = time.perf_counter() - start
             c = summary["cycles"]
             print(

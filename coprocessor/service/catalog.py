@@ -17,13 +17,16 @@ from coprocessor.scoring.models.model import Model
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A model and its feature spec, both validated, with their hashes."""
+    """A model and its feature spec, both validated, with their hashes and the files they
+    were loaded from (what the prover reads)."""
 
     name: str
     model: Model
     spec: features.Spec
     model_hash: bytes
     spec_hash: bytes
+    model_path: Path
+    spec_path: Path
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,5 +88,5 @@ def load_catalog(directory: str | Path) -> Catalog:
         declared = m.meta.get("feature_spec_hash") if isinstance(m.meta, dict) else None
         if declared is not None and declared != "0x" + spec_hash.hex():
             raise UserInputError(f"model {name}: meta.feature_spec_hash differs from the spec's")
-        served.append(ServedModel(name, m, spec, m.hash(), spec_hash))
+        served.append(ServedModel(name, m, spec, m.hash(), spec_hash, path, spec_path))
     return Catalog(served)

@@ -15,30 +15,19 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from coprocessor.errors import ToolError, UserInputError
-from coprocessor.scoring.features import Spec
-from coprocessor.scoring.models.model import Model
+from coprocessor.zk.prover import ProveRequest, prove_receipt
 
 Progress = Callable[[dict[str, Any]], None]
 
 
 class Prover(Protocol):
-    """Proves one request: runs the guest on (bundle, model, spec, subject, request id)."""
+    """Proves one request: runs the guest on its bundle, model and spec files."""
 
     def prove(
-        self,
-        bundle: dict[str, Any],
-        model: Model,
-        spec: Spec,
-        subject: str,
-        request_id: bytes,
-        dev: bool,
-        *,
-        block: int | None = None,
-        on_progress: Progress | None = None,
+        self, request: ProveRequest, dev: bool, *, on_progress: Progress | None = None
     ) -> dict[str, Any]:
-        """The receipt dict (blocking; the worker runs it in a thread). ``block`` is the
-        request block (default: the bundle's anchor). ``on_progress`` may be called (from
-        that thread) with progress events (segments, cycles)."""
+        """The receipt dict (blocking; the worker runs it in a thread). ``on_progress``
+        may be called (from that thread) with progress events (segments, cycles)."""
         ...
 
 
@@ -46,41 +35,19 @@ class NoProver:
     """Configured with ``prover: "none"``: every proof request fails, clearly."""
 
     def prove(
-        self,
-        bundle: dict[str, Any],
-        model: Model,
-        spec: Spec,
-        subject: str,
-        request_id: bytes,
-        dev: bool,
-        *,
-        block: int | None = None,
-        on_progress: Progress | None = None,
+        self, request: ProveRequest, dev: bool, *, on_progress: Progress | None = None
     ) -> dict[str, Any]:
         raise ToolError('no prover configured (config prover = "none"): cannot prove')
 
 
 class ZkvmProver:
-    """The real prover: ``coproc-host prove`` through ``coprocessor.zk.prover.prove`` (the
-    request block passed explicitly)."""
+    """The real prover: ``coproc-host prove`` through
+    ``coprocessor.zk.prover.prove_receipt``."""
 
     def prove(
-        self,
-        bundle: dict[str, Any],
-        model: Model,
-        spec: Spec,
-        subject: str,
-        request_id: bytes,
-        dev: bool,
-        *,
-        block: int | None = None,
-        on_progress: Progress | None = None,
+        self, request: ProveRequest, dev: bool, *, on_progress: Progress | None = None
     ) -> dict[str, Any]:
-        from coprocessor.zk import prover
-
-        return prover.prove(
-            bundle, model, spec, subject, request_id, dev, block=block, on_progress=on_progress
-        )
+        return prove_receipt(request, dev=dev, on_progress=on_progress)
 
 
 def make_prover(setting: str) -> Prover:
@@ -97,8 +64,8 @@ def make_prover(setting: str) -> Prover:
             factory = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError):
             raise UserInputError(f"config prover: cannot import {target!r}") from None
-        prover: Prover = factory()
-        return prover
+        made: Prover = factory()
+        return made
     raise UserInputError(
         f"config prover: expected none, zkvm or import:MODULE:FACTORY, not {setting!r}"
     )

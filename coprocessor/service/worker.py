@@ -36,7 +36,6 @@ from typing import Any
 
 import aiohttp
 
-from coprocessor.chain.bundle import load_bundle, verify_bundle
 from coprocessor.chain.hexutil import hexstr
 from coprocessor.chain.keccak import keccak256
 from coprocessor.errors import (
@@ -49,17 +48,18 @@ from coprocessor.index.indexer import index_reads, write_json_atomic
 from coprocessor.index.rpc import RpcClient
 from coprocessor.index.store import Store
 from coprocessor.onchain import eip712
-from coprocessor.scoring import features
-from coprocessor.scoring.models import reference
+from coprocessor.scoring import pipeline
 from coprocessor.scoring.reads import reads_for_spec
 from coprocessor.service import posting, sampling
 from coprocessor.service.catalog import Catalog, ServedModel
 from coprocessor.service.config import ServiceConfig
 from coprocessor.service.jobs import Job, JobDB, LeaseLost
+from coprocessor.service.lifecycle import Stage, State, is_final, next_state, row_of
 from coprocessor.service.metrics import ServiceMetrics
 from coprocessor.service.proving import Prover
 from coprocessor.service.signer import Signer
 from coprocessor.zk import journal as journal_v1
+from coprocessor.zk.prover import ProveRequest
 
 log = logging.getLogger("coproc.service")
 
@@ -162,24 +162,31 @@ class Runtime:
     # ------------------------------------------------------------------ stages
 
     async def step(self, job: Job, owner: str) -> Job:
-        state = job.state
-        if state == "queued":
-            with self.db.tx():
-                return self.db.advance(job, owner, "indexing", job.data)
-        if state == "indexing":
-            return await self._index(job, owner)
-        if state == "scoring":
-            return self._score(job, owner)
-        if state == "signing":
-            return await self._sign(job, owner)
-        if state == "proving":
-            return await self._prove(job, owner)
-        if state == "posting":
-            return await self._post(job, owner)
-        raise AssertionError(f"no stage for state {state}")
+        """Run the stage ``lifecycle.TABLE`` names for the job's state; where the table
+        has an ``on_reorg`` state, first check that the job's anchor is still canonical."""
+        row = row_of(job.state)
+        if row.on_reorg is not None:
+            reorged = await self._reorged(job, owner, row.on_reorg)
+            if reorged is not None:
+                return reorged
+        stages = {
+            Stage.ADMIT: self._admit,
+            Stage.INDEX: self._index,
+            Stage.SCORE: self._score,
+            Stage.SIGN: self._sign,
+            Stage.PROVE: self._prove,
+            Stage.POST: self._post,
+        }
+        if row.stage is None:
+            raise AssertionError(f"no stage for state {job.state}")
+        return await stages[row.stage](job, owner)
 
-    async def _reorged(self, job: Job, owner: str) -> Job | None:
-        """If the anchor is no longer canonical: drop outputs, back to indexing."""
+    async def _admit(self, job: Job, owner: str) -> Job:
+        with self.db.tx():
+            return self.db.advance(job, owner, next_state(job), job.data)
+
+    async def _reorged(self, job: Job, owner: str, target: State) -> Job | None:
+        """If the anchor is no longer canonical: drop outputs, go to ``target``."""
         if await self.still_canonical(job):
             return None
         log.warning("job %s: block %s was reorged away; re-indexing", job.id, job.data["block"])
@@ -188,7 +195,7 @@ class Runtime:
         with self.db.tx():
             self.db.drop_result_of(job.id)
             job = self.db.advance(
-                job, owner, "indexing", {"block": job.data["block"]}, generation=job.generation + 1
+                job, owner, target, {"block": job.data["block"]}, generation=job.generation + 1
             )
         self._result_changed(job.request["subject"], hexstr(served.model_hash))
         return job
@@ -236,31 +243,21 @@ class Runtime:
             "bundle": str(path),
         }
         with self.db.tx():
-            return self.db.advance(job, owner, "scoring", data)
+            return self.db.advance(job, owner, next_state(job, data), data)
 
-    def _score(self, job: Job, owner: str) -> Job:
+    async def _score(self, job: Job, owner: str) -> Job:
         served = self.model_of(job)
-        verified = verify_bundle(load_bundle(job.data["bundle"]))
+        verified = pipeline.verify_file(job.data["bundle"])
         if hexstr(verified.anchor.hash) != job.data["anchor"]["hash"]:
             raise VerificationError("bundle file does not match the job's anchor")
-        vector = features.compute(
-            served.spec, verified.to_json(), job.request["subject"], job.data["block"]
+        scored = pipeline.run(
+            verified, served.spec, served.model, job.request["subject"], job.data["block"]
         )
-        score = reference.score(served.model, list(vector.values))
-        data = dict(job.data, vector=list(vector.values), score=score)
+        data = dict(job.data, vector=list(scored.features.values), score=scored.score)
         with self.db.tx():
-            return self.db.advance(job, owner, "signing", data)
-
-    def _after_signing(self, job: Job) -> str:
-        mode = job.request["mode"]
-        if mode in ("proven", "both") or job.data.get("sampled"):
-            return "proving"
-        return "posting" if job.request["destination"] != "none" else "done"
+            return self.db.advance(job, owner, next_state(job, data), data)
 
     async def _sign(self, job: Job, owner: str) -> Job:
-        reorged = await self._reorged(job, owner)
-        if reorged is not None:
-            return reorged
         served = self.model_of(job)
         data = dict(job.data)
         mode = job.request["mode"]
@@ -273,7 +270,7 @@ class Runtime:
             if mode == "signed" and self.sampler.pick():
                 data["sampled"] = True
         with self.db.tx():
-            job = self.db.advance(job, owner, self._after_signing(dict_job(job, data)), data)
+            job = self.db.advance(job, owner, next_state(job, data), data)
             if "signature" in data:
                 self._publish(job, served, "signed")
         if "signature" in data:
@@ -291,28 +288,24 @@ class Runtime:
         )
 
     async def _prove(self, job: Job, owner: str) -> Job:
-        reorged = await self._reorged(job, owner)
-        if reorged is not None:
-            return reorged
         served = self.model_of(job)
-        bundle = json.loads(Path(job.data["bundle"]).read_text())
-        self.db.set_progress(job, owner, {"stage": "proving", "started_at": time.time()})
+        self.db.set_progress(job, owner, {"stage": State.PROVING, "started_at": time.time()})
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
 
         def on_progress(event: dict[str, Any]) -> None:  # called from the prover's thread
             loop.call_soon_threadsafe(self._record_progress, job, owner, event)
 
-        receipt = await asyncio.to_thread(
-            self.prover.prove,
-            bundle,
-            served.model,
-            served.spec,
-            job.request["subject"],
-            request_id_of(job.id),
-            self.config.dev_proofs,
+        request = ProveRequest(
+            bundle=Path(job.data["bundle"]),
+            model=served.model_path,
+            spec=served.spec_path,
+            subject=job.request["subject"],
+            request_id=hexstr(request_id_of(job.id)),
             block=job.data["block"],
-            on_progress=on_progress,
+        )
+        receipt = await asyncio.to_thread(
+            self.prover.prove, request, self.config.dev_proofs, on_progress=on_progress
         )
         journal_raw = _hex_field(receipt, "journal_hex")
         seal_hex = receipt.get("seal_hex")
@@ -352,9 +345,8 @@ class Runtime:
         if proven != data["score"]:
             log.error("job %s: proven score %d != computed %d", job.id, proven, data["score"])
             data["score"] = proven  # the receipt is what contracts accept
-        next_state = "posting" if job.request["destination"] != "none" else "done"
         with self.db.tx():
-            job = self.db.advance(job, owner, next_state, data)
+            job = self.db.advance(job, owner, next_state(job, data), data)
             if outcome is not None:
                 self.db.record_sample(
                     job.id, outcome, data["sampling"]["signed"], proven, challenge
@@ -372,9 +364,9 @@ class Runtime:
 
     def _record_progress(self, job: Job, owner: str, event: dict[str, Any]) -> None:
         """Prover progress (segments, cycles) into the job, for GET /v1/jobs/{id}."""
-        if job.state != "proving":
+        if job.state != State.PROVING:
             return
-        progress = dict(job.data.get("progress") or {}, stage="proving", last_event=event)
+        progress = dict(job.data.get("progress") or {}, stage=State.PROVING, last_event=event)
         with contextlib.suppress(LeaseLost, CoprocessorError):
             self.db.set_progress(job, owner, progress)
 
@@ -414,9 +406,6 @@ class Runtime:
         return
 
     async def _post(self, job: Job, owner: str) -> Job:
-        reorged = await self._reorged(job, owner)
-        if reorged is not None:
-            return reorged
         served = self.model_of(job)
         destination = job.request["destination"]
         poster = self.l1_poster if destination == "l1" else self.l2_poster
@@ -435,7 +424,7 @@ class Runtime:
             if destination == "l2":
                 assert self.l2_poster is not None
                 anchor = job.data["anchor"]
-                self.db.set_progress(job, owner, {"stage": "posting", "step": "anchor"})
+                self.db.set_progress(job, owner, {"stage": State.POSTING, "step": "anchor"})
                 extra["anchor_push"] = await asyncio.to_thread(
                     self.l2_poster.ensure_anchor, int(anchor["number"]), anchor["hash"]
                 )
@@ -445,7 +434,7 @@ class Runtime:
             raise VerificationError(f"post transaction {landed.tx_hash} reverted")
         data = dict(job.data, tx_hash=landed.tx_hash, posted_block=landed.block_number, **extra)
         with self.db.tx():
-            job = self.db.advance(job, owner, "done", data)
+            job = self.db.advance(job, owner, next_state(job, data), data)
             self._publish(job, served, "posted")
         self._result_changed(job.request["subject"], hexstr(served.model_hash))
         return job
@@ -484,7 +473,7 @@ class Runtime:
 
     async def run_job(self, job: Job, owner: str) -> None:
         """Run a claimed job through its stages until done, failed, or a retry."""
-        while job.state not in ("done", "failed") and not self.stopping:
+        while not is_final(job.state) and not self.stopping:
             stage = job.state
             started = time.perf_counter()
             beat = asyncio.create_task(self._heartbeat(job.id, owner))
@@ -511,7 +500,7 @@ class Runtime:
                 with contextlib.suppress(asyncio.CancelledError):
                     await beat
             self.metrics.stage_seconds.observe(time.perf_counter() - started, stage=stage)
-        if job.state in ("done", "failed"):
+        if is_final(job.state):
             self.metrics.jobs_finished.inc(state=job.state)
         elif self.stopping:
             with contextlib.suppress(LeaseLost):
@@ -520,7 +509,7 @@ class Runtime:
     def _fail(self, job: Job, owner: str, error: str) -> None:
         with contextlib.suppress(LeaseLost):
             self.db.fail(job, owner, error)
-            self.metrics.jobs_finished.inc(state="failed")
+            self.metrics.jobs_finished.inc(state=job.state)
 
     def _retry(self, job: Job, owner: str, error: str) -> None:
         with contextlib.suppress(LeaseLost):
@@ -529,7 +518,7 @@ class Runtime:
                 job, owner, error, c.backoff_seconds, c.backoff_max_seconds, c.max_attempts
             )
             if not alive:
-                self.metrics.jobs_finished.inc(state="failed")
+                self.metrics.jobs_finished.inc(state=job.state)
 
     async def _heartbeat(self, job_id: str, owner: str) -> None:
         period = self.config.lease_seconds / 3
@@ -554,11 +543,6 @@ class Runtime:
                     await asyncio.wait_for(self.wake.wait(), self.config.poll_seconds)
                 continue
             await self.run_job(job, owner)
-
-
-def dict_job(job: Job, data: dict[str, Any]) -> Job:
-    """A copy of ``job`` with other data (to decide the next state before committing)."""
-    return Job(**{**job.__dict__, "data": data})
 
 
 def _hex_field(receipt: dict[str, Any], key: str) -> bytes:

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -165,21 +166,30 @@ def _dev_env(dev: bool) -> dict[str, str]:
     return {"RISC0_DEV_MODE": "1" if dev else "0"}
 
 
-def _request_args(
-    bundle: str | Path,
-    model: str | Path,
-    spec: str | Path,
-    subject: str,
-    request_id: str | None,
-    block: int | None,
-) -> list[str]:
-    args = ["--bundle", str(bundle), "--model", str(model), "--spec", str(spec)]
-    args += ["--subject", subject]
-    if request_id is not None:
-        args += ["--request-id", request_id]
-    if block is not None:
-        args += ["--block", str(block)]
-    return args
+@dataclass(frozen=True)
+class ProveRequest:
+    """One request to the guest: its three input files (read by ``coproc-host``, never
+    copied) and what is asked of them."""
+
+    bundle: Path
+    model: Path
+    spec: Path
+    #: the account scored, 0x-hex
+    subject: str
+    #: bytes32 0x-hex or a decimal integer, as ``coproc-host`` reads it (default 0)
+    request_id: str | None = None
+    #: the request block B (default: the bundle's anchor)
+    block: int | None = None
+
+    def args(self) -> list[str]:
+        """The host's request options."""
+        args = ["--bundle", str(self.bundle), "--model", str(self.model)]
+        args += ["--spec", str(self.spec), "--subject", self.subject]
+        if self.request_id is not None:
+            args += ["--request-id", self.request_id]
+        if self.block is not None:
+            args += ["--block", str(self.block)]
+        return args
 
 
 def host_image_id(timeout: float = 60.0) -> str:
@@ -191,32 +201,22 @@ def host_image_id(timeout: float = 60.0) -> str:
 
 
 def execute(
-    bundle: str | Path,
-    model: str | Path,
-    spec: str | Path,
-    subject: str,
+    request: ProveRequest,
     *,
-    request_id: str | None = None,
-    block: int | None = None,
     segment_po2: int | None = None,
     timeout: float = EXECUTE_TIMEOUT,
 ) -> dict[str, Any]:
     """Run the guest in the zkVM executor (no proof): journal, cycles, segments."""
-    args = ["execute", *_request_args(bundle, model, spec, subject, request_id, block)]
+    args = ["execute", *request.args()]
     if segment_po2 is not None:
         args += ["--segment-po2", str(segment_po2)]
     return _label(run_host(args, timeout=timeout, env=_dev_env(False)))
 
 
-def prove_files(
-    bundle: str | Path,
-    model: str | Path,
-    spec: str | Path,
-    subject: str,
+def prove(
+    request: ProveRequest,
     out: str | Path,
     *,
-    request_id: str | None = None,
-    block: int | None = None,
     dev: bool = False,
     receipt_kind: str = "composite",
     timeout: float = PROVE_TIMEOUT,
@@ -224,48 +224,22 @@ def prove_files(
 ) -> dict[str, Any]:
     """Prove a request; the receipt file is written to ``out`` (atomically) and a
     summary (journal, seal, image ID, cycles, dev_mode) is returned."""
-    args = ["prove", *_request_args(bundle, model, spec, subject, request_id, block)]
-    args += ["--out", str(out), "--receipt-kind", receipt_kind]
+    args = ["prove", *request.args(), "--out", str(out), "--receipt-kind", receipt_kind]
     return _label(run_host(args, timeout=timeout, env=_dev_env(dev), on_progress=on_progress))
 
 
-def prove(
-    bundle: dict[str, Any],
-    model: Any,
-    spec: dict[str, Any],
-    subject: str,
-    request_id: bytes,
-    dev: bool,
+def prove_receipt(
+    request: ProveRequest,
     *,
-    block: int | None = None,
+    dev: bool = False,
     timeout: float = PROVE_TIMEOUT,
     on_progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """In-memory form used by the service (``coprocessor.service.proving``): bundle
-    dict, a ``coprocessor.scoring.models.model.Model`` (or its JSON dict), a spec dict, the
-    request block (default: the bundle's anchor). Returns the full receipt dict (what
-    ``coproc-host prove`` writes)."""
-    if len(request_id) != 32:
-        raise UserInputError("request id must be 32 bytes")
-    model_json = model if isinstance(model, dict) else model.to_json()
+    """:func:`prove` for a caller that keeps no receipt file (the service): the full
+    receipt dict (what ``coproc-host prove`` writes), read back from a scratch file."""
     with tempfile.TemporaryDirectory(prefix="coproc-prove-") as tmp:
-        paths = {}
-        for name, obj in (("bundle", bundle), ("model", model_json), ("spec", spec)):
-            paths[name] = Path(tmp) / f"{name}.json"
-            paths[name].write_text(json.dumps(obj))
         out = Path(tmp) / "receipt.json"
-        prove_files(
-            paths["bundle"],
-            paths["model"],
-            paths["spec"],
-            subject,
-            out,
-            request_id="0x" + request_id.hex(),
-            block=block,
-            dev=dev,
-            timeout=timeout,
-            on_progress=on_progress,
-        )
+        prove(request, out, dev=dev, timeout=timeout, on_progress=on_progress)
         receipt = load_receipt(out)
     return _label(receipt)
 
@@ -303,13 +277,14 @@ def verify_receipt(
 __all__ = [
     "DEV_WARNING",
     "CoprocessorError",
+    "ProveRequest",
     "committed_image_id",
     "execute",
     "host_binary",
     "host_image_id",
     "load_receipt",
     "prove",
-    "prove_files",
+    "prove_receipt",
     "run_host",
     "verify_receipt",
 ]

@@ -5,6 +5,7 @@ block N and posts that: the oracle only ever receives the new block's result."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from web3 import Web3
 from coprocessor.onchain import contracts
 from coprocessor.service.client import Client
 from coprocessor.zk import journal as journal_v1
+from coprocessor.zk.prover import ProveRequest
 
 SUBJECT = "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc"  # anvil account 2
 
@@ -37,13 +39,14 @@ class GatedProver(FakeProver):
     entered = threading.Event()
     anchors: ClassVar[list[str]] = []
 
-    def prove(self, bundle: dict[str, Any], *args: Any, **kw: Any) -> dict[str, Any]:
+    def prove(self, request: ProveRequest, *args: Any, **kw: Any) -> dict[str, Any]:
+        bundle = json.loads(request.bundle.read_text())
         if kw.get("on_progress") and not type(self).anchors:
             kw["on_progress"]({"event": "segment", "cycles": 1234})
         type(self).entered.set()
         assert type(self).gate.wait(60)
         type(self).anchors.append(bundle["anchor"]["hash"])
-        return super().prove(bundle, *args, **kw)
+        return super().prove(request, *args, **kw)
 
 
 def gated_prover() -> GatedProver:

@@ -26,6 +26,7 @@ from coprocessor.scoring.models import reference
 from coprocessor.scoring.models.model import Model
 from coprocessor.zk import journal as journal_v1
 from coprocessor.zk import receipt_claim
+from coprocessor.zk.prover import ProveRequest
 
 IMAGE_ID = Web3.keccak(text="coproc service test image")
 PASSWORD_ENV = "COPROC_TEST_KEYSTORE_PASSWORD"
@@ -99,17 +100,12 @@ class FakeProver:
     lie = 0
     calls = 0
 
-    def prove(
-        self,
-        bundle: dict[str, Any],
-        model: Model,
-        spec: dict[str, Any],
-        subject: str,
-        request_id: bytes,
-        dev: bool,
-        block: int | None = None,
-        on_progress: Any = None,
-    ) -> dict[str, Any]:
+    def prove(self, request: ProveRequest, dev: bool, *, on_progress: Any = None) -> dict[str, Any]:
+        bundle = json.loads(request.bundle.read_text())
+        model, spec = fmt.load(request.model), features.load(request.spec)
+        subject, block = request.subject, request.block
+        assert request.request_id is not None
+        request_id = bytes.fromhex(request.request_id[2:])
         type(self).calls += 1
         if on_progress is not None:
             on_progress({"event": "start", "prover": "fake"})

@@ -29,6 +29,7 @@ import pytest
 from aiohttp import web
 from test_guest_helpers import (
     SUBJECT,
+    prove_request,
     reference_journal,
     weth_request,
 )
@@ -155,7 +156,7 @@ def request_files(shared_vectors: Path, tmp_path_factory: pytest.TempPathFactory
     receipts = {}
     for name, subject in (("ours", SUBJECT), ("other", "0x" + "43" * 20)):
         out = tmp / f"{name}.json"
-        prover.prove_files(paths["bundle"], paths["model"], paths["spec"], subject, out, dev=True)
+        prover.prove(prove_request(paths, subject), out, dev=True)
         receipts[name] = bytes.fromhex(json.loads(out.read_text())["receipt_bincode_hex"][2:])
     want = reference_journal(bundle, model, spec, SUBJECT)
     return {"paths": paths, "receipts": receipts, "want": want, "tmp": tmp}
@@ -172,12 +173,11 @@ def _prove_remote(
         "RISC0_DEV_MODE": "1",
     }
     p = files["paths"]
-    args = ["prove", "--bundle", str(p["bundle"]), "--model", str(p["model"])]
-    args += ["--spec", str(p["spec"]), "--subject", SUBJECT, "--out", str(out)]
+    args = ["prove", *prove_request(p).args(), "--out", str(out)]
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        # run_host directly: prover.prove_files would pin RISC0_DEV_MODE itself
+        # run_host directly: prover.prove would pin RISC0_DEV_MODE itself
         return prover.run_host(args, timeout=120)
     finally:
         for k, v in old.items():

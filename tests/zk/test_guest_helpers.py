@@ -14,6 +14,7 @@ from coprocessor.chain.keccak import keccak256
 from coprocessor.scoring import features
 from coprocessor.scoring.models import model as fmt
 from coprocessor.scoring.models import reference
+from coprocessor.zk.prover import ProveRequest
 
 WETH = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
 SUBJECT = "0x4242424242424242424242424242424242424242"
@@ -108,6 +109,11 @@ def write_request(
         paths[name] = tmp / f"{name}.json"
         paths[name].write_text(json.dumps(obj))
     return paths
+
+
+def prove_request(paths: dict[str, Path], subject: str = SUBJECT, **kw: Any) -> ProveRequest:
+    """The prover's request of the files ``write_request`` wrote."""
+    return ProveRequest(paths["bundle"], paths["model"], paths["spec"], subject, **kw)
 
 
 def weth_request(vectors: Path, tmp: Path) -> dict[str, Any]:

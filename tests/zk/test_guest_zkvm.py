@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from test_guest_helpers import (
     SUBJECT,
+    prove_request,
     reference_journal,
     weth_request,
     write_request,
@@ -30,7 +31,7 @@ def weth(shared_vectors: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
 
 
 def _execute(paths: dict[str, Path], **kw: Any) -> dict[str, Any]:
-    return prover.execute(paths["bundle"], paths["model"], paths["spec"], SUBJECT, **kw)
+    return prover.execute(prove_request(paths, **kw))
 
 
 def test_execute_matches_python_reference(weth: dict[str, Any]) -> None:
@@ -95,22 +96,12 @@ def test_bad_request_block_and_user_errors(weth: dict[str, Any]) -> None:
     with pytest.raises(VerificationError):
         _execute(weth["paths"], block=23223654)  # before the bundle's first header
     with pytest.raises(UserInputError):
-        prover.execute(
-            weth["paths"]["bundle"], weth["paths"]["model"], weth["paths"]["spec"], "0x12"
-        )
+        prover.execute(prove_request(weth["paths"], "0x12"))
 
 
 def test_dev_mode_prove_is_labelled_and_verifies_only_as_dev(weth: dict[str, Any]) -> None:
     out = weth["tmp"] / "dev-receipt.json"
-    summary = prover.prove_files(
-        weth["paths"]["bundle"],
-        weth["paths"]["model"],
-        weth["paths"]["spec"],
-        SUBJECT,
-        out,
-        request_id=RID,
-        dev=True,
-    )
+    summary = prover.prove(prove_request(weth["paths"], request_id=RID), out, dev=True)
     assert summary["dev_mode"] is True and "DEV MODE" in summary["warning"]
     assert summary["receipt_kind"] == "fake"
     image = bytes.fromhex(summary["image_id"][2:])

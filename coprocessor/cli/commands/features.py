@@ -35,17 +35,19 @@ def cmd_features(args: argparse.Namespace) -> int:
         from coprocessor.errors import UserInputError
 
         raise UserInputError("--subject is required with --bundle")
-    from coprocessor.chain.bundle import load_bundle, verify_bundle
+    from coprocessor.scoring import pipeline
 
-    verified = verify_bundle(load_bundle(args.bundle)).to_json()
-    vector = features.compute(spec, verified, args.subject, args.block)
-    out.update(vector.to_json())
-    if args.model:
-        from coprocessor.scoring.models import model as fmt
-        from coprocessor.scoring.models import reference
+    verified = pipeline.verify_file(args.bundle)
+    if not args.model:
+        out.update(pipeline.feature_vector(verified, spec, args.subject, args.block).to_json())
+        print(json.dumps(out, indent=1))
+        return 0
+    from coprocessor.scoring.models import model as fmt
 
-        m = fmt.load(args.model)
-        out["model_hash"] = m.hash_hex()
-        out["score"] = reference.score(m, list(vector.values))
+    m = fmt.load(args.model)
+    scored = pipeline.run(verified, spec, m, args.subject, args.block)
+    out.update(scored.features.to_json())
+    out["model_hash"] = hexstr(scored.model_hash)
+    out["score"] = scored.score
     print(json.dumps(out, indent=1))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from coprocessor.chain.hexutil import parse_address
@@ -78,14 +79,17 @@ def _progress(event: dict[str, Any]) -> None:
 
 def cmd_prove(args: argparse.Namespace) -> int:
     subject = "0x" + parse_address(args.subject, "--subject").hex()
-    summary = prover.prove_files(
-        args.bundle,
-        args.model,
-        args.spec,
-        subject,
-        args.out,
+    request = prover.ProveRequest(
+        bundle=Path(args.bundle),
+        model=Path(args.model),
+        spec=Path(args.spec),
+        subject=subject,
         request_id=args.request_id,
         block=args.block,
+    )
+    summary = prover.prove(
+        request,
+        args.out,
         dev=args.dev,
         receipt_kind=args.receipt_kind,
         timeout=args.timeout,
