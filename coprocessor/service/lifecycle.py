@@ -103,9 +103,9 @@ def path(request: Mapping[str, Any], data: Mapping[str, Any]) -> tuple[State, ..
     return tuple(r.state for r in TABLE if enters(r.when, request, data))
 
 
-def next_state(job: JobView) -> State:
-    """The state after ``job.state`` succeeds (``job.data``: what the stage commits)."""
-    states = path(job.request, job.data)
+def next_state(job: JobView, data: Mapping[str, Any] | None = None) -> State:
+    """The state after ``job.state`` succeeds; ``data``: what the stage commits."""
+    states = path(job.request, job.data if data is None else data)
     return states[states.index(State(job.state)) + 1]
 
 
