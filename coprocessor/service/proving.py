@@ -11,13 +11,10 @@ receipts), ``image_id``, ``dev_mode`` and ``cycles``.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from coprocessor.errors import ToolError, UserInputError
-from coprocessor.zk.prover import ProveRequest, prove_receipt
-
-Progress = Callable[[dict[str, Any]], None]
+from coprocessor.zk.prover import Progress, ProveRequest, prove_receipt
 
 
 class Prover(Protocol):
