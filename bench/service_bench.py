@@ -29,15 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import table
-from coprocessor.chain.bundle import parse_bundle, verify_bundle
 from coprocessor.dev.devnet import free_port, start_anvil, stop_pid
 from coprocessor.onchain import contracts
 from coprocessor.paths import REPO_ROOT
-from coprocessor.scoring import features
+from coprocessor.scoring import features, pipeline
 from coprocessor.scoring.models import model as fmt
-from coprocessor.scoring.models import reference
 from coprocessor.zk import journal as journal_v1
 from coprocessor.zk import receipt_claim
+from coprocessor.zk.prover import ProveRequest
 
 IMAGE_ID = bytes.fromhex("5e" * 32)
 OPERATOR_KEY = "2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6"
@@ -73,21 +72,16 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print
 class StandInProver:
     """Not the zkVM: the journal computed in Python and a dev seal (labelled in output)."""
 
-    def prove(
-        self, bundle: dict[str, Any], model: Any, spec: Any, subject: str, request_id: bytes,
-        dev: bool, block: int | None = None, on_progress: Any = None,
-    ) -> dict[str, Any]:  # fmt: skip
-        verified = verify_bundle(parse_bundle(bundle))
-        vector = features.compute(spec, verified.to_json(), subject, block)
-        journal = journal_v1.encode(
-            {
-                "version": 1, "chainId": verified.bundle.chain_id,
-                "anchorNumber": verified.anchor.number, "anchorHash": verified.anchor.hash,
-                "blockNumber": vector.block, "subject": subject, "modelHash": model.hash(),
-                "featureSpecHash": features.spec_hash(spec),
-                "score": reference.score(model, list(vector.values)), "requestId": request_id,
-            }
-        )  # fmt: skip
+    def prove(self, request: ProveRequest, dev: bool, *, on_progress: Any = None) -> dict[str, Any]:
+        scored = pipeline.run(
+            pipeline.verify_file(request.bundle),
+            features.load(request.spec),
+            fmt.load(request.model),
+            request.subject,
+            request.block,
+        )
+        assert request.request_id is not None
+        journal = journal_v1.encode(scored.journal_fields(bytes.fromhex(request.request_id[2:])))
         seal = receipt_claim.dev_seal(IMAGE_ID, journal)
         return {"journal_hex": journal.hex(), "seal_hex": seal.hex(), "image_id": IMAGE_ID.hex(),
                 "dev_mode": True, "receipt_kind": "stand-in"}  # fmt: skip
