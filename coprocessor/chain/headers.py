@@ -152,7 +152,9 @@ def pyevm_encode_header_json(obj: Mapping[str, Any]) -> bytes:
 
 def _int_field(raw: bytes, what: str) -> int:
     if raw[:1] == b"\x00":
-        raise VerificationError(f"header {what}: integer with leading zero byte")
+        raise VerificationError(
+            f"header {what}: integer with leading zero byte", rule="header_field"
+        )
     return int.from_bytes(raw, "big")
 
 
@@ -163,17 +165,21 @@ def decode_header(raw: bytes, where: str = "header") -> Header:
     try:
         items = rlp.decode(raw, strict=True)
     except DecodingError as exc:
-        raise VerificationError(f"{where}: invalid RLP ({exc})") from None
+        raise VerificationError(f"{where}: invalid RLP ({exc})", rule="rlp_canonical") from None
     if not isinstance(items, list) or len(items) < len(_BASE_FIELDS):
-        raise VerificationError(f"{where}: not a header (need >= 15 RLP items)")
+        raise VerificationError(
+            f"{where}: not a header (need >= 15 RLP items)", rule="header_shape"
+        )
     if not all(isinstance(item, bytes) for item in items):
-        raise VerificationError(f"{where}: nested list inside a header")
+        raise VerificationError(f"{where}: nested list inside a header", rule="header_shape")
     known = list(_BASE_FIELDS) + [f for _, extra in _FORK_FIELDS for f in extra]
     for index, item in enumerate(items[: len(known)]):
         name, kind = known[index]
         size = _SIZES.get(kind)
         if size is not None and len(item) != size:
-            raise VerificationError(f"{where}: field {name} has {len(item)} bytes, not {size}")
+            raise VerificationError(
+                f"{where}: field {name} has {len(item)} bytes, not {size}", rule="header_field"
+            )
         if kind == "int":
             _int_field(item, name)
     return Header(
@@ -208,7 +214,8 @@ def header_from_json(obj: Mapping[str, Any], extra_fields: Sequence[str] = ()) -
             hint = f"; unknown fields present: {', '.join(unknown)}" if unknown else ""
             raise VerificationError(
                 f"header {header.number}: recomputed hash {hexstr(header.hash)} "
-                f"!= stated {hexstr(stated)}{hint}"
+                f"!= stated {hexstr(stated)}{hint}",
+                rule="header_stated_hash",
             )
     return header
 
@@ -232,15 +239,17 @@ def verify_chain(headers: Sequence[Header]) -> None:
     """Require ``headers`` to be consecutive blocks, each the parent of the next
     (parent-hash ancestry from the first header up to the last, the anchor)."""
     if not headers:
-        raise VerificationError("header chain is empty")
+        raise VerificationError("header chain is empty", rule="bundle_headers")
     for prev, cur in itertools.pairwise(headers):
         if cur.number != prev.number + 1:
             raise VerificationError(
-                f"header chain: block {cur.number} follows {prev.number} (not consecutive)"
+                f"header chain: block {cur.number} follows {prev.number} (not consecutive)",
+                rule="chain_consecutive",
             )
         if cur.parent_hash != prev.hash:
             raise VerificationError(
                 f"header chain: parentHash of block {cur.number} is "
                 f"{hexstr(cur.parent_hash)}, not the hash of block {prev.number} "
-                f"({hexstr(prev.hash)})"
+                f"({hexstr(prev.hash)})",
+                rule="chain_parent_hash",
             )

@@ -49,11 +49,14 @@ class NodePool:
         if decoded is None:
             raw = self.nodes.get(digest)
             if raw is None:
-                raise VerificationError(f"{where}: missing trie node {hexstr(digest)}")
+                raise VerificationError(
+                    f"{where}: missing trie node {hexstr(digest)}", rule="trie_missing_node"
+                )
             if len(raw) < 32 and not root:
                 raise VerificationError(
                     f"{where}: node {hexstr(digest)} is shorter than 32 bytes "
-                    "(it must be inlined in its parent)"
+                    "(it must be inlined in its parent)",
+                    rule="nodes_not_inlined",
                 )
             decoded = _decode_node(raw, where)
             self.decoded[digest] = decoded
@@ -78,7 +81,9 @@ class NodePool:
         while True:
             if len(node) == 17:
                 if pos == len(path):
-                    raise VerificationError(f"{where}: key ends at a branch node")
+                    raise VerificationError(
+                        f"{where}: key ends at a branch node", rule="trie_key_at_branch"
+                    )
                 ref = node[_NIBBLE[path[pos]]]
                 pos += 1
                 if ref == b"":
@@ -94,25 +99,35 @@ class NodePool:
                     return None
                 value = node[1]
                 if not isinstance(value, bytes) or value == b"":
-                    raise VerificationError(f"{where}: leaf value is not a byte string")
+                    raise VerificationError(
+                        f"{where}: leaf value is not a byte string", rule="trie_leaf_value"
+                    )
                 return value
             if not rest:
-                raise VerificationError(f"{where}: extension node with empty path")
+                raise VerificationError(
+                    f"{where}: extension node with empty path", rule="trie_path"
+                )
             if not path.startswith(rest, pos):
                 return None
             pos += len(rest)
             node = self._child(node[1], where)
             if len(node) != 17:
-                raise VerificationError(f"{where}: extension node does not lead to a branch")
+                raise VerificationError(
+                    f"{where}: extension node does not lead to a branch", rule="trie_child_ref"
+                )
 
     def _child(self, ref: object, where: str) -> _Node:
         if isinstance(ref, list):  # inlined node (its RLP is shorter than 32 bytes)
             if len(rlp.encode(ref)) >= 32:
-                raise VerificationError(f"{where}: inlined node of 32 bytes or more")
+                raise VerificationError(
+                    f"{where}: inlined node of 32 bytes or more", rule="trie_child_ref"
+                )
             _check_shape(ref, where)
             return ref
         if not isinstance(ref, bytes) or len(ref) != 32:
-            raise VerificationError(f"{where}: child reference is not a 32-byte hash")
+            raise VerificationError(
+                f"{where}: child reference is not a 32-byte hash", rule="trie_child_ref"
+            )
         return self._load(ref, where)
 
 
@@ -122,15 +137,15 @@ _NIBBLE = {c: int(c, 16) for c in "0123456789abcdef"}
 def _decode_hex_prefix_str(path: bytes, where: str) -> tuple[bool, str]:
     """Hex-prefix decoding to a hex string of nibbles (the walk's fast form)."""
     if not path:
-        raise VerificationError(f"{where}: empty hex-prefix path")
+        raise VerificationError(f"{where}: empty hex-prefix path", rule="trie_path")
     text = path.hex()
     flag = _NIBBLE[text[0]]
     if flag > 3:
-        raise VerificationError(f"{where}: bad hex-prefix flag {flag}")
+        raise VerificationError(f"{where}: bad hex-prefix flag {flag}", rule="trie_path")
     if flag & 1:
         return bool(flag & 2), text[1:]
     if text[1] != "0":
-        raise VerificationError(f"{where}: hex-prefix padding nibble is not zero")
+        raise VerificationError(f"{where}: hex-prefix padding nibble is not zero", rule="trie_path")
     return bool(flag & 2), text[2:]
 
 
@@ -142,11 +157,18 @@ def _decode_hex_prefix(path: bytes, where: str) -> tuple[bool, tuple[int, ...]]:
 
 def _check_shape(node: object, where: str) -> None:
     if not isinstance(node, list) or len(node) not in (2, 17):
-        raise VerificationError(f"{where}: trie node is neither branch (17) nor leaf/extension (2)")
+        raise VerificationError(
+            f"{where}: trie node is neither branch (17) nor leaf/extension (2)",
+            rule="trie_node_shape",
+        )
     if len(node) == 17 and node[16] != b"":
-        raise VerificationError(f"{where}: branch node with a value in a fixed-length-key trie")
+        raise VerificationError(
+            f"{where}: branch node with a value in a fixed-length-key trie", rule="trie_node_shape"
+        )
     if len(node) == 2 and not isinstance(node[0], bytes):
-        raise VerificationError(f"{where}: leaf/extension path is not a byte string")
+        raise VerificationError(
+            f"{where}: leaf/extension path is not a byte string", rule="trie_node_shape"
+        )
 
 
 def _decode_node(raw: bytes, where: str) -> _Node:
@@ -155,7 +177,9 @@ def _decode_node(raw: bytes, where: str) -> _Node:
         try:
             node = rlp.decode(raw, strict=True)
         except DecodingError as exc:
-            raise VerificationError(f"{where}: trie node is not valid RLP ({exc})") from None
+            raise VerificationError(
+                f"{where}: trie node is not valid RLP ({exc})", rule="rlp_canonical"
+            ) from None
     _check_shape(node, where)
     assert isinstance(node, list)
     return node

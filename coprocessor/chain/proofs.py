@@ -55,10 +55,13 @@ class Account:
         )
 
 
-def _canonical_int(raw: object, what: str) -> int:
+def _canonical_int(raw: object, what: str, rule: str) -> int:
     if not isinstance(raw, bytes) or raw[:1] == b"\x00" or len(raw) > 32:
-        raise VerificationError(f"{what}: not a canonical integer")
+        raise VerificationError(f"{what}: not a canonical integer", rule=rule)
     return int.from_bytes(raw, "big")
+
+
+_ACCOUNT = "account_leaf"
 
 
 def decode_account(leaf: bytes, where: str) -> Account:
@@ -66,17 +69,19 @@ def decode_account(leaf: bytes, where: str) -> Account:
     try:
         items = rlp.decode(leaf, strict=True)
     except DecodingError as exc:
-        raise VerificationError(f"{where}: account leaf is not valid RLP ({exc})") from None
+        raise VerificationError(
+            f"{where}: account leaf is not valid RLP ({exc})", rule="rlp_canonical"
+        ) from None
     if not isinstance(items, list) or len(items) != 4:
-        raise VerificationError(f"{where}: account leaf does not have 4 fields")
+        raise VerificationError(f"{where}: account leaf does not have 4 fields", rule=_ACCOUNT)
     nonce_raw, balance_raw, storage_root, code_hash = items
     if not (isinstance(storage_root, bytes) and len(storage_root) == 32):
-        raise VerificationError(f"{where}: account storageRoot is not 32 bytes")
+        raise VerificationError(f"{where}: account storageRoot is not 32 bytes", rule=_ACCOUNT)
     if not (isinstance(code_hash, bytes) and len(code_hash) == 32):
-        raise VerificationError(f"{where}: account codeHash is not 32 bytes")
+        raise VerificationError(f"{where}: account codeHash is not 32 bytes", rule=_ACCOUNT)
     return Account(
-        nonce=_canonical_int(nonce_raw, f"{where}: nonce"),
-        balance=_canonical_int(balance_raw, f"{where}: balance"),
+        nonce=_canonical_int(nonce_raw, f"{where}: nonce", _ACCOUNT),
+        balance=_canonical_int(balance_raw, f"{where}: balance", _ACCOUNT),
         storage_root=storage_root,
         code_hash=code_hash,
     )
@@ -90,10 +95,12 @@ def decode_storage_value(leaf: bytes | None, where: str) -> int:
     try:
         raw = rlp.decode(leaf, strict=True)
     except DecodingError as exc:
-        raise VerificationError(f"{where}: storage leaf is not valid RLP ({exc})") from None
-    value = _canonical_int(raw, f"{where}: storage value")
+        raise VerificationError(
+            f"{where}: storage leaf is not valid RLP ({exc})", rule="rlp_canonical"
+        ) from None
+    value = _canonical_int(raw, f"{where}: storage value", "storage_leaf")
     if value == 0:
-        raise VerificationError(f"{where}: storage leaf stores zero")
+        raise VerificationError(f"{where}: storage leaf stores zero", rule="storage_leaf")
     return value
 
 

@@ -46,27 +46,27 @@ Spec = dict[str, Any]
 # --- loading and normalization -------------------------------------------------------
 
 
-def _fail(where: str, message: str) -> UserInputError:
-    return UserInputError(f"feature spec: {where}: {message}")
+def _fail(where: str, message: str, rule: str) -> UserInputError:
+    return UserInputError(f"feature spec: {where}: {message}", rule=rule)
 
 
 def _keys(obj: object, required: set[str], optional: set[str], where: str) -> dict[str, Any]:
     if not isinstance(obj, dict):
-        raise _fail(where, "expected an object")
+        raise _fail(where, "expected an object", "spec_keys")
     missing = sorted(required - set(obj))
     if missing:
-        raise _fail(where, f"missing key(s) {', '.join(missing)}")
+        raise _fail(where, f"missing key(s) {', '.join(missing)}", "spec_keys")
     extra = sorted(set(obj) - required - optional)
     if extra:
-        raise _fail(where, f"unknown key(s) {', '.join(extra)}")
+        raise _fail(where, f"unknown key(s) {', '.join(extra)}", "spec_keys")
     return obj
 
 
 def _int(value: object, where: str, lo: int, hi: int) -> int:
     if type(value) is not int:
-        raise _fail(where, f"expected an integer, got {value!r:.40}")
+        raise _fail(where, f"expected an integer, got {value!r:.40}", "spec_integer")
     if not lo <= value <= hi:
-        raise _fail(where, f"{value} is outside {lo}..{hi}")
+        raise _fail(where, f"{value} is outside {lo}..{hi}", "spec_integer")
     return value
 
 
@@ -76,7 +76,9 @@ def _address(value: object, where: str) -> str:
     try:
         return "0x" + to_bytes(value, where, 20).hex()
     except UserInputError:
-        raise _fail(where, f"expected a 20-byte hex address or {SUBJECT!r}") from None
+        raise _fail(
+            where, f"expected a 20-byte hex address or {SUBJECT!r}", "feature_address"
+        ) from None
 
 
 def _mapping_key(value: object, where: str) -> str | int:
@@ -88,14 +90,16 @@ def _mapping_key(value: object, where: str) -> str | int:
         raw = to_bytes(value, where)
         if len(raw) in (20, 32):
             return "0x" + raw.hex()
-    raise _fail(where, f"mapping key must be {SUBJECT!r}, an integer or bytes20/bytes32 hex")
+    raise _fail(
+        where, f"mapping key must be {SUBJECT!r}, an integer or bytes20/bytes32 hex", "feature_slot"
+    )
 
 
 def _slot(obj: object, where: str) -> dict[str, Any]:
     obj = _keys(obj, {"base"}, {"path"}, where)
     path = obj.get("path", [])
     if not isinstance(path, list) or len(path) > 16:
-        raise _fail(where, "path must be a list of at most 16 steps")
+        raise _fail(where, "path must be a list of at most 16 steps", "feature_slot")
     steps: list[dict[str, Any]] = []
     for i, step in enumerate(path):
         at = f"{where} path[{i}]"
@@ -114,7 +118,7 @@ def _slot(obj: object, where: str) -> dict[str, Any]:
             step = _keys(step, {"field"}, set(), at)
             steps.append({"field": _int(step["field"], at, 0, WORD - 1)})
         else:
-            raise _fail(at, "a step is {mapping}, {index, elem_slots} or {field}")
+            raise _fail(at, "a step is {mapping}, {index, elem_slots} or {field}", "feature_slot")
     return {"base": _int(obj["base"], f"{where} base", 0, WORD - 1), "path": steps}
 
 
@@ -122,7 +126,7 @@ def _bounds(obj: dict[str, Any], where: str) -> tuple[int, int]:
     lo = _int(obj.get("min", INT32_MIN), f"{where} min", INT32_MIN, INT32_MAX)
     hi = _int(obj.get("max", INT32_MAX), f"{where} max", INT32_MIN, INT32_MAX)
     if lo > hi:
-        raise _fail(where, f"min {lo} > max {hi}")
+        raise _fail(where, f"min {lo} > max {hi}", "feature_bounds")
     return lo, hi
 
 
@@ -131,7 +135,11 @@ def _read_feature(obj: dict[str, Any], where: str) -> dict[str, Any]:
     raw = _keys(obj["read"], {"kind", "address"}, {"block_offset", "slot", "bits"}, where)
     kind = raw["kind"]
     if kind not in READ_KINDS:
-        raise _fail(where, f"read.kind must be one of {', '.join(READ_KINDS)}, got {kind!r:.40}")
+        raise _fail(
+            where,
+            f"read.kind must be one of {', '.join(READ_KINDS)}, got {kind!r:.40}",
+            "feature_kind",
+        )
     read: dict[str, Any] = {
         "kind": kind,
         "address": _address(raw["address"], f"{where} read.address"),
@@ -139,10 +147,10 @@ def _read_feature(obj: dict[str, Any], where: str) -> dict[str, Any]:
     }
     signed = obj.get("signed", False)
     if not isinstance(signed, bool):
-        raise _fail(where, "signed must be true or false")
+        raise _fail(where, "signed must be true or false", "feature_signed")
     if kind == "storage":
         if "slot" not in raw:
-            raise _fail(where, "a storage read needs a slot")
+            raise _fail(where, "a storage read needs a slot", "feature_storage_only")
         read["slot"] = _slot(raw["slot"], f"{where} slot")
         bits = _keys(raw.get("bits", {}), set(), {"offset", "size"}, f"{where} bits")
         offset = _int(bits.get("offset", 0), f"{where} bits.offset", 0, 31)
@@ -150,9 +158,9 @@ def _read_feature(obj: dict[str, Any], where: str) -> dict[str, Any]:
         read["bits"] = {"offset": offset, "size": size}
     else:
         if "slot" in raw or "bits" in raw:
-            raise _fail(where, f"a {kind} read takes no slot or bits")
+            raise _fail(where, f"a {kind} read takes no slot or bits", "feature_storage_only")
         if signed:
-            raise _fail(where, f"a {kind} read cannot be signed")
+            raise _fail(where, f"a {kind} read cannot be signed", "feature_storage_only")
     lo, hi = _bounds(obj, where)
     return {
         "name": obj["name"],
@@ -168,13 +176,15 @@ def _combine_feature(obj: dict[str, Any], where: str, earlier: set[str]) -> dict
     obj = _keys(obj, {"name", "combine"}, {"min", "max"}, where)
     comb = _keys(obj["combine"], {"op", "args"}, set(), f"{where} combine")
     if comb["op"] not in COMBINE_OPS:
-        raise _fail(where, f"combine.op must be one of {', '.join(COMBINE_OPS)}")
+        raise _fail(where, f"combine.op must be one of {', '.join(COMBINE_OPS)}", "feature_kind")
     args = comb["args"]
     if not isinstance(args, list) or len(args) != 2:
-        raise _fail(where, "combine.args must name two features")
+        raise _fail(where, "combine.args must name two features", "feature_combine_args")
     for arg in args:
         if arg not in earlier:
-            raise _fail(where, f"combine arg {arg!r:.40} is not an earlier feature")
+            raise _fail(
+                where, f"combine arg {arg!r:.40} is not an earlier feature", "feature_combine_args"
+            )
     lo, hi = _bounds(obj, where)
     return {
         "name": obj["name"],
@@ -188,32 +198,32 @@ def normalize(obj: object) -> Spec:
     """Validate a spec and return it with every default filled in (the canonical form)."""
     obj = _keys(obj, {"format", "version", "name", "features"}, set(), "top")
     if obj["format"] != FORMAT:
-        raise _fail("format", f"must be {FORMAT!r}")
+        raise _fail("format", f"must be {FORMAT!r}", "spec_format")
     if obj["version"] != VERSION or type(obj["version"]) is not int:
-        raise _fail("version", f"unsupported version {obj['version']!r:.20}")
+        raise _fail("version", f"unsupported version {obj['version']!r:.20}", "spec_version")
     if not isinstance(obj["name"], str) or not obj["name"].isascii():
-        raise _fail("name", "must be an ASCII string")
+        raise _fail("name", "must be an ASCII string", "spec_name")
     features = obj["features"]
     if not isinstance(features, list) or not 1 <= len(features) <= MAX_FEATURES:
-        raise _fail("features", f"must be a list of 1..{MAX_FEATURES} features")
+        raise _fail("features", f"must be a list of 1..{MAX_FEATURES} features", "spec_features")
     out: list[dict[str, Any]] = []
     names: set[str] = set()
     for i, feat in enumerate(features):
         where = f"feature {i}"
         if not isinstance(feat, dict):
-            raise _fail(where, "expected an object")
+            raise _fail(where, "expected an object", "spec_features")
         name = feat.get("name")
         if not isinstance(name, str) or not _NAME.match(name):
-            raise _fail(where, f"name must match {_NAME.pattern}, got {name!r:.40}")
+            raise _fail(where, f"name must match {_NAME.pattern}, got {name!r:.40}", "feature_name")
         where = f"feature {name!r}"
         if name in names:
-            raise _fail(where, "duplicate name")
+            raise _fail(where, "duplicate name", "feature_unique")
         if "read" in feat:
             out.append(_read_feature(feat, where))
         elif "combine" in feat:
             out.append(_combine_feature(feat, where, names))
         else:
-            raise _fail(where, "needs `read` or `combine`")
+            raise _fail(where, "needs `read` or `combine`", "feature_kind")
         names.add(name)
     return {"format": FORMAT, "version": VERSION, "name": obj["name"], "features": out}
 
@@ -290,7 +300,9 @@ def required_reads(spec: Spec, subject: str, block: int) -> list[Read]:
         read = feat["read"]
         number = block - read["block_offset"]
         if number < 0:
-            raise UserInputError(f"feature {feat['name']!r}: block {number} is before genesis")
+            raise UserInputError(
+                f"feature {feat['name']!r}: block {number} is before genesis", rule="feature_block"
+            )
         address = _resolve_address(read["address"], subject)
         slot = resolve_slot(read["slot"], subject) if read["kind"] == "storage" else None
         item = Read(number, address, slot)
@@ -347,7 +359,8 @@ class _Verified:
         entry = self.reads.get((block, address))
         if entry is None:
             raise UserInputError(
-                f"feature {name!r}: the bundle has no read of {address} at block {block}"
+                f"feature {name!r}: the bundle has no read of {address} at block {block}",
+                rule="feature_read_present",
             )
         account: dict[str, Any] | None = entry.get("account")
         return account
@@ -360,7 +373,8 @@ class _Verified:
         storage = self.reads[(block, address)].get("storage", {})
         if key not in storage:
             raise UserInputError(
-                f"feature {name!r}: the bundle has no slot {key} of {address} at block {block}"
+                f"feature {name!r}: the bundle has no slot {key} of {address} at block {block}",
+                rule="feature_read_present",
             )
         return to_quantity(storage[key], f"slot {key}")
 

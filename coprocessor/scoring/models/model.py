@@ -100,52 +100,70 @@ def validate(model: Model) -> None:
     """Check the rules of §2: int32 values, the dense row bound, chained shapes,
     ``to_bps`` last with final width 1."""
     if not 1 <= model.input_dim <= MAX_DIM:
-        raise UserInputError(f"model: input_dim must be 1..{MAX_DIM}, got {model.input_dim}")
+        raise UserInputError(
+            f"model: input_dim must be 1..{MAX_DIM}, got {model.input_dim}", rule="model_limits"
+        )
     if not model.layers or len(model.layers) > MAX_LAYERS:
-        raise UserInputError(f"model: needs 1..{MAX_LAYERS} layers, got {len(model.layers)}")
+        raise UserInputError(
+            f"model: needs 1..{MAX_LAYERS} layers, got {len(model.layers)}", rule="model_limits"
+        )
     width = model.input_dim
     for index, layer in enumerate(model.layers):
         where = _where(index, layer)
         if isinstance(layer, Dense):
             if not layer.weights or not layer.weights[0]:
-                raise UserInputError(f"model: {where}: empty weight matrix")
+                raise UserInputError(f"model: {where}: empty weight matrix", rule="model_limits")
             if layer.n_out > MAX_DIM or layer.n_in > MAX_DIM:
-                raise UserInputError(f"model: {where}: more than {MAX_DIM} rows or columns")
+                raise UserInputError(
+                    f"model: {where}: more than {MAX_DIM} rows or columns", rule="model_limits"
+                )
             if layer.n_in != width:
                 raise UserInputError(
                     f"model: {where}: shape mismatch: takes {layer.n_in} inputs, "
-                    f"the previous width is {width}"
+                    f"the previous width is {width}",
+                    rule="model_shape",
                 )
             if len(layer.bias) != layer.n_out:
                 raise UserInputError(
-                    f"model: {where}: bias has {len(layer.bias)} entries, expected {layer.n_out}"
+                    f"model: {where}: bias has {len(layer.bias)} entries, expected {layer.n_out}",
+                    rule="model_shape",
                 )
             for r, row in enumerate(layer.weights):
                 if len(row) != layer.n_in:
                     raise UserInputError(
-                        f"model: {where}: row {r} has {len(row)} weights, expected {layer.n_in}"
+                        f"model: {where}: row {r} has {len(row)} weights, expected {layer.n_in}",
+                        rule="model_shape",
                     )
                 if not all(is_int32(w) for w in row):
-                    raise UserInputError(f"model: {where}: row {r} has a weight outside int32")
+                    raise UserInputError(
+                        f"model: {where}: row {r} has a weight outside int32", rule="model_int32"
+                    )
                 if sum(abs(w) for w in row) > INT32_MAX:
                     raise UserInputError(
                         f"model: {where}: row {r}: sum of |weights| exceeds 2^31-1 "
-                        "(the 64-bit accumulator could overflow)"
+                        "(the 64-bit accumulator could overflow)",
+                        rule="model_row_bound",
                     )
             if not all(is_int32(b) for b in layer.bias):
-                raise UserInputError(f"model: {where}: a bias is outside int32")
+                raise UserInputError(f"model: {where}: a bias is outside int32", rule="model_int32")
             width = layer.n_out
         elif isinstance(layer, Clip):
             if not (is_int32(layer.lo) and is_int32(layer.hi)):
-                raise UserInputError(f"model: {where}: min/max outside int32")
+                raise UserInputError(f"model: {where}: min/max outside int32", rule="model_int32")
             if layer.lo > layer.hi:
-                raise UserInputError(f"model: {where}: min {layer.lo} > max {layer.hi}")
+                raise UserInputError(
+                    f"model: {where}: min {layer.lo} > max {layer.hi}", rule="model_clip"
+                )
         elif isinstance(layer, ToBps) and index != len(model.layers) - 1:
-            raise UserInputError(f"model: {where}: to_bps must be the last layer")
+            raise UserInputError(
+                f"model: {where}: to_bps must be the last layer", rule="model_to_bps_last"
+            )
     if not isinstance(model.layers[-1], ToBps):
-        raise UserInputError("model: the last layer must be to_bps")
+        raise UserInputError("model: the last layer must be to_bps", rule="model_to_bps_last")
     if width != 1:
-        raise UserInputError(f"model: the final width must be 1, got {width}")
+        raise UserInputError(
+            f"model: the final width must be 1, got {width}", rule="model_final_width"
+        )
 
 
 # --- JSON form --------------------------------------------------------------------
@@ -155,40 +173,60 @@ def _int(value: object, where: str) -> int:
     """A JSON integer (bool and float rejected; a float is never silently truncated)."""
     if type(value) is not int:
         if isinstance(value, float) and not math.isfinite(value):
-            raise UserInputError(f"model: {where}: NaN/infinite value")
-        raise UserInputError(f"model: {where}: expected an integer, got {value!r:.40}")
+            raise UserInputError(f"model: {where}: NaN/infinite value", rule="model_types")
+        raise UserInputError(
+            f"model: {where}: expected an integer, got {value!r:.40}", rule="model_types"
+        )
     return value
 
 
 def _keys(obj: dict[str, Any], allowed: set[str], where: str) -> None:
     extra = sorted(set(obj) - allowed)
     if extra:
-        raise UserInputError(f"model: {where}: unknown key(s) {', '.join(extra)}")
+        raise UserInputError(
+            f"model: {where}: unknown key(s) {', '.join(extra)}", rule="model_keys"
+        )
 
 
 def _layer_from_json(index: int, obj: object) -> Layer:
     where = _where(index)
     if not isinstance(obj, dict):
-        raise UserInputError(f"model: {where}: expected an object")
+        raise UserInputError(f"model: {where}: expected an object", rule="model_types")
     op = obj.get("op")
     if op not in OP_CODES:
-        raise UserInputError(f"model: {where}: unknown op {op!r:.40}")
+        raise UserInputError(f"model: {where}: unknown op {op!r:.40}", rule="model_op")
     where = f"{where} ({op})"
     if op == "dense":
         _keys(obj, {"op", "in", "out", "weights", "bias"}, where)
         n_in, n_out = _int(obj.get("in"), f"{where} in"), _int(obj.get("out"), f"{where} out")
         if not (1 <= n_in <= MAX_DIM and 1 <= n_out <= MAX_DIM):
-            raise UserInputError(f"model: {where}: in/out must be 1..{MAX_DIM}")
+            raise UserInputError(
+                f"model: {where}: in/out must be 1..{MAX_DIM}", rule="model_limits"
+            )
         weights, bias = obj.get("weights"), obj.get("bias")
-        if not isinstance(weights, list) or len(weights) != n_out:
-            raise UserInputError(f"model: {where}: weights must be a list of {n_out} rows")
+        if not isinstance(weights, list):
+            raise UserInputError(f"model: {where}: weights must be a list", rule="model_types")
+        if len(weights) != n_out:
+            raise UserInputError(
+                f"model: {where}: weights must be a list of {n_out} rows", rule="model_shape"
+            )
         rows = []
         for r, row in enumerate(weights):
-            if not isinstance(row, list) or len(row) != n_in:
-                raise UserInputError(f"model: {where}: weights row {r} must have {n_in} entries")
+            if not isinstance(row, list):
+                raise UserInputError(
+                    f"model: {where}: weights row {r} must be a list", rule="model_types"
+                )
+            if len(row) != n_in:
+                raise UserInputError(
+                    f"model: {where}: weights row {r} must have {n_in} entries", rule="model_shape"
+                )
             rows.append(tuple(_int(w, f"{where} weights[{r}]") for w in row))
-        if not isinstance(bias, list) or len(bias) != n_out:
-            raise UserInputError(f"model: {where}: bias must be a list of {n_out} entries")
+        if not isinstance(bias, list):
+            raise UserInputError(f"model: {where}: bias must be a list", rule="model_types")
+        if len(bias) != n_out:
+            raise UserInputError(
+                f"model: {where}: bias must be a list of {n_out} entries", rule="model_shape"
+            )
         return Dense(tuple(rows), tuple(_int(b, f"{where} bias") for b in bias))
     if op == "clip":
         _keys(obj, {"op", "min", "max"}, where)
@@ -202,23 +240,31 @@ def _layer_from_json(index: int, obj: object) -> Layer:
 def from_json(obj: object) -> Model:
     """Parse and validate the JSON form of a v1 model."""
     if not isinstance(obj, dict):
-        raise UserInputError("model: expected a JSON object")
+        raise UserInputError("model: expected a JSON object", rule="model_types")
     if obj.get("format") != FORMAT:
-        raise UserInputError(f"model: format must be {FORMAT!r}, got {obj.get('format')!r:.40}")
+        raise UserInputError(
+            f"model: format must be {FORMAT!r}, got {obj.get('format')!r:.40}", rule="model_format"
+        )
     if obj.get("version") != VERSION:
-        raise UserInputError(f"model: unsupported version {obj.get('version')!r:.20}")
+        raise UserInputError(
+            f"model: unsupported version {obj.get('version')!r:.20}", rule="model_version"
+        )
     _keys(obj, {"format", "version", "name", "scale_bits", "input_dim", "layers", "meta"}, "top")
     if obj.get("scale_bits") != SCALE_BITS:
-        raise UserInputError(f"model: scale_bits must be {SCALE_BITS}")
+        raise UserInputError(f"model: scale_bits must be {SCALE_BITS}", rule="model_scale")
     name = obj.get("name", "")
     if not isinstance(name, str):
-        raise UserInputError("model: name must be a string")
+        raise UserInputError("model: name must be a string", rule="model_types")
     meta = obj.get("meta", {})
     if not isinstance(meta, dict):
-        raise UserInputError("model: meta must be an object")
+        raise UserInputError("model: meta must be an object", rule="model_types")
     layers = obj.get("layers")
-    if not isinstance(layers, list) or not 1 <= len(layers) <= MAX_LAYERS:
-        raise UserInputError(f"model: layers must be a list of 1..{MAX_LAYERS} layers")
+    if not isinstance(layers, list):
+        raise UserInputError("model: layers must be a list", rule="model_types")
+    if not 1 <= len(layers) <= MAX_LAYERS:
+        raise UserInputError(
+            f"model: layers must be a list of 1..{MAX_LAYERS} layers", rule="model_limits"
+        )
     return Model(
         input_dim=_int(obj.get("input_dim"), "input_dim"),
         layers=tuple(_layer_from_json(i, layer) for i, layer in enumerate(layers)),

@@ -15,7 +15,10 @@ from coprocessor.scoring.models.sigmoid import sigmoid_q16
 def check_input(model: Model, x: Sequence[int]) -> list[int]:
     """The input vector as a list of int32 values of the model's width."""
     if len(x) != model.input_dim:
-        raise UserInputError(f"input has {len(x)} values, the model takes {model.input_dim}")
+        raise UserInputError(
+            f"input has {len(x)} values, the model takes {model.input_dim}",
+            rule="model_input_length",
+        )
     out = []
     for i, v in enumerate(x):
         if type(v) is not int or not is_int32(v):
