@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-import {IRiscZeroVerifier} from "../verifier/IRiscZeroVerifier.sol";
+import {IRiscZeroVerifier} from "risc0/IRiscZeroVerifier.sol";
 import {IL2BlockHashStore} from "../bridge/IL2BlockHashStore.sol";
 import {JournalV1} from "../generated/JournalV1.sol";
 import {BatchJournalV1} from "./BatchJournalV1.sol";

@@ -301,6 +301,11 @@ contract RiskOracleTest is OracleFixture {
         oracle.retireModel(keccak256("m2"));
     }
 
+    function test_revert_zeroOwner() public {
+        vm.expectRevert(Owned.OwnedZeroOwner.selector);
+        new RiskOracle(address(0), router, IL2BlockHashStore(address(0)), 0, MAX_LAG);
+    }
+
     function test_revert_freshReads() public {
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.RiskOracleNoScore.selector, SUBJECT, MODEL));
         oracle.freshScoreOf(SUBJECT, MODEL, 1 days);

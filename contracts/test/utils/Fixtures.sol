@@ -3,14 +3,14 @@ pragma solidity 0.8.37;
 
 import {Test} from "./Test.sol";
 import {DevVerifier} from "../../src/verifier/DevVerifier.sol";
-import {RiscZeroVerifierRouter} from "../../src/verifier/RiscZeroVerifierRouter.sol";
-import {IRiscZeroVerifier} from "../../src/verifier/IRiscZeroVerifier.sol";
+import {RiscZeroVerifierRouter} from "risc0/RiscZeroVerifierRouter.sol";
+import {IRiscZeroVerifier, Receipt} from "risc0/IRiscZeroVerifier.sol";
 import {IL2BlockHashStore} from "../../src/bridge/IL2BlockHashStore.sol";
 import {RiskOracle} from "../../src/oracle/RiskOracle.sol";
 import {JournalV1} from "../../src/generated/JournalV1.sol";
 import {BlockHashes} from "../../src/oracle/BlockHashes.sol";
 
-/// @notice Shared setup: a router with the dev verifier behind it, an oracle on this
+/// @notice Shared setup: RISC Zero's router with the dev verifier behind it, an oracle on this
 /// chain with one image ID and one model registered, and journal/seal builders.
 abstract contract OracleFixture is Test {
     /// @dev Runtime code of the EIP-2935 history contract, as anvil (prague) serves it at
@@ -80,4 +80,6 @@ abstract contract OracleFixture is Test {
 /// @notice A verifier that accepts everything: used only to measure the oracle's own gas.
 contract NullVerifier is IRiscZeroVerifier {
     function verify(bytes calldata, bytes32, bytes32) external pure {}
+
+    function verifyIntegrity(Receipt calldata) external pure {}
 }
