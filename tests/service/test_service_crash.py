@@ -53,7 +53,7 @@ class Proc:
         self.port = port
         self.log = log
         self.env = dict(os.environ)
-        self.env["PYTHONPATH"] = str(REPO / "tests")
+        self.env["PYTHONPATH"] = str(REPO / "tests" / "service")
         self.env["COPROC_TEST_PROVE_DELAY"] = "0.25"
         self.proc: subprocess.Popen[bytes] | None = None
 
