@@ -18,6 +18,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from coprocessor.errors import ToolError, UserInputError
+from coprocessor.onchain import risc0_ethereum
 from coprocessor.paths import REPO_ROOT
 
 OUT_DIR = REPO_ROOT / "contracts" / "out"
@@ -125,7 +126,8 @@ DEV_SEAL_SELECTOR = b"\xff\xff\xff\xff"
 
 @dataclass(frozen=True)
 class DevStack:
-    """Addresses of a local deployment (``deploy_dev_stack``)."""
+    """Addresses of a deployment: ``deploy_dev_stack`` (dev verifier behind a new router)
+    or ``deploy_production_stack`` (RISC Zero's published router; ``dev_verifier`` empty)."""
 
     dev_verifier: str
     router: str
@@ -133,17 +135,72 @@ class DevStack:
     signed_scores: str
     image_id: str
     models: dict[str, str]
+    chain_id: int = 0
+    router_source: str = "deployed"
 
     def to_json(self) -> dict[str, Any]:
         """The JSON ``coproc contracts deploy`` prints."""
         return {
-            "dev_verifier": self.dev_verifier,
+            "chain_id": self.chain_id,
+            "router_source": self.router_source,
+            "dev_verifier": self.dev_verifier or None,
             "router": self.router,
             "oracle": self.oracle,
             "signed_scores": self.signed_scores,
             "image_id": self.image_id,
             "models": self.models,
         }
+
+
+class _Deployer:
+    """Sends deployments and calls from one account: a local ``private_key``, or an
+    account unlocked on the node (``owner``, default the node's first account)."""
+
+    def __init__(self, w3: Web3, owner: str | None, private_key: str | None) -> None:
+        self.w3 = w3
+        self.private_key = private_key
+        sender = Account.from_key(private_key).address if private_key else None
+        self.sender = Web3.to_checksum_address(sender or owner or w3.eth.accounts[0])
+
+    def deploy(self, name: str, *args: Any) -> Contract:
+        if self.private_key:
+            return deploy(self.w3, name, *args, private_key=self.private_key)
+        return deploy(self.w3, name, *args, sender=self.sender)
+
+    def send(self, fn: Any) -> None:
+        if self.private_key is None:
+            tx_hash = fn.transact({"from": self.sender})
+        else:
+            account = Account.from_key(self.private_key)
+            nonce = self.w3.eth.get_transaction_count(self.sender, "pending")
+            tx = fn.build_transaction({"from": self.sender, "nonce": nonce})
+            signed = account.sign_transaction(tx)
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        if self.w3.eth.wait_for_transaction_receipt(tx_hash)["status"] != 1:
+            raise ToolError(f"transaction {tx_hash.hex()} reverted")
+
+
+def _check_image_id(image_id: bytes) -> None:
+    if len(image_id) != 32 or image_id == bytes(32):
+        raise UserInputError("image id must be 32 nonzero bytes")
+
+
+def _oracle_stack(
+    d: _Deployer,
+    router: str,
+    image_id: bytes,
+    models: dict[bytes, bytes],
+    max_anchor_lag: int,
+    min_bond: int,
+    withdrawal_delay: int,
+) -> tuple[Contract, Contract]:
+    """RiskOracle on ``router`` (image ID default, models registered) and SignedScores."""
+    oracle = d.deploy("RiskOracle", d.sender, router, ZERO_ADDRESS, 0, max_anchor_lag)
+    d.send(oracle.functions.allowImageId(image_id, True))
+    for model_hash, spec_hash in models.items():
+        d.send(oracle.functions.registerModel(model_hash, spec_hash))
+    signed = d.deploy("SignedScores", oracle.address, min_bond, withdrawal_delay)
+    return oracle, signed
 
 
 def deploy_dev_stack(
@@ -157,40 +214,66 @@ def deploy_dev_stack(
     owner: str | None = None,
     private_key: str | None = None,
 ) -> DevStack:
-    """Deploy DevVerifier behind a router, a RiskOracle anchored on this chain (image ID
-    allowed as default, ``models`` = {model hash: feature-spec hash} registered) and
-    SignedScores. For local chains only: the dev verifier proves nothing."""
-    if len(image_id) != 32 or image_id == bytes(32):
-        raise UserInputError("image id must be 32 nonzero bytes")
-    sender = Account.from_key(private_key).address if private_key else (owner or w3.eth.accounts[0])
-    sender = Web3.to_checksum_address(sender)
-
-    def send(fn: Any) -> None:
-        if private_key is None:
-            tx_hash = fn.transact({"from": sender})
-        else:
-            account = Account.from_key(private_key)
-            tx = fn.build_transaction(
-                {"from": sender, "nonce": w3.eth.get_transaction_count(sender, "pending")}
-            )
-            tx_hash = w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
-        if w3.eth.wait_for_transaction_receipt(tx_hash)["status"] != 1:
-            raise ToolError(f"transaction {tx_hash.hex()} reverted")
-
-    kw: dict[str, Any] = {"private_key": private_key} if private_key else {"sender": sender}
-    dev = deploy(w3, "DevVerifier", **kw)
-    router = deploy(w3, "RiscZeroVerifierRouter", sender, **kw)
-    send(router.functions.addVerifier(DEV_SEAL_SELECTOR, dev.address))
-    oracle = deploy(w3, "RiskOracle", sender, router.address, ZERO_ADDRESS, 0, max_anchor_lag, **kw)
-    send(oracle.functions.allowImageId(image_id, True))
-    for model_hash, spec_hash in (models or {}).items():
-        send(oracle.functions.registerModel(model_hash, spec_hash))
-    signed = deploy(w3, "SignedScores", oracle.address, min_bond, withdrawal_delay, **kw)
+    """Deploy DevVerifier behind RISC Zero's router, a RiskOracle anchored on this chain
+    (image ID allowed as default, ``models`` = {model hash: feature-spec hash} registered)
+    and SignedScores. Devnets only: the dev verifier proves nothing, so any chain id but a
+    devnet's is refused (``risc0_ethereum.DEVNET_CHAIN_IDS``)."""
+    _check_image_id(image_id)
+    chain_id = int(w3.eth.chain_id)
+    risc0_ethereum.check_dev_verifier_allowed(chain_id)
+    d = _Deployer(w3, owner, private_key)
+    dev = d.deploy("DevVerifier")
+    router = d.deploy("RiscZeroVerifierRouter", d.sender)
+    d.send(router.functions.addVerifier(DEV_SEAL_SELECTOR, dev.address))
+    models = models or {}
+    oracle, signed = _oracle_stack(
+        d, router.address, image_id, models, max_anchor_lag, min_bond, withdrawal_delay
+    )
     return DevStack(
         dev.address,
         router.address,
         oracle.address,
         signed.address,
         "0x" + image_id.hex(),
-        {"0x" + m.hex(): "0x" + s.hex() for m, s in (models or {}).items()},
+        {"0x" + m.hex(): "0x" + s.hex() for m, s in models.items()},
+        chain_id,
+    )
+
+
+def deploy_production_stack(
+    w3: Web3,
+    chain: risc0_ethereum.PublishedChain,
+    *,
+    image_id: bytes,
+    models: dict[bytes, bytes] | None = None,
+    max_anchor_lag: int = 256,
+    min_bond: int = 10**18,
+    withdrawal_delay: int = 2 * 86400,
+    owner: str | None = None,
+    private_key: str | None = None,
+) -> DevStack:
+    """Deploy a RiskOracle on RISC Zero's published router for ``chain`` (from
+    deployment.toml) and SignedScores; no verifier and no router of our own. The node
+    must be that chain and the router must have code there."""
+    _check_image_id(image_id)
+    chain_id = int(w3.eth.chain_id)
+    if chain_id != chain.chain_id:
+        raise UserInputError(f"node is chain id {chain_id}, not {chain.key} ({chain.chain_id})")
+    router = Web3.to_checksum_address(chain.router)
+    if not w3.eth.get_code(router):
+        raise ToolError(f"no code at {chain.key}'s published RISC Zero router {router}")
+    d = _Deployer(w3, owner, private_key)
+    models = models or {}
+    oracle, signed = _oracle_stack(
+        d, router, image_id, models, max_anchor_lag, min_bond, withdrawal_delay
+    )
+    return DevStack(
+        "",
+        router,
+        oracle.address,
+        signed.address,
+        "0x" + image_id.hex(),
+        {"0x" + m.hex(): "0x" + s.hex() for m, s in models.items()},
+        chain_id,
+        "published",
     )
