@@ -44,6 +44,7 @@ RULES = (
     "hop_slot",  # the slot read is to % 8191
     "hop_storage",  # the slot's value is proven from the contract's storage root
     "hop_value",  # that value is keccak256 of the target header
+    "hop_header",  # (bundle v2) a hop's blocks are headers of the bundle
     "hop_tied",  # (bundle v2) each header is tied by its child or by exactly one hop
 )
 

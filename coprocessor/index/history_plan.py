@@ -84,14 +84,19 @@ class _Planner:
         return self.headers[bisect.bisect_right(self.headers, block)]
 
     def _hop_source(self, target: int) -> int | None:
-        """The lowest proven block that can hop to ``target`` (it needs a state)."""
+        """A proven block that can hop to ``target`` (it needs a state): one that is
+        already a hop source if any (its account proof is shared), else the lowest."""
         i = bisect.bisect_right(self.headers, target)
+        candidates = []
         for source in self.headers[i:]:
             if source - target > self.window:
                 break
             if self.available(source):
-                return source
-        return None
+                candidates.append(source)
+        used = {s for s, _ in self.hops}
+        shared = [s for s in candidates if s in used]
+        pick = shared or candidates
+        return pick[0] if pick else None
 
     def _intermediate(self, target: int) -> int:
         """A new hop source between ``target`` and the lowest header, as far down

@@ -233,7 +233,7 @@ TAMPER: list[tuple[str, Callable[[dict[str, Any]], object], int, str]] = [
     ("node", lambda b: b["nodes"].__setitem__(0, flip_hex(b["nodes"][0], 20)), 1, ""),
     ("dropped-node", lambda b: b["nodes"].pop(), 1, "missing trie node"),
     ("anchor", lambda b: b["anchor"].update(number=b["anchor"]["number"] + 1), 1, "anchor"),
-    ("version", lambda b: b.update(version=2), 2, "unsupported version"),
+    ("version", lambda b: b.update(version=3), 2, "unsupported version"),
     ("format", lambda b: b.update(format="other"), 2, "format"),
     ("address", lambda b: b["accounts"][0].update(address="0x1234"), 2, "expected 20 bytes"),
     ("uppercase", lambda b: b["anchor"].update(hash=b["anchor"]["hash"].upper()), 2, "lowercase"),

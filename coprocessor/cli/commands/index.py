@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from coprocessor.chain.bundle import load_bundle, verify_bundle
+from coprocessor.chain.bundle_v2 import BundleV2, load_any_bundle, verify_bundle_v2
 from coprocessor.chain.headers import header_from_json
 from coprocessor.chain.hexutil import hexstr, parse_address, parse_int
 from coprocessor.chain.slots import slot_bytes
+from coprocessor.cli.commands import index_history
 from coprocessor.errors import CoprocessorError, UserInputError
 from coprocessor.index.indexer import (
     IndexStats,
@@ -59,6 +61,7 @@ def register(sub: Any) -> None:
         default=0,
         help="anchor the bundle K blocks later (header chain N..N+K)",
     )
+    index_history.add_arguments(p)
     p.add_argument("--chain-id", type=int, default=None, help="refuse a node on another chain")
     p.add_argument("--out", required=True, help="bundle file (with --blocks: a directory)")
     p.add_argument("--progress", action="store_true", help="progress lines on stderr")
@@ -128,6 +131,8 @@ def _index(args: argparse.Namespace) -> int:
     if args.ancestors < 0:
         raise UserInputError("--ancestors must be >= 0")
     blocks = _range(args.blocks, args.every) if args.blocks else None
+    if blocks is not None and args.anchor is not None:
+        raise UserInputError("--anchor goes with --block (one request block)")
     spec = _block_spec(args.block) if args.block else None
     store = Store(data_dir(args.data_dir) / "coproc.sqlite")
     try:
@@ -164,6 +169,8 @@ async def _run(
                     raise UserInputError("the spec reads block 0, which has no provable state")
             else:
                 by_block = {number: reads}
+            if args.anchor is not None:
+                return await index_history.run_history(args, rpc, number, by_block, started)
             verified = await index_reads(
                 rpc,
                 store,
@@ -265,6 +272,7 @@ def _bar(args: argparse.Namespace, total: int) -> Any:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    verified = verify_bundle(load_bundle(args.file))
+    bundle = load_any_bundle(args.file)
+    verified = verify_bundle_v2(bundle) if isinstance(bundle, BundleV2) else verify_bundle(bundle)
     print(json.dumps(verified.to_json(), indent=2))
     return 0

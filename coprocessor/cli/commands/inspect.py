@@ -31,6 +31,9 @@ def register(sub: Any) -> None:
     pr.add_argument("file")
     pr.add_argument("--state-root", required=True)
     pr.set_defaults(handler=_proof)
+    b = what.add_parser("bundle", help="verify a bundle (v1 or v2); its anchor, reads and links")
+    b.add_argument("file")
+    b.set_defaults(handler=_bundle)
 
 
 def _load(path: str) -> Any:
@@ -76,3 +79,9 @@ def _proof(args: argparse.Namespace) -> int:
     verified = verify_proof_response(obj, root)
     print(json.dumps(dict(verified.to_json(), state_root=hexstr(root)), indent=2))
     return 0
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    from coprocessor.cli.commands.index_history import print_inspect
+
+    return print_inspect(args)
