@@ -2,7 +2,8 @@
 
 Each stage reads what earlier stages committed in ``job.data``, does its work, and
 commits its outputs together with the move to the next state (``JobDB.advance`` inside
-one transaction), so a stage interrupted anywhere is simply run again:
+one transaction), so a stage interrupted anywhere is simply run again. Which stage runs
+in which state and which state follows is the table in ``lifecycle``:
 
 - **indexing**: resolve the block, fetch headers (request block .. anchor) and
   ``eth_getProof`` for every read the feature spec needs, verify everything and cache
@@ -15,9 +16,10 @@ one transaction), so a stage interrupted anywhere is simply run again:
   proven and signed scores are compared (proof of sampling).
 - **posting**: ``RiskOracle.submit`` through the exactly-once protocol of ``posting``.
 
-Before signing, proving and posting, the anchor block is checked against the node: if
-it was reorged away, the job's outputs are dropped and it goes back to indexing, so
-nothing computed from an orphaned block is signed further or reaches a contract.
+Before signing, proving and posting (the rows with an ``on_reorg``), the anchor block is
+checked against the node: if it was reorged away, the job's outputs are dropped and it
+goes back to indexing, so nothing computed from an orphaned block is signed further or
+reaches a contract.
 """
 
 from __future__ import annotations
