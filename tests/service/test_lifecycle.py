@@ -112,24 +112,24 @@ def _edges(request: dict[str, Any], data: dict[str, Any]) -> dict[State, set[Sta
     return edges
 
 
+def _reachable(edges: dict[State, set[State]], start: State) -> set[State]:
+    seen, todo = {start}, [start]
+    while todo:
+        for after in edges[todo.pop()] - seen:
+            seen.add(after)
+            todo.append(after)
+    return seen
+
+
 def test_every_path_from_queued_ends_in_done_or_failed() -> None:
     for request, data in _requests():
         states = path(request, data)
         assert states[0] is State.QUEUED and states[-1] is State.DONE
         assert len(set(states)) == len(states)
         edges = _edges(request, data)
-        reachable, todo = {State.QUEUED}, [State.QUEUED]
-        while todo:
-            for after in edges[todo.pop()] - reachable:
-                reachable.add(after)
-                todo.append(after)
-        for state in reachable:  # from anywhere a job can get to, it can still finish
-            seen, todo = {state}, [state]
-            while todo:
-                for after in edges[todo.pop()] - seen:
-                    seen.add(after)
-                    todo.append(after)
-            assert seen & FINAL, f"{state} cannot reach a final state ({request}, {data})"
+        for state in _reachable(edges, State.QUEUED):  # wherever a job gets, it can finish
+            finals = _reachable(edges, state) & FINAL
+            assert finals, f"{state} cannot reach a final state ({request}, {data})"
             assert (state in FINAL) == (not edges[state])
 
 
