@@ -21,9 +21,9 @@ from web3.exceptions import ContractCustomError
 
 from coprocessor.cli.main import main
 from coprocessor.dev.devnet import DEFAULT_CHAIN_ID, AnvilNode, start_anvil, stop_pid
-from coprocessor.errors import ToolError
+from coprocessor.errors import ToolError, UserInputError, VerificationError
 from coprocessor.onchain import contracts, risc0_ethereum
-from coprocessor.zk import receipt_claim
+from coprocessor.zk import prover, receipt_claim, router_seal
 
 RECEIPT = risc0_ethereum.load_test_receipt()
 #: a real Groth16 verification needs ~230k; a seal off the curve burns all gas it is given
@@ -241,3 +241,94 @@ def test_networks_prints_the_generated_configs(capsys: pytest.CaptureFixture[str
     toml = risc0_ethereum.load_deployments()
     assert configs[42161]["router"] == toml["arbitrum-mainnet"].router
     assert configs[1]["groth16_selector"] == "0x" + RECEIPT.seal[:4].hex()
+
+
+# --------------------------------------------------------------- receipts to router seals
+
+
+def _groth16_receipt_doc(seal: bytes = RECEIPT.seal) -> dict[str, object]:
+    """The real test receipt in the form coproc-host writes a Groth16 receipt (only the
+    fields the on-chain path reads; ``seal_hex`` unprefixed, as the host writes it)."""
+    return {
+        "format": "coproc-receipt",
+        "version": 1,
+        "dev_mode": False,
+        "prover": "bonsai",
+        "receipt_kind": "groth16",
+        "image_id": "0x" + RECEIPT.image_id.hex(),
+        "journal_hex": RECEIPT.journal.hex(),
+        "claim_digest": "0x"
+        + receipt_claim.ok_claim_digest(
+            RECEIPT.image_id, hashlib.sha256(RECEIPT.journal).digest()
+        ).hex(),
+        "seal_hex": seal.hex(),
+    }
+
+
+@pytest.fixture(scope="module")
+def groth16_router(w3: Web3, groth16: Contract) -> Contract:
+    owner = w3.eth.accounts[0]
+    router = contracts.deploy(w3, "RiscZeroVerifierRouter", owner)
+    selector = groth16.functions.SELECTOR().call()
+    tx = router.functions.addVerifier(selector, groth16.address).transact({"from": owner})
+    assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    return router
+
+
+def test_groth16_receipt_seal_accepted_by_the_router(w3: Web3, groth16_router: Contract) -> None:
+    doc = _groth16_receipt_doc()
+    seal = router_seal.router_seal(doc)
+    assert seal == RECEIPT.seal
+    image = bytes.fromhex(str(doc["image_id"])[2:])
+    groth16_router.functions.verify(seal, image, router_seal.journal_digest(doc)).call(
+        {"gas": VERIFY_GAS}
+    )
+
+
+def test_router_seal_refusals() -> None:
+    unpublished = b"\x01\x02\x03\x04" + RECEIPT.seal[4:]
+    with pytest.raises(VerificationError, match="selector 0x01020304 is no published"):
+        router_seal.router_seal(_groth16_receipt_doc(unpublished))
+    with pytest.raises(VerificationError, match="259 bytes, not 260"):
+        router_seal.router_seal(_groth16_receipt_doc(RECEIPT.seal[:-1]))
+    composite = dict(_groth16_receipt_doc(), receipt_kind="composite", seal_hex=None)
+    with pytest.raises(UserInputError, match="composite receipt has no on-chain form"):
+        router_seal.router_seal(composite)
+    dev = receipt_claim.dev_seal(RECEIPT.image_id, RECEIPT.journal)
+    fake = dict(_groth16_receipt_doc(), receipt_kind="fake", seal_hex=dev.hex())
+    assert router_seal.router_seal(fake) == dev
+    fake["journal_hex"] = (RECEIPT.journal + b"!").hex()
+    with pytest.raises(VerificationError, match="dev seal is not"):
+        router_seal.router_seal(fake)
+
+
+def test_prove_groth16_prints_the_router_seal(
+    w3: Web3,
+    groth16_router: Contract,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`coproc prove --receipt-kind groth16` with coproc-host's answer stood in by the real
+    test receipt in the host's form (a real remote Groth16 proof of our guest needs a
+    prover this machine cannot reach): the printed router_seal verifies on anvil."""
+    asked: list[str] = []
+
+    def fake_prove(request: object, out: str, **kw: object) -> dict[str, object]:
+        asked.append(str(kw["receipt_kind"]))
+        doc = _groth16_receipt_doc()
+        Path(out).write_text(json.dumps(doc))
+        return dict(doc, receipt_file=str(out))
+
+    monkeypatch.setattr(prover, "prove", fake_prove)
+    out = tmp_path / "receipt.json"
+    argv = ["prove", "--bundle", "b", "--model", "m", "--spec", "s", "--subject", "0x" + "11" * 20]
+    argv += ["--out", str(out), "--receipt-kind", "groth16", "--no-record", "--quiet"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert asked == ["groth16"]
+    seal = bytes.fromhex(summary["router_seal"][2:])
+    assert seal[:4] == risc0_ethereum.production_chains()[ARBITRUM_ONE].latest().selector
+    groth16_router.functions.verify(
+        seal, RECEIPT.image_id, hashlib.sha256(RECEIPT.journal).digest()
+    ).call({"gas": VERIFY_GAS})

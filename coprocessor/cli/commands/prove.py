@@ -11,7 +11,7 @@ from typing import Any
 from coprocessor.chain.hexutil import parse_address
 from coprocessor.errors import VerificationError
 from coprocessor.paths import data_dir
-from coprocessor.zk import prover, receipt_store
+from coprocessor.zk import prover, receipt_store, router_seal
 
 
 def register(subparsers: Any) -> None:
@@ -41,7 +41,8 @@ def register(subparsers: Any) -> None:
         "--receipt-kind",
         choices=("composite", "succinct", "groth16"),
         default="composite",
-        help="composite works locally; succinct/groth16 need a remote (Bonsai) prover",
+        help="composite works locally; succinct/groth16 need a remote (Bonsai) prover; "
+        "groth16 (and --dev) receipts also print router_seal, the seal RISC Zero's router takes",
     )
     p.add_argument("--timeout", type=float, default=prover.PROVE_TIMEOUT, help="seconds")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -96,6 +97,9 @@ def cmd_prove(args: argparse.Namespace) -> int:
         on_progress=None if args.quiet else _progress,
     )
     summary["image_id_matches_spec"] = summary.get("image_id") == prover.committed_image_id()
+    if args.receipt_kind == "groth16" or summary.get("receipt_kind") == "fake":
+        # what RISC Zero's router (RiskOracle.submit) takes, checked: selector ‖ seal
+        summary["router_seal"] = "0x" + router_seal.router_seal(summary, str(args.out)).hex()
     if not args.no_record:
         store = receipt_store.open_default(data_dir(args.data_dir))
         try:
