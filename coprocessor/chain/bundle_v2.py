@@ -101,21 +101,25 @@ class VerifiedBundleV2(VerifiedBundle):
 
 def _nonneg_int(value: object, where: str) -> int:
     if type(value) is not int or value < 0:
-        raise UserInputError(f"{where}: expected a non-negative integer")
+        raise UserInputError(f"{where}: expected a non-negative integer", rule="v2_hops_shape")
     return value
 
 
 def _parse_hops(raw: object) -> tuple[tuple[int, int], ...]:
     if not isinstance(raw, list):
-        raise UserInputError("bundle.hops: expected a list")
+        raise UserInputError("bundle.hops: expected a list", rule="v2_hops_shape")
     hops: list[tuple[int, int]] = []
     for i, item in enumerate(raw):
         where = f"bundle.hops[{i}]"
         if not isinstance(item, Mapping) or set(item) != {"from", "to"}:
-            raise UserInputError(f"{where}: expected an object with exactly 'from' and 'to'")
+            raise UserInputError(
+                f"{where}: expected an object with exactly 'from' and 'to'", rule="v2_hops_shape"
+            )
         hop = (_nonneg_int(item["from"], f"{where}.from"), _nonneg_int(item["to"], f"{where}.to"))
         if hops and hop[1] <= hops[-1][1]:
-            raise UserInputError(f"{where}: hops are not strictly ascending by 'to'")
+            raise UserInputError(
+                f"{where}: hops are not strictly ascending by 'to'", rule="v2_hops_shape"
+            )
         hops.append(hop)
     return tuple(hops)
 
@@ -123,14 +127,16 @@ def _parse_hops(raw: object) -> tuple[tuple[int, int], ...]:
 def parse_bundle_v2(obj: object) -> BundleV2:
     """Parse v2 JSON strictly: the v1 parts by the v1 parser, then the hops."""
     if not isinstance(obj, Mapping):
-        raise UserInputError("bundle: expected a JSON object")
+        raise UserInputError("bundle: expected a JSON object", rule="bundle_types")
     if type(obj.get("version")) is not int or obj.get("version") != VERSION:
-        raise UserInputError(f"bundle: version {obj.get('version')!r} is not {VERSION}")
+        raise UserInputError(
+            f"bundle: version {obj.get('version')!r} is not {VERSION}", rule="bundle_version"
+        )
     unknown = sorted(set(obj) - set(_TOP_KEYS))
     if unknown:
-        raise UserInputError(f"bundle: unknown key {unknown[0]!r}")
+        raise UserInputError(f"bundle: unknown key {unknown[0]!r}", rule="bundle_keys")
     if "hops" not in obj:
-        raise UserInputError("bundle: missing field 'hops'")
+        raise UserInputError("bundle: missing field 'hops'", rule="bundle_keys")
     v1_view = {k: v for k, v in obj.items() if k != "hops"}
     v1_view["version"] = 1
     return BundleV2(base=parse_bundle(v1_view), hops=_parse_hops(obj["hops"]))
@@ -140,7 +146,7 @@ def bundle_version(obj: object) -> int:
     """The version a bundle object states (1 or 2); anything else is refused."""
     version = obj.get("version") if isinstance(obj, Mapping) else None
     if type(version) is not int or version not in (1, 2):
-        raise UserInputError(f"bundle: unsupported version {version!r}")
+        raise UserInputError(f"bundle: unsupported version {version!r}", rule="bundle_version")
     return version
 
 
@@ -163,7 +169,7 @@ def load_any_bundle(path: str | Path) -> Bundle | BundleV2:
 def _headers(bundle: Bundle) -> dict[int, Header]:
     """Rule 1b.1: strictly ascending block numbers; the last is the anchor."""
     if not bundle.headers:
-        raise VerificationError("bundle: no headers")
+        raise VerificationError("bundle: no headers", rule="bundle_headers")
     headers: dict[int, Header] = {}
     previous = -1
     for i, raw in enumerate(bundle.headers):
@@ -171,7 +177,8 @@ def _headers(bundle: Bundle) -> dict[int, Header]:
         if header.number <= previous:
             raise VerificationError(
                 f"headers[{i}]: block {header.number} after block {previous} "
-                "(numbers must be strictly ascending)"
+                "(numbers must be strictly ascending)",
+                rule="v2_headers_ascending",
             )
         previous = header.number
         headers[header.number] = header
@@ -179,11 +186,13 @@ def _headers(bundle: Bundle) -> dict[int, Header]:
     if anchor.hash != bundle.anchor_hash:
         raise VerificationError(
             f"anchor: hash of the last header {hexstr(anchor.hash)} != anchor.hash "
-            f"{hexstr(bundle.anchor_hash)}"
+            f"{hexstr(bundle.anchor_hash)}",
+            rule="anchor_hash",
         )
     if anchor.number != bundle.anchor_number:
         raise VerificationError(
-            f"anchor: the last header is block {anchor.number}, not {bundle.anchor_number}"
+            f"anchor: the last header is block {anchor.number}, not {bundle.anchor_number}",
+            rule="anchor_number",
         )
     return headers
 
@@ -253,16 +262,20 @@ def _verify_reads(bundle: Bundle, headers: Mapping[int, Header], pool: NodePool)
         where = f"accounts[{i}] ({hexstr(read.address)} @ {read.block})"
         header = headers.get(read.block)
         if header is None:
-            raise VerificationError(f"{where}: block {read.block} is not among the headers")
+            raise VerificationError(
+                f"{where}: block {read.block} is not among the headers", rule="read_block"
+            )
         if (read.block, read.address) in seen_reads:
-            raise VerificationError(f"{where}: duplicate read")
+            raise VerificationError(f"{where}: duplicate read", rule="read_unique")
         seen_reads.add((read.block, read.address))
         leaf = pool.get(header.state_root, read.key, f"{where} account proof")
         proven = decode_account(leaf, where) if leaf is not None else None
         if proven != read.account:
-            raise VerificationError(f"{where}: claimed account differs from the proven one")
+            raise VerificationError(
+                f"{where}: claimed account differs from the proven one", rule="account_proven"
+            )
         if len({s.slot for s in read.storage}) != len(read.storage):
-            raise VerificationError(f"{where}: duplicate slot")
+            raise VerificationError(f"{where}: duplicate slot", rule="slot_unique")
         for slot_read in read.storage:
             swhere = f"{where} slot {hexstr(slot_read.slot)}"
             value = 0
@@ -271,7 +284,8 @@ def _verify_reads(bundle: Bundle, headers: Mapping[int, Header], pool: NodePool)
                 value = decode_storage_value(leaf, swhere)
             if value != slot_read.value:
                 raise VerificationError(
-                    f"{swhere}: claimed value {hex(slot_read.value)} != proven {hex(value)}"
+                    f"{swhere}: claimed value {hex(slot_read.value)} != proven {hex(value)}",
+                    rule="storage_proven",
                 )
 
 
@@ -284,7 +298,8 @@ def _pool(nodes: Sequence[bytes]) -> tuple[NodePool, tuple[bytes, ...]]:
         digest = pool.add(node)
         if digest <= previous:
             raise VerificationError(
-                f"nodes[{i}]: pool not strictly ascending by keccak256 (duplicate or out of order)"
+                f"nodes[{i}]: pool not strictly ascending by keccak256 (duplicate or out of order)",
+                rule="nodes_ascending",
             )
         digests.append(digest)
         previous = digest
@@ -308,7 +323,8 @@ def verify_bundle_v2(
     unused = pool.unused()
     if unused:
         raise VerificationError(
-            f"nodes: {len(unused)} node(s) not used by any proof, first {hexstr(unused[0])}"
+            f"nodes: {len(unused)} node(s) not used by any proof, first {hexstr(unused[0])}",
+            rule="nodes_used",
         )
     return VerifiedBundleV2(
         bundle=base, headers=tuple(headers.values()), node_hashes=digests, hops=bundle.hops

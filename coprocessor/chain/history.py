@@ -50,13 +50,17 @@ RULES = (
 
 
 class HistoryRuleError(VerificationError):
-    """A hop breaks one of :data:`RULES`; ``history_rule`` names it and the message
-    starts with it in brackets."""
+    """A hop breaks one of :data:`RULES` (codes in spec/rule_codes.json, ``V0xx``)."""
 
     def __init__(self, rule: str, message: str) -> None:
         assert rule in RULES, rule
-        super().__init__(f"[{rule}] {message}")
-        self.history_rule = rule
+        super().__init__(message, rule=rule)
+
+    @property
+    def history_rule(self) -> str:
+        """The rule's name."""
+        assert self.rule is not None
+        return self.rule
 
 
 def activation(chain_id: int) -> int | None:

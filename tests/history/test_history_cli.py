@@ -13,6 +13,7 @@ from coprocessor.chain.hexutil import hexstr
 from coprocessor.chain.history import HISTORY_ADDRESS
 from coprocessor.cli.main import main
 from coprocessor.dev.devnet import AnvilNode, rpc_call
+from coprocessor.errors import rule_code
 
 CONTRACT = "0x00000000000000000000000000000000c0ffee14"
 
@@ -59,7 +60,7 @@ def test_index_with_an_anchor_writes_a_v2_bundle(
     bad = dict(bundle, hops=[])
     out.write_text(json.dumps(bad))
     code, text = _coproc(tmp_path, capsys, "verify-bundle", str(out))
-    assert code == 1 and "[hop_tied]" in text and "Traceback" not in text
+    assert code == 1 and f"[{rule_code('hop_tied')}]" in text and "Traceback" not in text
 
 
 def test_anchor_errors_are_one_line(
