@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from coprocessor.errors import StoreError
+from coprocessor.sqlite import connect as sqlite_connect
 
 SCHEMA_VERSION = 1
 FILENAME = "bridge.sqlite"
@@ -84,10 +85,7 @@ class BridgeStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db = sqlite_connect(self.path)
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable SQLite file ({exc})") from None

@@ -7,12 +7,11 @@ applies every rule of the format; anything that does not verify raises
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from coprocessor.chain.headers import Header, decode_header, verify_chain
 from coprocessor.chain.hexutil import hexstr, quantity, to_bytes, to_quantity
@@ -28,12 +27,14 @@ from coprocessor.chain.proofs import (
     parse_slot_key,
 )
 from coprocessor.errors import UserInputError, VerificationError
+from coprocessor.jsonfile import load_json
 
 FORMAT = "coproc-bundle"
 VERSION = 1
 #: nodes answer a proof in an empty trie with this node (RLP of ""); a walk from the
 #: empty root never loads it, so it must not enter the pool (it would be unused)
 EMPTY_TRIE_NODE = b"\x80"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -164,37 +165,14 @@ class VerifiedBundle:
 
 def _field(obj: Mapping[str, Any], key: str, where: str) -> Any:
     if key not in obj:
-        raise UserInputError(f"{where}: missing field {key!r}", rule="bundle_keys")
+        raise UserInputError(f"{where}: missing field {key!r}")
     return obj[key]
 
 
 def _int(value: object, where: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise UserInputError(f"{where}: expected a non-negative integer", rule="bundle_types")
+        raise UserInputError(f"{where}: expected a non-negative integer")
     return value
-
-
-def _type_error(where: str, expected: str) -> UserInputError:
-    return UserInputError(f"{where}: expected {expected}", rule="bundle_types")
-
-
-def _hex(value: object, where: str, size: int | None = None) -> bytes:
-    """``to_bytes`` under rule 6 (its errors carry the bundle_hex code)."""
-    try:
-        return to_bytes(value, where, size)
-    except UserInputError as exc:
-        raise UserInputError(exc.message, rule="bundle_hex") from None
-
-
-def _quantity(value: object, where: str) -> int:
-    """``to_quantity`` under rule 6, at most 256 bits."""
-    try:
-        number = to_quantity(value, where)
-    except UserInputError as exc:
-        raise UserInputError(exc.message, rule="bundle_hex") from None
-    if number >= 2**256:
-        raise UserInputError(f"{where}: more than 256 bits", rule="bundle_hex")
-    return number
 
 
 _TOP_KEYS = ("format", "version", "chain_id", "anchor", "headers", "accounts", "nodes")
@@ -206,7 +184,7 @@ def _known_keys(obj: Mapping[str, Any], keys: tuple[str, ...], where: str) -> No
     data no verification covers."""
     unknown = sorted(set(obj) - set(keys))
     if unknown:
-        raise UserInputError(f"{where}: unknown key {unknown[0]!r}", rule="bundle_keys")
+        raise UserInputError(f"{where}: unknown key {unknown[0]!r}")
 
 
 def _all_lowercase_hex(value: object) -> bool:
@@ -237,7 +215,7 @@ def _require_lowercase_hex(value: object, where: str) -> None:
         return  # else walk again, naming where
     if isinstance(value, str):
         if not value.startswith("0x") or value[2:].strip(_LOWER_HEX):
-            raise UserInputError(f"{where}: not lowercase 0x-hex: {value!r:.80}", rule="bundle_hex")
+            raise UserInputError(f"{where}: not lowercase 0x-hex: {value!r:.80}")
     elif isinstance(value, Mapping):
         for key, item in value.items():
             _require_lowercase_hex(item, f"{where}.{key}")
@@ -285,40 +263,40 @@ _STORAGE_KEYS = {"slot", "slot_hash", "value"}
 def parse_bundle(obj: object) -> Bundle:
     """Parse bundle JSON strictly (types, hex, sizes); check the redundant key hashes."""
     if not isinstance(obj, Mapping):
-        raise _type_error("bundle", "a JSON object")
+        raise UserInputError("bundle: expected a JSON object")
     if obj.get("format") != FORMAT:
-        raise UserInputError(
-            f"bundle: format is {obj.get('format')!r}, expected {FORMAT!r}", rule="bundle_format"
-        )
+        raise UserInputError(f"bundle: format is {obj.get('format')!r}, expected {FORMAT!r}")
     if type(obj.get("version")) is not int or obj.get("version") != VERSION:  # not true/1.0
-        raise UserInputError(
-            f"bundle: unsupported version {obj.get('version')!r}", rule="bundle_version"
-        )
+        raise UserInputError(f"bundle: unsupported version {obj.get('version')!r}")
     _require_lowercase_hex({k: v for k, v in obj.items() if k != "format"}, "bundle")
     _known_keys(obj, _TOP_KEYS, "bundle")
     anchor = _field(obj, "anchor", "bundle")
     if not isinstance(anchor, Mapping):
-        raise _type_error("bundle.anchor", "an object")
+        raise UserInputError("bundle.anchor: expected an object")
     _known_keys(anchor, ("number", "hash"), "bundle.anchor")
     headers = _field(obj, "headers", "bundle")
     accounts = _field(obj, "accounts", "bundle")
     nodes = _field(obj, "nodes", "bundle")
     for name, value in (("headers", headers), ("accounts", accounts), ("nodes", nodes)):
         if not isinstance(value, list):
-            raise _type_error(f"bundle.{name}", "a list")
+            raise UserInputError(f"bundle.{name}: expected a list")
     reads: list[AccountRead] = []
     for i, acc in enumerate(accounts):
         where = f"accounts[{i}]"
         if not isinstance(acc, Mapping):
-            raise _type_error(where, "an object")
+            raise UserInputError(f"{where}: expected an object")
         _known_keys(acc, ("block", "address", "address_hash", "account", "storage"), where)
-        address = _hex(_field(acc, "address", where), f"{where}.address", 20)
-        address_hash = _hex(_field(acc, "address_hash", where), f"{where}.address_hash", 32)
+        address = to_bytes(_field(acc, "address", where), f"{where}.address", 20)
+        address_hash = to_bytes(_field(acc, "address_hash", where), f"{where}.address_hash", 32)
         raw_account = _field(acc, "account", where)
-        account = None if raw_account is None else _account(raw_account, f"{where}.account")
+        if isinstance(raw_account, Mapping):
+            _known_keys(raw_account, _ACCOUNT_KEYS, f"{where}.account")
+        account = (
+            None if raw_account is None else Account.from_json(raw_account, f"{where}.account")
+        )
         storage_list = _field(acc, "storage", where)
         if not isinstance(storage_list, list):
-            raise _type_error(f"{where}.storage", "a list")
+            raise UserInputError(f"{where}.storage: expected a list")
         storage: list[StorageRead] = []
         for j, entry in enumerate(storage_list):
             fast = _storage_fast(entry)
@@ -327,16 +305,16 @@ def parse_bundle(obj: object) -> Bundle:
                 continue
             swhere = f"{where}.storage[{j}]"
             if not isinstance(entry, Mapping):
-                raise _type_error(swhere, "an object")
+                raise UserInputError(f"{swhere}: expected an object")
             _known_keys(entry, ("slot", "slot_hash", "value"), swhere)
-            slot = _hex(_field(entry, "slot", swhere), f"{swhere}.slot", 32)
-            slot_hash = _hex(_field(entry, "slot_hash", swhere), f"{swhere}.slot_hash", 32)
-            value = _quantity(_field(entry, "value", swhere), f"{swhere}.value")
+            slot = to_bytes(_field(entry, "slot", swhere), f"{swhere}.slot", 32)
+            slot_hash = to_bytes(_field(entry, "slot_hash", swhere), f"{swhere}.slot_hash", 32)
+            value = to_quantity(_field(entry, "value", swhere), f"{swhere}.value")
+            if value >= 2**256:
+                raise UserInputError(f"{swhere}.value: more than 256 bits")
             slot_read = StorageRead(slot=slot, value=value)
             if slot_hash != slot_read.key:
-                raise VerificationError(
-                    f"{swhere}: slot_hash is not keccak256(slot)", rule="slot_hash"
-                )
+                raise VerificationError(f"{swhere}: slot_hash is not keccak256(slot)")
             storage.append(slot_read)
         read = AccountRead(
             block=_int(_field(acc, "block", where), f"{where}.block"),
@@ -345,34 +323,19 @@ def parse_bundle(obj: object) -> Bundle:
             storage=tuple(storage),
         )
         if address_hash != read.key:
-            raise VerificationError(
-                f"{where}: address_hash is not keccak256(address)", rule="address_hash"
-            )
+            raise VerificationError(f"{where}: address_hash is not keccak256(address)")
         reads.append(read)
     chain_id = _int(_field(obj, "chain_id", "bundle"), "bundle.chain_id")
     if chain_id >= 2**64:  # journal v1 commits it as uint64 (formats.md §1 rule 5)
-        raise UserInputError("bundle.chain_id: must be below 2^64", rule="bundle_chain_id")
+        raise UserInputError("bundle.chain_id: must be below 2^64")
     return Bundle(
         chain_id=chain_id,
         anchor_number=_int(_field(anchor, "number", "bundle.anchor"), "bundle.anchor.number"),
-        anchor_hash=_hex(_field(anchor, "hash", "bundle.anchor"), "bundle.anchor.hash", 32),
+        anchor_hash=to_bytes(_field(anchor, "hash", "bundle.anchor"), "bundle.anchor.hash", 32),
         headers=_hex_list(headers)
-        or tuple(_hex(h, f"headers[{i}]") for i, h in enumerate(headers)),
+        or tuple(to_bytes(h, f"headers[{i}]") for i, h in enumerate(headers)),
         accounts=tuple(reads),
-        nodes=_hex_list(nodes) or tuple(_hex(n, f"nodes[{i}]") for i, n in enumerate(nodes)),
-    )
-
-
-def _account(raw: object, where: str) -> Account:
-    """The claimed account of a read (rule 2's ``account``, not null)."""
-    if not isinstance(raw, Mapping):
-        raise _type_error(where, "an object")
-    _known_keys(raw, _ACCOUNT_KEYS, where)
-    return Account(
-        nonce=_quantity(_field(raw, "nonce", where), f"{where}.nonce"),
-        balance=_quantity(_field(raw, "balance", where), f"{where}.balance"),
-        storage_root=_hex(_field(raw, "storage_root", where), f"{where}.storage_root", 32),
-        code_hash=_hex(_field(raw, "code_hash", where), f"{where}.code_hash", 32),
+        nodes=_hex_list(nodes) or tuple(to_bytes(n, f"nodes[{i}]") for i, n in enumerate(nodes)),
     )
 
 
@@ -394,20 +357,18 @@ def verify_bundle(
     if not isinstance(bundle, Bundle):
         bundle = parse_bundle(bundle)
     if not bundle.headers:
-        raise VerificationError("bundle: no headers", rule="bundle_headers")
+        raise VerificationError("bundle: no headers")
     headers = tuple(decode_header(raw, f"headers[{i}]") for i, raw in enumerate(bundle.headers))
     verify_chain(headers)
     anchor = headers[-1]
     if anchor.hash != bundle.anchor_hash:
         raise VerificationError(
             f"anchor: hash of the last header {hexstr(anchor.hash)} != anchor.hash "
-            f"{hexstr(bundle.anchor_hash)}",
-            rule="anchor_hash",
+            f"{hexstr(bundle.anchor_hash)}"
         )
     if anchor.number != bundle.anchor_number:
         raise VerificationError(
-            f"anchor: the last header is block {anchor.number}, not {bundle.anchor_number}",
-            rule="anchor_number",
+            f"anchor: the last header is block {anchor.number}, not {bundle.anchor_number}"
         )
     by_number = {h.number: h for h in headers}
 
@@ -419,8 +380,7 @@ def verify_bundle(
         digests.append(digest)
         if digest <= previous:
             raise VerificationError(
-                f"nodes[{i}]: pool not strictly ascending by keccak256 (duplicate or out of order)",
-                rule="nodes_ascending",
+                f"nodes[{i}]: pool not strictly ascending by keccak256 (duplicate or out of order)"
             )
         previous = digest
 
@@ -429,23 +389,19 @@ def verify_bundle(
         where = f"accounts[{i}] ({hexstr(read.address)} @ {read.block})"
         header = by_number.get(read.block)
         if header is None:
-            raise VerificationError(
-                f"{where}: block {read.block} is not among the headers", rule="read_block"
-            )
+            raise VerificationError(f"{where}: block {read.block} is not among the headers")
         if (read.block, read.address) in seen_reads:
-            raise VerificationError(f"{where}: duplicate read", rule="read_unique")
+            raise VerificationError(f"{where}: duplicate read")
         seen_reads.add((read.block, read.address))
         leaf = pool.get(header.state_root, read.key, f"{where} account proof")
         proven = decode_account(leaf, where) if leaf is not None else None
         if proven != read.account:
-            raise VerificationError(
-                f"{where}: claimed account differs from the proven one", rule="account_proven"
-            )
+            raise VerificationError(f"{where}: claimed account differs from the proven one")
         seen_slots: set[bytes] = set()
         for slot_read in read.storage:
             swhere = f"{where} slot {hexstr(slot_read.slot)}"
             if slot_read.slot in seen_slots:
-                raise VerificationError(f"{swhere}: duplicate slot", rule="slot_unique")
+                raise VerificationError(f"{swhere}: duplicate slot")
             seen_slots.add(slot_read.slot)
             if proven is None:
                 value = 0
@@ -455,14 +411,12 @@ def verify_bundle(
                 )
             if value != slot_read.value:
                 raise VerificationError(
-                    f"{swhere}: claimed value {hex(slot_read.value)} != proven {hex(value)}",
-                    rule="storage_proven",
+                    f"{swhere}: claimed value {hex(slot_read.value)} != proven {hex(value)}"
                 )
     unused = pool.unused()
     if unused:
         raise VerificationError(
-            f"nodes: {len(unused)} node(s) not used by any proof, first {hexstr(unused[0])}",
-            rule="nodes_used",
+            f"nodes: {len(unused)} node(s) not used by any proof, first {hexstr(unused[0])}"
         )
     return VerifiedBundle(bundle=bundle, headers=headers, node_hashes=tuple(digests))
 
@@ -497,6 +451,81 @@ def proven_account(
     return address, account, where
 
 
+#: How one ``eth_getProof`` answer's storage proofs become reads, the step where the
+#: Python and native builders differ. Called with the answer's index, the answer,
+#: where it is (for messages) and the node pool, or ``None`` when the account is
+#: absent (an absent account has no storage trie to prove, so no node of it enters
+#: the pool). Returns the reads sorted by slot and what the builder keeps beside them.
+StorageStep = Callable[
+    [int, ProofAtBlock, str, NodePool | None], tuple[tuple[StorageRead, ...], _T]
+]
+
+
+@dataclass(frozen=True)
+class Assembled(Generic[_T]):
+    """A bundle as assembled, before verification, with what verifying it reuses."""
+
+    bundle: Bundle
+    headers: tuple[Header, ...]
+    pool: NodePool
+    #: ``pool.nodes`` keys in bundle order (sorted)
+    digests: tuple[bytes, ...]
+    #: per account read, in bundle order: what the storage step returned beside it
+    extras: tuple[_T, ...]
+
+
+def pool_hex_nodes(pool: NodePool, seen: set[str], nodes: Iterable[str], what: str) -> None:
+    """Add hex proof nodes to ``pool``, each distinct string once (proofs of one
+    contract repeat their upper nodes); the empty-trie node never enters."""
+    for node in nodes:
+        if node not in seen:
+            seen.add(node)
+            raw = to_bytes(node, what)
+            if raw != EMPTY_TRIE_NODE:
+                pool.add(raw)
+
+
+def assemble_bundle(
+    chain_id: int,
+    raws: Sequence[bytes],
+    items: Sequence[ProofAtBlock],
+    storage_step: StorageStep[_T],
+) -> Assembled[_T]:
+    """The loop both builders share: headers decoded and linked (a broken chain is the
+    first thing to report), every account proof node pooled, each answer's account
+    proven from its block's state root, its storage read by ``storage_step``, reads
+    sorted by (block, address) and nodes by hash. Nothing is verified beyond the
+    account walks: the caller verifies the bundle."""
+    if not raws:
+        raise UserInputError("a bundle needs at least one header")
+    headers = tuple(decode_header(raw, f"headers[{i}]") for i, raw in enumerate(raws))
+    verify_chain(headers)
+    by_number = {h.number: h for h in headers}
+    pool = NodePool()
+    seen: set[str] = set()
+    for item in items:
+        pool_hex_nodes(pool, seen, item.response.get("accountProof", []), "accountProof")
+    reads: list[tuple[AccountRead, _T]] = []
+    for index, item in enumerate(items):
+        header = by_number.get(item.block)
+        if header is None:
+            raise UserInputError(f"proof for block {item.block}, which is not among the headers")
+        address, account, where = proven_account(pool, header.state_root, item)
+        storage, extra = storage_step(index, item, where, pool if account is not None else None)
+        reads.append((AccountRead(item.block, address, account, storage), extra))
+    reads.sort(key=lambda r: (r[0].block, r[0].address))
+    digests = tuple(sorted(pool.nodes))
+    bundle = Bundle(
+        chain_id=chain_id,
+        anchor_number=headers[-1].number,
+        anchor_hash=headers[-1].hash,
+        headers=tuple(raws),
+        accounts=tuple(read for read, _ in reads),
+        nodes=tuple(map(pool.nodes.__getitem__, digests)),
+    )
+    return Assembled(bundle, headers, pool, digests, tuple(extra for _, extra in reads))
+
+
 def build_bundle(
     chain_id: int,
     headers: Sequence[bytes],
@@ -509,64 +538,40 @@ def build_bundle(
     the node's claims become the bundle's claims, which verification then checks.
     Whether an account exists is read from the proof itself (a node's zero-valued
     claim cannot tell an absent account from an empty one)."""
-    if not headers:
-        raise UserInputError("a bundle needs at least one header")
-    decoded = [decode_header(raw, f"headers[{i}]") for i, raw in enumerate(headers)]
-    verify_chain(decoded)  # before any proof: a broken chain is the first thing to report
-    by_number = {h.number: h for h in decoded}
-    items = list(proofs)
-    pool = NodePool()
-    seen: set[str] = set()  # proofs of one contract repeat their upper nodes
+    seen: set[str] = set()  # storage proofs of one contract repeat their upper nodes
 
-    def add(nodes: Iterable[str], what: str) -> None:
-        for node in nodes:
-            if node not in seen:
-                seen.add(node)
-                raw = to_bytes(node, what)
-                if raw != EMPTY_TRIE_NODE:
-                    pool.add(raw)
-
-    for item in items:
-        add(item.response.get("accountProof", []), "accountProof")
-    reads: list[AccountRead] = []
-    for item in items:
-        header = by_number.get(item.block)
-        if header is None:
-            raise UserInputError(f"proof for block {item.block}, which is not among the headers")
-        response = item.response
-        address, account, where = proven_account(pool, header.state_root, item)
-        storage = []
-        for j, entry in enumerate(response.get("storageProof", [])):
+    def storage(
+        _index: int, item: ProofAtBlock, where: str, pool: NodePool | None
+    ) -> tuple[tuple[StorageRead, ...], None]:
+        reads = []
+        for j, entry in enumerate(item.response.get("storageProof", [])):
             slot = parse_slot_key(entry.get("key"), f"{where} storageProof[{j}].key")
             value = claimed_int(entry.get("value"), f"{where} storageProof[{j}].value")
-            storage.append(StorageRead(slot=slot, value=value))
-            if account is not None:  # an absent account has no storage trie to prove
-                add(entry.get("proof", []), "storageProof")
-        storage.sort(key=lambda s: s.slot)
-        reads.append(AccountRead(item.block, address, account, tuple(storage)))
-    reads.sort(key=lambda r: (r.block, r.address))
+            reads.append(StorageRead(slot=slot, value=value))
+            if pool is not None:
+                pool_hex_nodes(pool, seen, entry.get("proof", []), "storageProof")
+        reads.sort(key=lambda s: s.slot)
+        return tuple(reads), None
+
     # Every node goes in; verify_bundle rejects the bundle if one is not on a walked
     # path (a node that sends more than the path is lying, not quirky).
-    bundle = Bundle(
-        chain_id=chain_id,
-        anchor_number=decoded[-1].number,
-        anchor_hash=decoded[-1].hash,
-        headers=tuple(headers),
-        accounts=tuple(reads),
-        nodes=tuple(pool.nodes[d] for d in sorted(pool.nodes)),
-    )
-    return verify_bundle(bundle, _decoded=pool.decoded)
+    assembled = assemble_bundle(chain_id, headers, list(proofs), storage)
+    return verify_bundle(assembled.bundle, _decoded=assembled.pool.decoded)
 
 
 __all__ = [
     "AccountRead",
+    "Assembled",
     "Bundle",
     "ProofAtBlock",
     "StorageRead",
+    "StorageStep",
     "VerifiedBundle",
+    "assemble_bundle",
     "build_bundle",
     "load_bundle",
     "parse_bundle",
     "parse_slot_key",
+    "pool_hex_nodes",
     "verify_bundle",
 ]

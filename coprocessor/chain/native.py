@@ -28,12 +28,11 @@ from coprocessor.chain.bundle import (
     ProofAtBlock,
     StorageRead,
     VerifiedBundle,
+    assemble_bundle,
     build_bundle,
-    proven_account,
     verify_bundle,
 )
 from coprocessor.chain.headers import Header, decode_header, verify_chain
-from coprocessor.chain.hexutil import to_bytes
 from coprocessor.chain.mpt import NodePool
 from coprocessor.errors import CoprocessorError, UserInputError, VerificationError
 
@@ -228,55 +227,33 @@ def assemble(
     items: list[ProofAtBlock],
     parsed: Sequence[ParsedStorage] | None = None,
 ) -> tuple[Bundle, tuple[Header, ...], tuple[bytes, ...], list[tuple[Any, ...]]]:
-    """Mirrors build_bundle step by step (see there for the why of each step).
-    ``parsed``, when given, holds each item's storage proofs already parsed
-    (:class:`ProofAssembler`)."""
-    if not raws:
-        raise UserInputError("a bundle needs at least one header")
-    headers = _headers(raws)
-    by_number = {h.number: h for h in headers}
-    pool = NodePool()
-    seen: set[str] = set()
-    for item in items:
-        for node in item.response.get("accountProof", []):
-            if node not in seen:
-                seen.add(node)
-                raw = to_bytes(node, "accountProof")
-                if raw != b"\x80":
-                    pool.add(raw)
-    reads: list[tuple[AccountRead, list[Any]]] = []
-    for item in items:
-        header = by_number.get(item.block)
-        if header is None:
-            raise UserInputError(f"proof for block {item.block}, which is not among the headers")
-        response = item.response
-        address, account, _where = proven_account(pool, header.state_root, item)
+    """build_bundle's loop (:func:`~coprocessor.chain.bundle.assemble_bundle`) with
+    storage proofs parsed and hashed in bulk by the extension. ``parsed``, when
+    given, holds each item's storage proofs already parsed (:class:`ProofAssembler`)."""
+
+    def storage(
+        index: int, item: ProofAtBlock, _where: str, pool: NodePool | None
+    ) -> tuple[tuple[StorageRead, ...], list[Any]]:
         if parsed is not None:
-            claims, storage, storage_nodes = parsed[len(reads)]
-            if account is not None:  # an absent account has no storage trie to prove
+            claims, reads, storage_nodes = parsed[index]
+            if pool is not None:
                 pool.nodes.update(storage_nodes)
-        else:
-            entries = response.get("storageProof", [])
-            if not isinstance(entries, list):
-                raise NativeUnsupported
-            try:
-                claims = mod.storage_claims(entries, pool.nodes if account is not None else None)
-            except mod.InputError:
-                raise NativeUnsupported from None
-            storage = storage_reads(claims)
-        reads.append((AccountRead(item.block, address, account, storage), claims))
-    reads.sort(key=lambda r: (r[0].block, r[0].address))
-    digests = sorted(pool.nodes)
-    bundle = Bundle(
-        chain_id=chain_id,
-        anchor_number=headers[-1].number,
-        anchor_hash=headers[-1].hash,
-        headers=tuple(raws),
-        accounts=tuple(read for read, _ in reads),
-        nodes=tuple(map(pool.nodes.__getitem__, digests)),
-    )
-    parts = [_read_parts(read, claims) for read, claims in reads]
-    return bundle, headers, tuple(digests), parts
+            return reads, claims
+        entries = item.response.get("storageProof", [])
+        if not isinstance(entries, list):
+            raise NativeUnsupported
+        try:
+            claims = mod.storage_claims(entries, pool.nodes if pool is not None else None)
+        except mod.InputError:
+            raise NativeUnsupported from None
+        return storage_reads(claims), claims
+
+    done = assemble_bundle(chain_id, raws, items, storage)
+    parts = [
+        _read_parts(read, claims)
+        for read, claims in zip(done.bundle.accounts, done.extras, strict=True)
+    ]
+    return done.bundle, done.headers, done.digests, parts
 
 
 __all__ = [

@@ -30,6 +30,7 @@ from coprocessor.chain.bundle import Bundle, StorageRead, VerifiedBundle
 from coprocessor.chain.headers import Header, decode_header
 from coprocessor.chain.hexutil import hexstr
 from coprocessor.errors import StoreError
+from coprocessor.sqlite import connect as sqlite_connect
 
 if TYPE_CHECKING:
     from coprocessor.chain.native import Pending
@@ -168,10 +169,7 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
+            conn = sqlite_connect(self.path)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable SQLite file ({exc})") from None
         self.db = sqlite_utils.Database(conn)

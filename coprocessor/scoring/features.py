@@ -22,6 +22,7 @@ from coprocessor.chain.slots import (
     slot_bytes,
 )
 from coprocessor.errors import UserInputError
+from coprocessor.jsonfile import load_json
 from coprocessor.scoring.models.fixedpoint import (
     INT32_MAX,
     INT32_MIN,
@@ -230,19 +231,7 @@ def normalize(obj: object) -> Spec:
 
 def load(path: str | Path) -> Spec:
     """Read, validate and normalize a spec file."""
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise UserInputError(f"cannot read feature spec {path}: {exc.strerror}") from None
-    try:
-        obj = json.loads(text, parse_float=_no_float, parse_constant=_no_float)
-    except ValueError as exc:
-        raise UserInputError(f"feature spec {path}: not valid JSON: {exc}") from None
-    return normalize(obj)
-
-
-def _no_float(text: str) -> object:
-    raise UserInputError(f"feature spec: only integers are allowed, got {text!r:.40}")
+    return normalize(load_json(path, "feature spec", integers_only=True))
 
 
 def canonical_bytes(spec: Spec) -> bytes:

@@ -4,12 +4,12 @@ and the poster key come from the environment (names configurable)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from coprocessor.errors import UserInputError
+from coprocessor.jsonfile import load_json
 from coprocessor.paths import REPO_ROOT
 
 
@@ -101,14 +101,7 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     """Read the JSON file (if given) and apply ``overrides``; types are checked."""
     raw: dict[str, Any] = {}
     if path is not None:
-        try:
-            raw = json.loads(Path(path).read_text())
-        except OSError as exc:
-            raise UserInputError(f"config {path}: {exc.strerror}") from None
-        except json.JSONDecodeError as exc:
-            raise UserInputError(
-                f"config {path}: not JSON: {exc.msg} at line {exc.lineno}"
-            ) from None
+        raw = load_json(path, "config")
         if not isinstance(raw, dict):
             raise UserInputError(f"config {path}: expected a JSON object")
     raw.update(overrides or {})

@@ -30,6 +30,7 @@ from typing import Any
 
 from coprocessor.errors import CoprocessorError, StoreError
 from coprocessor.service.lifecycle import ACTIVE, FINAL, State, row_of
+from coprocessor.sqlite import connect as sqlite_connect
 
 STATES = tuple(State)
 SCHEMA_VERSION = 1
@@ -143,12 +144,7 @@ class JobDB:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.conn = sqlite3.connect(
-                str(self.path), timeout=30, isolation_level=None, check_same_thread=False
-            )
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute("PRAGMA busy_timeout=30000")
+            self.conn = sqlite_connect(self.path, shared_across_threads=True)
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"service database {self.path}: {exc}") from None

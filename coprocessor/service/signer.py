@@ -11,6 +11,7 @@ from pathlib import Path
 from eth_account import Account
 
 from coprocessor.errors import UserInputError
+from coprocessor.jsonfile import load_json
 from coprocessor.onchain import eip712
 
 
@@ -36,12 +37,7 @@ def load_keystore(path: str | Path, password_env: str) -> bytes:
     password = os.environ.get(password_env)
     if password is None:
         raise UserInputError(f"keystore password: environment variable {password_env} is not set")
-    try:
-        keystore = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise UserInputError(f"keystore {path}: {exc.strerror}") from None
-    except ValueError:
-        raise UserInputError(f"keystore {path}: not JSON") from None
+    keystore = load_json(path, "keystore")
     try:
         return bytes(Account.decrypt(keystore, password))
     except ValueError:

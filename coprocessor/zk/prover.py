@@ -28,6 +28,7 @@ from coprocessor.errors import (
     UserInputError,
     VerificationError,
 )
+from coprocessor.jsonfile import load_json
 from coprocessor.paths import REPO_ROOT
 
 IMAGE_ID_PATH = REPO_ROOT / "spec" / "image_id.json"
@@ -246,12 +247,7 @@ def prove_receipt(
 
 def load_receipt(path: str | Path) -> dict[str, Any]:
     """Read a receipt file (format ``coproc-receipt`` v1)."""
-    try:
-        doc = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise UserInputError(f"cannot read receipt {path}: {exc.strerror}") from None
-    except ValueError:
-        raise UserInputError(f"receipt {path}: not JSON") from None
+    doc = load_json(path, "receipt")
     if (
         not isinstance(doc, dict)
         or doc.get("format") != "coproc-receipt"

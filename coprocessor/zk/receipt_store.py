@@ -25,6 +25,7 @@ from typing import Any
 import sqlite_utils
 
 from coprocessor.errors import StoreError, UserInputError, VerificationError
+from coprocessor.sqlite import connect as sqlite_connect
 from coprocessor.zk import journal as journal_v1
 
 SCHEMA_VERSION = 1
@@ -94,8 +95,7 @@ class ReceiptStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn = sqlite_connect(self.path)
             self.db = sqlite_utils.Database(conn)
             self._migrate()
         except sqlite3.DatabaseError as exc:

@@ -157,7 +157,7 @@ def test_config_errors(tmp_path: Path) -> None:
             load_config(None, bad)
     path = tmp_path / "c.json"
     path.write_text("{")
-    with pytest.raises(UserInputError, match="not JSON"):
+    with pytest.raises(UserInputError, match="not valid JSON"):
         load_config(path)
     path.write_text(json.dumps([1]))
     with pytest.raises(UserInputError, match="object"):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from coprocessor.chain.headers import decode_header, encode_header_json
 from coprocessor.chain.hexutil import hexstr, to_bytes
 from coprocessor.chain.proofs import verify_proof_response
 from coprocessor.errors import UserInputError
+from coprocessor.jsonfile import load_json
 
 
 def register(sub: Any) -> None:
@@ -37,12 +37,7 @@ def register(sub: Any) -> None:
 
 
 def _load(path: str) -> Any:
-    try:
-        obj = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise UserInputError(f"{path}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise UserInputError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    obj = load_json(path, "")
     if not isinstance(obj, dict):
         raise UserInputError(f"{path}: expected a JSON object")
     return obj

@@ -7,7 +7,6 @@ final ``to_bps`` (the importer appends it); the sigmoid is the exact logistic.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from coprocessor.errors import UserInputError
+from coprocessor.jsonfile import load_json as read_json
 
 F64 = npt.NDArray[np.float64]
 
@@ -159,10 +159,4 @@ def from_json(obj: object) -> FloatModel:
 
 
 def load_json(path: str | Path) -> FloatModel:
-    try:
-        obj = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise UserInputError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise UserInputError(f"{path}: not valid JSON: {exc}") from None
-    return from_json(obj)
+    return from_json(read_json(path, "weights file"))

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from coprocessor.chain.keccak import keccak256
 from coprocessor.errors import UserInputError
+from coprocessor.jsonfile import load_json
 from coprocessor.scoring.models.fixedpoint import INT32_MAX, SCALE_BITS, is_int32
 
 FORMAT: Final = "coproc-model"
@@ -309,19 +310,7 @@ def dumps(model: Model) -> str:
 
 def load(path: str | Path) -> Model:
     """Read and validate a model file."""
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise UserInputError(f"cannot read model {path}: {exc.strerror}") from None
-    try:
-        obj = json.loads(text, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise UserInputError(f"model {path}: not valid JSON: {exc}") from None
-    return from_json(obj)
-
-
-def _reject_constant(name: str) -> object:
-    raise UserInputError(f"model: NaN/infinite value ({name}) is not allowed")
+    return from_json(load_json(path, "model"))
 
 
 # --- canonical bytes ----------------------------------------------------------------
