@@ -165,14 +165,37 @@ class VerifiedBundle:
 
 def _field(obj: Mapping[str, Any], key: str, where: str) -> Any:
     if key not in obj:
-        raise UserInputError(f"{where}: missing field {key!r}")
+        raise UserInputError(f"{where}: missing field {key!r}", rule="bundle_keys")
     return obj[key]
 
 
 def _int(value: object, where: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise UserInputError(f"{where}: expected a non-negative integer")
+        raise UserInputError(f"{where}: expected a non-negative integer", rule="bundle_types")
     return value
+
+
+def _type_error(where: str, expected: str) -> UserInputError:
+    return UserInputError(f"{where}: expected {expected}", rule="bundle_types")
+
+
+def _hex(value: object, where: str, size: int | None = None) -> bytes:
+    """``to_bytes`` under rule 6 (its errors carry the bundle_hex code)."""
+    try:
+        return to_bytes(value, where, size)
+    except UserInputError as exc:
+        raise UserInputError(exc.message, rule="bundle_hex") from None
+
+
+def _quantity(value: object, where: str) -> int:
+    """``to_quantity`` under rule 6, at most 256 bits."""
+    try:
+        number = to_quantity(value, where)
+    except UserInputError as exc:
+        raise UserInputError(exc.message, rule="bundle_hex") from None
+    if number >= 2**256:
+        raise UserInputError(f"{where}: more than 256 bits", rule="bundle_hex")
+    return number
 
 
 _TOP_KEYS = ("format", "version", "chain_id", "anchor", "headers", "accounts", "nodes")
@@ -184,7 +207,7 @@ def _known_keys(obj: Mapping[str, Any], keys: tuple[str, ...], where: str) -> No
     data no verification covers."""
     unknown = sorted(set(obj) - set(keys))
     if unknown:
-        raise UserInputError(f"{where}: unknown key {unknown[0]!r}")
+        raise UserInputError(f"{where}: unknown key {unknown[0]!r}", rule="bundle_keys")
 
 
 def _all_lowercase_hex(value: object) -> bool:
@@ -215,7 +238,7 @@ def _require_lowercase_hex(value: object, where: str) -> None:
         return  # else walk again, naming where
     if isinstance(value, str):
         if not value.startswith("0x") or value[2:].strip(_LOWER_HEX):
-            raise UserInputError(f"{where}: not lowercase 0x-hex: {value!r:.80}")
+            raise UserInputError(f"{where}: not lowercase 0x-hex: {value!r:.80}", rule="bundle_hex")
     elif isinstance(value, Mapping):
         for key, item in value.items():
             _require_lowercase_hex(item, f"{where}.{key}")
@@ -263,40 +286,40 @@ _STORAGE_KEYS = {"slot", "slot_hash", "value"}
 def parse_bundle(obj: object) -> Bundle:
     """Parse bundle JSON strictly (types, hex, sizes); check the redundant key hashes."""
     if not isinstance(obj, Mapping):
-        raise UserInputError("bundle: expected a JSON object")
+        raise _type_error("bundle", "a JSON object")
     if obj.get("format") != FORMAT:
-        raise UserInputError(f"bundle: format is {obj.get('format')!r}, expected {FORMAT!r}")
+        raise UserInputError(
+            f"bundle: format is {obj.get('format')!r}, expected {FORMAT!r}", rule="bundle_format"
+        )
     if type(obj.get("version")) is not int or obj.get("version") != VERSION:  # not true/1.0
-        raise UserInputError(f"bundle: unsupported version {obj.get('version')!r}")
+        raise UserInputError(
+            f"bundle: unsupported version {obj.get('version')!r}", rule="bundle_version"
+        )
     _require_lowercase_hex({k: v for k, v in obj.items() if k != "format"}, "bundle")
     _known_keys(obj, _TOP_KEYS, "bundle")
     anchor = _field(obj, "anchor", "bundle")
     if not isinstance(anchor, Mapping):
-        raise UserInputError("bundle.anchor: expected an object")
+        raise _type_error("bundle.anchor", "an object")
     _known_keys(anchor, ("number", "hash"), "bundle.anchor")
     headers = _field(obj, "headers", "bundle")
     accounts = _field(obj, "accounts", "bundle")
     nodes = _field(obj, "nodes", "bundle")
     for name, value in (("headers", headers), ("accounts", accounts), ("nodes", nodes)):
         if not isinstance(value, list):
-            raise UserInputError(f"bundle.{name}: expected a list")
+            raise _type_error(f"bundle.{name}", "a list")
     reads: list[AccountRead] = []
     for i, acc in enumerate(accounts):
         where = f"accounts[{i}]"
         if not isinstance(acc, Mapping):
-            raise UserInputError(f"{where}: expected an object")
+            raise _type_error(where, "an object")
         _known_keys(acc, ("block", "address", "address_hash", "account", "storage"), where)
-        address = to_bytes(_field(acc, "address", where), f"{where}.address", 20)
-        address_hash = to_bytes(_field(acc, "address_hash", where), f"{where}.address_hash", 32)
+        address = _hex(_field(acc, "address", where), f"{where}.address", 20)
+        address_hash = _hex(_field(acc, "address_hash", where), f"{where}.address_hash", 32)
         raw_account = _field(acc, "account", where)
-        if isinstance(raw_account, Mapping):
-            _known_keys(raw_account, _ACCOUNT_KEYS, f"{where}.account")
-        account = (
-            None if raw_account is None else Account.from_json(raw_account, f"{where}.account")
-        )
+        account = None if raw_account is None else _account(raw_account, f"{where}.account")
         storage_list = _field(acc, "storage", where)
         if not isinstance(storage_list, list):
-            raise UserInputError(f"{where}.storage: expected a list")
+            raise _type_error(f"{where}.storage", "a list")
         storage: list[StorageRead] = []
         for j, entry in enumerate(storage_list):
             fast = _storage_fast(entry)
@@ -305,16 +328,16 @@ def parse_bundle(obj: object) -> Bundle:
                 continue
             swhere = f"{where}.storage[{j}]"
             if not isinstance(entry, Mapping):
-                raise UserInputError(f"{swhere}: expected an object")
+                raise _type_error(swhere, "an object")
             _known_keys(entry, ("slot", "slot_hash", "value"), swhere)
-            slot = to_bytes(_field(entry, "slot", swhere), f"{swhere}.slot", 32)
-            slot_hash = to_bytes(_field(entry, "slot_hash", swhere), f"{swhere}.slot_hash", 32)
-            value = to_quantity(_field(entry, "value", swhere), f"{swhere}.value")
-            if value >= 2**256:
-                raise UserInputError(f"{swhere}.value: more than 256 bits")
+            slot = _hex(_field(entry, "slot", swhere), f"{swhere}.slot", 32)
+            slot_hash = _hex(_field(entry, "slot_hash", swhere), f"{swhere}.slot_hash", 32)
+            value = _quantity(_field(entry, "value", swhere), f"{swhere}.value")
             slot_read = StorageRead(slot=slot, value=value)
             if slot_hash != slot_read.key:
-                raise VerificationError(f"{swhere}: slot_hash is not keccak256(slot)")
+                raise VerificationError(
+                    f"{swhere}: slot_hash is not keccak256(slot)", rule="slot_hash"
+                )
             storage.append(slot_read)
         read = AccountRead(
             block=_int(_field(acc, "block", where), f"{where}.block"),
@@ -323,19 +346,34 @@ def parse_bundle(obj: object) -> Bundle:
             storage=tuple(storage),
         )
         if address_hash != read.key:
-            raise VerificationError(f"{where}: address_hash is not keccak256(address)")
+            raise VerificationError(
+                f"{where}: address_hash is not keccak256(address)", rule="address_hash"
+            )
         reads.append(read)
     chain_id = _int(_field(obj, "chain_id", "bundle"), "bundle.chain_id")
     if chain_id >= 2**64:  # journal v1 commits it as uint64 (formats.md §1 rule 5)
-        raise UserInputError("bundle.chain_id: must be below 2^64")
+        raise UserInputError("bundle.chain_id: must be below 2^64", rule="bundle_chain_id")
     return Bundle(
         chain_id=chain_id,
         anchor_number=_int(_field(anchor, "number", "bundle.anchor"), "bundle.anchor.number"),
-        anchor_hash=to_bytes(_field(anchor, "hash", "bundle.anchor"), "bundle.anchor.hash", 32),
+        anchor_hash=_hex(_field(anchor, "hash", "bundle.anchor"), "bundle.anchor.hash", 32),
         headers=_hex_list(headers)
-        or tuple(to_bytes(h, f"headers[{i}]") for i, h in enumerate(headers)),
+        or tuple(_hex(h, f"headers[{i}]") for i, h in enumerate(headers)),
         accounts=tuple(reads),
-        nodes=_hex_list(nodes) or tuple(to_bytes(n, f"nodes[{i}]") for i, n in enumerate(nodes)),
+        nodes=_hex_list(nodes) or tuple(_hex(n, f"nodes[{i}]") for i, n in enumerate(nodes)),
+    )
+
+
+def _account(raw: object, where: str) -> Account:
+    """The claimed account of a read (rule 2's ``account``, not null)."""
+    if not isinstance(raw, Mapping):
+        raise _type_error(where, "an object")
+    _known_keys(raw, _ACCOUNT_KEYS, where)
+    return Account(
+        nonce=_quantity(_field(raw, "nonce", where), f"{where}.nonce"),
+        balance=_quantity(_field(raw, "balance", where), f"{where}.balance"),
+        storage_root=_hex(_field(raw, "storage_root", where), f"{where}.storage_root", 32),
+        code_hash=_hex(_field(raw, "code_hash", where), f"{where}.code_hash", 32),
     )
 
 
@@ -357,18 +395,20 @@ def verify_bundle(
     if not isinstance(bundle, Bundle):
         bundle = parse_bundle(bundle)
     if not bundle.headers:
-        raise VerificationError("bundle: no headers")
+        raise VerificationError("bundle: no headers", rule="bundle_headers")
     headers = tuple(decode_header(raw, f"headers[{i}]") for i, raw in enumerate(bundle.headers))
     verify_chain(headers)
     anchor = headers[-1]
     if anchor.hash != bundle.anchor_hash:
         raise VerificationError(
             f"anchor: hash of the last header {hexstr(anchor.hash)} != anchor.hash "
-            f"{hexstr(bundle.anchor_hash)}"
+            f"{hexstr(bundle.anchor_hash)}",
+            rule="anchor_hash",
         )
     if anchor.number != bundle.anchor_number:
         raise VerificationError(
-            f"anchor: the last header is block {anchor.number}, not {bundle.anchor_number}"
+            f"anchor: the last header is block {anchor.number}, not {bundle.anchor_number}",
+            rule="anchor_number",
         )
     by_number = {h.number: h for h in headers}
 
@@ -380,7 +420,8 @@ def verify_bundle(
         digests.append(digest)
         if digest <= previous:
             raise VerificationError(
-                f"nodes[{i}]: pool not strictly ascending by keccak256 (duplicate or out of order)"
+                f"nodes[{i}]: pool not strictly ascending by keccak256 (duplicate or out of order)",
+                rule="nodes_ascending",
             )
         previous = digest
 
@@ -389,19 +430,23 @@ def verify_bundle(
         where = f"accounts[{i}] ({hexstr(read.address)} @ {read.block})"
         header = by_number.get(read.block)
         if header is None:
-            raise VerificationError(f"{where}: block {read.block} is not among the headers")
+            raise VerificationError(
+                f"{where}: block {read.block} is not among the headers", rule="read_block"
+            )
         if (read.block, read.address) in seen_reads:
-            raise VerificationError(f"{where}: duplicate read")
+            raise VerificationError(f"{where}: duplicate read", rule="read_unique")
         seen_reads.add((read.block, read.address))
         leaf = pool.get(header.state_root, read.key, f"{where} account proof")
         proven = decode_account(leaf, where) if leaf is not None else None
         if proven != read.account:
-            raise VerificationError(f"{where}: claimed account differs from the proven one")
+            raise VerificationError(
+                f"{where}: claimed account differs from the proven one", rule="account_proven"
+            )
         seen_slots: set[bytes] = set()
         for slot_read in read.storage:
             swhere = f"{where} slot {hexstr(slot_read.slot)}"
             if slot_read.slot in seen_slots:
-                raise VerificationError(f"{swhere}: duplicate slot")
+                raise VerificationError(f"{swhere}: duplicate slot", rule="slot_unique")
             seen_slots.add(slot_read.slot)
             if proven is None:
                 value = 0
@@ -411,12 +456,14 @@ def verify_bundle(
                 )
             if value != slot_read.value:
                 raise VerificationError(
-                    f"{swhere}: claimed value {hex(slot_read.value)} != proven {hex(value)}"
+                    f"{swhere}: claimed value {hex(slot_read.value)} != proven {hex(value)}",
+                    rule="storage_proven",
                 )
     unused = pool.unused()
     if unused:
         raise VerificationError(
-            f"nodes: {len(unused)} node(s) not used by any proof, first {hexstr(unused[0])}"
+            f"nodes: {len(unused)} node(s) not used by any proof, first {hexstr(unused[0])}",
+            rule="nodes_used",
         )
     return VerifiedBundle(bundle=bundle, headers=headers, node_hashes=tuple(digests))
 
