@@ -37,7 +37,7 @@ build_guest() {
   rm -rf "$src.new"
   mkdir -p "$src.new/guest" "$src.new/spec"
   cp -a "$ROOT/guest/core" "$ROOT/guest/program" "$src.new/guest/"
-  cp -a "$ROOT/spec/sigmoid_q16.json" "$src.new/spec/"
+  cp -a "$ROOT/spec/sigmoid_q16.json" "$ROOT/spec/rule_codes.json" "$src.new/spec/"
   # core inherits package fields and lints from the workspace root; the copy's root
   # lists core only (the host is not part of the guest build).
   sed 's/^members = .*/members = ["core"]/' "$ROOT/guest/Cargo.toml" > "$src.new/guest/Cargo.toml"

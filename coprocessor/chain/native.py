@@ -34,7 +34,7 @@ from coprocessor.chain.bundle import (
 )
 from coprocessor.chain.headers import Header, decode_header, verify_chain
 from coprocessor.chain.mpt import NodePool
-from coprocessor.errors import CoprocessorError, UserInputError, VerificationError
+from coprocessor.errors import CoprocessorError, UserInputError, VerificationError, split_code
 
 _module: ModuleType | None
 try:
@@ -124,9 +124,11 @@ def verify_bundle_json_native(data: bytes) -> dict[str, Any]:
     try:
         out = mod.verify_bundle_json(data)
     except mod.InputError as exc:
-        raise UserInputError(str(exc)) from None
+        rule, message = split_code(str(exc))
+        raise UserInputError(message, rule=rule) from None
     except mod.VerifyError as exc:
-        raise VerificationError(str(exc)) from None
+        rule, message = split_code(str(exc))
+        raise VerificationError(message, rule=rule) from None
     result: dict[str, Any] = json.loads(out)
     return result
 
@@ -138,7 +140,8 @@ def reject_with_reference(exc: BaseException, reference: Any) -> VerifiedBundle:
     result: VerifiedBundle = reference()
     if isinstance(exc, NativeUnsupported):
         return result
-    raise VerificationError(f"native verifier rejected the bundle: {exc}")
+    rule, message = split_code(str(exc))
+    raise VerificationError(f"native verifier rejected the bundle: {message}", rule=rule)
 
 
 # ----------------------------------------------------------------------------- building

@@ -27,6 +27,7 @@ from coprocessor.errors import (
     ToolError,
     UserInputError,
     VerificationError,
+    split_code,
 )
 from coprocessor.jsonfile import load_json
 from coprocessor.paths import REPO_ROOT
@@ -141,10 +142,11 @@ def run_host(
         t.join(timeout=10)
     out = b"".join(chunks)
     message = errors[-1] if errors else f"coproc-host exited with status {proc.returncode}"
+    rule, message = split_code(message)  # the core prints the rule's code first
     if proc.returncode == 1:
-        raise VerificationError(message)
+        raise VerificationError(message, rule=rule)
     if proc.returncode == 2:
-        raise UserInputError(message)
+        raise UserInputError(message, rule=rule)
     if proc.returncode != 0:
         raise ToolError(message)
     try:

@@ -7,7 +7,9 @@
 //! they never decide that something is verified.
 //!
 //! Errors: `InputError` (malformed input, the Python side's user errors) and
-//! `VerifyError` (a rule of the format failed), both subclasses of `NativeError`.
+//! `VerifyError` (a rule of the format failed), both subclasses of `NativeError`. Their
+//! message is the core's `[CODE] format: message`: the code of the rule broken
+//! (spec/rule_codes.json), which the Python side reads back.
 #![forbid(unsafe_code)]
 
 use std::collections::HashSet;
@@ -29,7 +31,7 @@ create_exception!(coproc_native, VerifyError, NativeError, "A rule of bundle v1 
 
 fn to_py(e: Error) -> PyErr {
     match e {
-        Error::Input(_) => InputError::new_err(e.to_string()),
+        Error::Input(..) => InputError::new_err(e.to_string()),
         _ => VerifyError::new_err(e.to_string()),
     }
 }
@@ -85,12 +87,13 @@ fn values_json(b: &Bundle, v: &Verified) -> serde_json::Value {
 #[pyfunction]
 fn verify_bundle_json<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
     let out = py
-        .detach(|| -> Result<Vec<u8>, Error> {
+        .detach(|| -> Result<serde_json::Result<Vec<u8>>, Error> {
             let b = json_bundle::parse(data)?;
             let v = bundle::verify(&b)?;
-            serde_json::to_vec(&values_json(&b, &v)).map_err(|e| Error::Input(format!("{e}")))
+            Ok(serde_json::to_vec(&values_json(&b, &v)))
         })
-        .map_err(to_py)?;
+        .map_err(to_py)?
+        .map_err(|e| NativeError::new_err(e.to_string()))?;
     Ok(PyBytes::new(py, &out))
 }
 

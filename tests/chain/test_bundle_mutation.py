@@ -1,6 +1,8 @@
 """Mutation tests of bundle v1 (docs/formats.md §1): ANY single-character change to
 any 0x-hex string of a real bundle makes ``verify_bundle`` raise CoprocessorError,
-and so does reordering, duplicating, dropping or adding a trie node.
+and so does reordering, duplicating, dropping or adding a trie node. Each rejection
+carries the code (docs/formats.md §6) of a rule that covers the changed value: the
+expected codes follow from what was changed, not from the code under test.
 
 Two real bundles: one indexed from anvil (an account with several slots including an
 empty one, an EOA with empty storage, an absent account, three headers = 2
@@ -39,25 +41,64 @@ VALUES = {0: 1, 1: 0xFF, 2: 2**256 - 1, 7: 0x1234, 0x20: 9, 2**160 + 3: 77}
 READ_SLOTS = [0, 1, 2, 4, 7, 0x20, 2**160 + 3]  # slot 4 is empty
 
 
-def rejected_in_place(obj: Any, path: Path_, value: Any) -> bool:
-    """Like ``rejected(replaced(...))`` without copying the bundle (the sweep's speed)."""
+def rejected_in_place(obj: Any, path: Path_, value: Any) -> str | None:
+    """Like ``rejection(replaced(...))`` without copying the bundle (the sweep's speed)."""
     target = obj
     for key in path[:-1]:
         target = target[key]
     original = target[path[-1]]
     target[path[-1]] = value
     try:
-        return rejected(obj)
+        return rejection(obj)
     finally:
         target[path[-1]] = original
 
 
-def rejected(obj: Any) -> bool:
+def rejection(obj: Any) -> str | None:
+    """The rule code verification rejects ``obj`` with; None if it verifies. A rejection
+    without a code fails the test (every rule of the format has one)."""
     try:
         verify_bundle(obj)
-    except CoprocessorError:
-        return True
-    return False
+    except CoprocessorError as exc:
+        assert exc.code is not None, f"rejected without a rule code: {exc}"
+        return exc.code
+    return None
+
+
+def rejected(obj: Any) -> bool:
+    return rejection(obj) is not None
+
+
+#: codes a changed header may break: its decoding (RLP, shape, field sizes), the chain
+#: links (its number or hash), or the anchor (if it is the last header)
+HEADER_CODES = {"R001", "H001", "H002", "H003", "H004", "B008", "B009"}
+#: a changed node hashes elsewhere: the pool order breaks, or a walk misses the node
+NODE_CODES = {"B017", "T001"}
+HEX_CODE = "B005"  # rule 6: lowercase 0x-hex, sizes, canonical quantities
+
+
+def expected_codes(path: Path_, pos: int, new: str) -> set[str]:
+    """The codes a bundle with ``new`` at ``pos`` of the string at ``path`` may be
+    rejected with (formats.md §1 and §6): what the changed value is covered by."""
+    if pos < 2 or new not in HEX:
+        return {HEX_CODE}
+    last = path[-1]
+    if path[0] == "headers":
+        return HEADER_CODES
+    if path[0] == "nodes":
+        return NODE_CODES
+    if path == ("anchor", "hash"):
+        return {"B008"}
+    if last in ("address", "address_hash"):
+        return {"B012"}
+    if last in ("slot", "slot_hash"):
+        return {"B014"}
+    # quantities: a leading digit changed to 0 is non-canonical
+    leading = {HEX_CODE} if pos == 2 and new == "0" else set()
+    if last == "value":
+        return {"B016"} | leading
+    assert path[-2] == "account", path
+    return {"B013"} | leading
 
 
 def slot_hex(slot: int) -> str:
@@ -149,24 +190,31 @@ def test_any_single_character_change_is_rejected(bundle: dict[str, Any], data: A
         st.sampled_from(HEX + OTHER_CHARS).filter(lambda c: c != text[pos]), label="char"
     )
     mutated = text[:pos] + new + text[pos + 1 :]
-    assert rejected(replaced(bundle, path, mutated)), (path, pos, text[pos], new)
+    code = rejection(replaced(bundle, path, mutated))
+    assert code in expected_codes(path, pos, new), (path, pos, text[pos], new, code)
 
 
 def test_every_hex_digit_change_is_rejected(bundle: dict[str, Any]) -> None:
     """Each digit of each string changed to the next hex digit: every digit of short
     strings, every third digit of long ones (header and node RLP; the offset rotates
     so that each digit position mod 3 is hit), to keep the run short."""
-    accepted = []
+    wrong = []
     count = 0
+    seen: set[str] = set()
     for n, (path, text) in enumerate(hex_strings(bundle)):
         step = 3 if len(text) > 200 else 1
         for pos in range(2 + n % step, len(text), step):
             new = HEX[(HEX.index(text[pos]) + 1) % 16]
             count += 1
-            if not rejected_in_place(bundle, path, text[:pos] + new + text[pos + 1 :]):
-                accepted.append((path, pos))
+            code = rejected_in_place(bundle, path, text[:pos] + new + text[pos + 1 :])
+            seen.add(str(code))
+            if code not in expected_codes(path, pos, new):
+                wrong.append((path, pos, code))
     assert count > 1000
-    assert accepted == []
+    assert wrong == []
+    # the sweep reaches the rules of every part of the bundle
+    assert {"B008", "B012", "B013", "B014", "B016", "B017"} <= seen, seen
+    assert "H004" in seen or len(bundle["headers"]) == 1
     verify_bundle(bundle)  # restored
 
 
@@ -175,13 +223,13 @@ def test_nodes_reordered_duplicated_or_dropped_are_rejected(bundle: dict[str, An
     assert len(nodes) >= 3
     for i in range(len(nodes) - 1):
         swapped = [*nodes[:i], nodes[i + 1], nodes[i], *nodes[i + 2 :]]
-        assert rejected(replaced(bundle, ("nodes",), swapped)), f"swap {i}"
-    assert rejected(replaced(bundle, ("nodes",), nodes[::-1]))
+        assert rejection(replaced(bundle, ("nodes",), swapped)) == "B017", f"swap {i}"
+    assert rejection(replaced(bundle, ("nodes",), nodes[::-1])) == "B017"
     for i in range(len(nodes)):
         duplicated = [*nodes[: i + 1], nodes[i], *nodes[i + 1 :]]
-        assert rejected(replaced(bundle, ("nodes",), duplicated)), f"duplicate {i}"
+        assert rejection(replaced(bundle, ("nodes",), duplicated)) == "B017", f"duplicate {i}"
         dropped = nodes[:i] + nodes[i + 1 :]
-        assert rejected(replaced(bundle, ("nodes",), dropped)), f"drop {i}"
+        assert rejection(replaced(bundle, ("nodes",), dropped)) == "T001", f"drop {i}"
 
 
 def test_extra_unused_node_is_rejected(
@@ -194,15 +242,17 @@ def test_extra_unused_node_is_rejected(
     for extra in (other["nodes"][0], other["nodes"][-1]):
         assert extra not in nodes
         ordered = sorted([*nodes, extra], key=lambda n: keccak256(bytes.fromhex(n[2:])))
-        assert rejected(replaced(bundle, ("nodes",), ordered))
+        assert rejection(replaced(bundle, ("nodes",), ordered)) == "B019"
 
 
 def test_headers_reordered_or_dropped_are_rejected(anvil_bundle: dict[str, Any]) -> None:
     headers = anvil_bundle["headers"]
-    assert rejected(replaced(anvil_bundle, ("headers",), headers[::-1]))
-    assert rejected(replaced(anvil_bundle, ("headers",), [headers[0], headers[2]]))
-    assert rejected(replaced(anvil_bundle, ("headers",), headers[:2]))  # anchor dropped
-    assert rejected(replaced(anvil_bundle, ("headers",), [*headers, headers[2]]))
+    assert rejection(replaced(anvil_bundle, ("headers",), headers[::-1])) == "H003"
+    assert rejection(replaced(anvil_bundle, ("headers",), [headers[0], headers[2]])) == "H003"
+    # anchor dropped
+    assert rejection(replaced(anvil_bundle, ("headers",), headers[:2])) == "B008"
+    assert rejection(replaced(anvil_bundle, ("headers",), [*headers, headers[2]])) == "H003"
+    assert rejection(replaced(anvil_bundle, ("headers",), [])) == "B007"
 
 
 def all_paths(obj: Any, path: Path_ = ()) -> Iterator[Path_]:
@@ -251,7 +301,8 @@ def test_any_value_of_another_type_is_a_clear_error(bundle: dict[str, Any], data
         mutated = replaced(bundle, path, data.draw(JSON_VALUES, label="value"))
     try:
         verified = verify_bundle(mutated)
-    except CoprocessorError:
+    except CoprocessorError as exc:
+        assert exc.code is not None, exc  # every rejection names its rule
         return
     assert_still_true(bundle, mutated, path, verified)
 
@@ -280,11 +331,14 @@ def test_unprovable_or_equivalent_integer_changes(anvil_bundle: dict[str, Any], 
         mutated = replaced(anvil_bundle, path, value)
         try:
             verified = verify_bundle(mutated)
-        except CoprocessorError:
+        except CoprocessorError as exc:
             if field == "chain_id":
                 assert value >= 2**64  # journal v1's uint64 (rule 5)
+                assert exc.code == "B006"
             else:
                 assert value != anvil_bundle["accounts"][0]["block"]
+                # not a header's block, or the claims do not hold at that block
+                assert exc.code in {"B010", "T001", "B013", "B019"}, exc
             continue
         assert_still_true(anvil_bundle, mutated, path, verified)
 
@@ -292,7 +346,7 @@ def test_unprovable_or_equivalent_integer_changes(anvil_bundle: dict[str, Any], 
 @pytest.mark.parametrize("version", [True, 1.0, "1", [1], 2, 0])
 def test_version_must_be_the_integer_1(anvil_bundle: dict[str, Any], version: Any) -> None:
     """JSON ``true`` and ``1.0`` equal 1 in Python but are not the version 1."""
-    assert rejected(replaced(anvil_bundle, ("version",), version))
+    assert rejection(replaced(anvil_bundle, ("version",), version)) == "B002"
 
 
 def test_an_extra_key_anywhere_is_rejected(bundle: dict[str, Any]) -> None:
@@ -304,7 +358,7 @@ def test_an_extra_key_anywhere_is_rejected(bundle: dict[str, Any]) -> None:
     for path in objects:
         mutated = copy.deepcopy(bundle)
         _at(mutated, path)["note"] = "0x00"
-        assert rejected(mutated), path
+        assert rejection(mutated) == "B003", path
 
 
 def _at(obj: Any, path: Path_) -> Any:
@@ -314,21 +368,21 @@ def _at(obj: Any, path: Path_) -> Any:
 
 
 @pytest.mark.parametrize(
-    ("path", "value", "message"),
+    ("path", "value", "message", "code"),
     [
-        (("accounts", 0, "storage", 1, "value"), "0x0ff", "leading zeros"),
-        (("accounts", 0, "storage", 1, "value"), "0x", "empty quantity"),
-        (("accounts", 0, "storage", 1, "value"), "0x1" + "0" * 64, "more than 256 bits"),
-        (("accounts", 0, "storage", 1, "slot"), "0x" + "00" * 31, "expected 32 bytes"),
-        (("accounts", 0, "storage", 1, "slot_hash"), "0x" + "ab" * 32, "slot_hash is not"),
-        (("accounts", 0, "storage", 1, "value"), "0xFF", "not lowercase 0x-hex"),
-        (("nodes", 3), "0xabc", "odd number of hex digits"),
-        (("nodes", 3), "0XABCD", "not lowercase 0x-hex"),
-        (("headers", 0), "0x1", "odd number of hex digits"),
+        (("accounts", 0, "storage", 1, "value"), "0x0ff", "leading zeros", "B005"),
+        (("accounts", 0, "storage", 1, "value"), "0x", "empty quantity", "B005"),
+        (("accounts", 0, "storage", 1, "value"), "0x1" + "0" * 64, "more than 256 bits", "B005"),
+        (("accounts", 0, "storage", 1, "slot"), "0x" + "00" * 31, "expected 32 bytes", "B005"),
+        (("accounts", 0, "storage", 1, "slot_hash"), "0x" + "ab" * 32, "slot_hash is", "B014"),
+        (("accounts", 0, "storage", 1, "value"), "0xFF", "not lowercase 0x-hex", "B005"),
+        (("nodes", 3), "0xabc", "odd number of hex digits", "B005"),
+        (("nodes", 3), "0XABCD", "not lowercase 0x-hex", "B005"),
+        (("headers", 0), "0x1", "odd number of hex digits", "B005"),
     ],
 )
 def test_a_malformed_string_is_named_where_it_is(
-    anvil_bundle: dict[str, Any], path: Path_, value: str, message: str
+    anvil_bundle: dict[str, Any], path: Path_, value: str, message: str, code: str
 ) -> None:
     """The parser's fast paths (plainly well-formed entries, nodes and headers) leave
     anything else to the checks that name the place and the fault."""
@@ -344,3 +398,4 @@ def test_a_malformed_string_is_named_where_it_is(
     text = str(caught.value)
     assert message in text
     assert where in text
+    assert caught.value.code == code and text.startswith(f"[{code}] ")

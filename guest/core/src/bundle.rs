@@ -1,6 +1,6 @@
 //! Proof bundle v1 (docs/formats.md §1): the data model and its verification.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Rule};
 use crate::header::{self, Header};
 use crate::keccak::keccak256;
 use crate::rlp;
@@ -94,24 +94,25 @@ impl Verified {
     }
 }
 
-fn decode_account(value: &[u8]) -> Result<Account> {
+pub(crate) fn decode_account(value: &[u8]) -> Result<Account> {
     let items = rlp::decode_list(value)?;
     if items.len() != 4 {
-        return Err(Error::Trie(format!("account leaf has {} fields, expected 4", items.len())));
+        return Err(Error::Trie(Rule::AccountLeaf, format!("account leaf has {} fields, expected 4", items.len())));
     }
     rlp::validate(value)?;
+    let field = |e: Error| e.recode(Rule::AccountLeaf);
     Ok(Account {
-        nonce: items[0].uint256()?,
-        balance: items[1].uint256()?,
-        storage_root: items[2].bytes32()?,
-        code_hash: items[3].bytes32()?,
+        nonce: items[0].uint256().map_err(field)?,
+        balance: items[1].uint256().map_err(field)?,
+        storage_root: items[2].bytes32().map_err(field)?,
+        code_hash: items[3].bytes32().map_err(field)?,
     })
 }
 
-fn decode_storage_value(value: &[u8]) -> Result<Word> {
-    let w = rlp::decode(value)?.uint256()?;
+pub(crate) fn decode_storage_value(value: &[u8]) -> Result<Word> {
+    let w = rlp::decode(value)?.uint256().map_err(|e| e.recode(Rule::StorageLeaf))?;
     if crate::u256::is_zero(&w) {
-        return Err(Error::Trie("storage leaf holds zero (zero slots are deleted)".into()));
+        return Err(Error::Trie(Rule::StorageLeaf, "storage leaf holds zero (zero slots are deleted)".into()));
     }
     Ok(w)
 }
@@ -135,16 +136,16 @@ fn first_repeat<K: Ord>(keys: &[K]) -> Option<usize> {
 pub fn verify(b: &Bundle) -> Result<Verified> {
     // Rule 1: headers.
     if b.headers.is_empty() {
-        return Err(Error::Bundle("no headers".into()));
+        return Err(Error::Bundle(Rule::BundleHeaders, "no headers".into()));
     }
     let raws: Vec<&[u8]> = b.headers.iter().map(Vec::as_slice).collect();
     let headers = header::parse_chain(&raws)?;
     let anchor = &headers[headers.len() - 1];
     if anchor.hash != b.anchor_hash {
-        return Err(Error::Bundle("anchor.hash is not keccak256(headers[-1])".into()));
+        return Err(Error::Bundle(Rule::AnchorHash, "anchor.hash is not keccak256(headers[-1])".into()));
     }
     if anchor.number != b.anchor_number {
-        return Err(Error::Bundle("anchor.number is not the number of headers[-1]".into()));
+        return Err(Error::Bundle(Rule::AnchorNumber, "anchor.number is not the number of headers[-1]".into()));
     }
     let first = headers[0].number;
 
@@ -156,57 +157,57 @@ pub fn verify(b: &Bundle) -> Result<Verified> {
     let read_keys: Vec<(u64, &[u8; 20])> = b.accounts.iter().map(|r| (r.block, &r.address)).collect();
     let repeated_read = first_repeat(&read_keys);
     for (i, r) in b.accounts.iter().enumerate() {
-        let ctx = |m: &str| Error::Bundle(format!("accounts[{i}]: {m}"));
+        let ctx = |rule: Rule, m: &str| Error::Bundle(rule, format!("accounts[{i}]: {m}"));
         if r.block < first || r.block > anchor.number {
-            return Err(ctx("block is not one of the bundle's headers"));
+            return Err(ctx(Rule::ReadBlock, "block is not one of the bundle's headers"));
         }
         if repeated_read == Some(i) {
-            return Err(ctx("duplicate (block, address) read"));
+            return Err(ctx(Rule::ReadUnique, "duplicate (block, address) read"));
         }
         if keccak256(&r.address) != r.address_hash {
-            return Err(ctx("address_hash is not keccak256(address)"));
+            return Err(ctx(Rule::AddressHash, "address_hash is not keccak256(address)"));
         }
         let state_root = headers[(r.block - first) as usize].state_root;
         let walked = pool
             .walk(&state_root, &r.address_hash)
-            .map_err(|e| Error::Bundle(format!("accounts[{i}] account proof: {e}")))?;
+            .map_err(|e| e.within(Error::Bundle, &format!("accounts[{i}] account proof")))?;
         let proven = match walked {
             None => None,
             Some(v) => Some(
-                decode_account(v).map_err(|e| Error::Bundle(format!("accounts[{i}] account leaf: {e}")))?,
+                decode_account(v).map_err(|e| e.within(Error::Bundle, &format!("accounts[{i}] account leaf")))?,
             ),
         };
         if proven != r.account {
-            return Err(ctx("claimed account differs from the proven one"));
+            return Err(ctx(Rule::AccountProven, "claimed account differs from the proven one"));
         }
         let slots: Vec<&[u8; 32]> = r.storage.iter().map(|s| &s.slot).collect();
         let repeated_slot = first_repeat(&slots);
         for (j, s) in r.storage.iter().enumerate() {
-            let sctx = |m: &str| Error::Bundle(format!("accounts[{i}].storage[{j}]: {m}"));
+            let sctx = |rule: Rule, m: &str| Error::Bundle(rule, format!("accounts[{i}].storage[{j}]: {m}"));
             if repeated_slot == Some(j) {
-                return Err(sctx("duplicate slot"));
+                return Err(sctx(Rule::SlotUnique, "duplicate slot"));
             }
             if keccak256(&s.slot) != s.slot_hash {
-                return Err(sctx("slot_hash is not keccak256(slot)"));
+                return Err(sctx(Rule::SlotHash, "slot_hash is not keccak256(slot)"));
             }
             let value = match &proven {
                 None => [0u8; 32],
                 Some(acc) => match pool
                     .walk(&acc.storage_root, &s.slot_hash)
-                    .map_err(|e| Error::Bundle(format!("accounts[{i}].storage[{j}] proof: {e}")))?
+                    .map_err(|e| e.within(Error::Bundle, &format!("accounts[{i}].storage[{j}] proof")))?
                 {
                     None => [0u8; 32],
                     Some(v) => decode_storage_value(v)
-                        .map_err(|e| Error::Bundle(format!("accounts[{i}].storage[{j}] leaf: {e}")))?,
+                        .map_err(|e| e.within(Error::Bundle, &format!("accounts[{i}].storage[{j}] leaf")))?,
                 },
             };
             if value != s.value {
-                return Err(sctx("claimed value differs from the proven one"));
+                return Err(sctx(Rule::StorageProven, "claimed value differs from the proven one"));
             }
         }
     }
     if let Some(i) = pool.first_unused() {
-        return Err(Error::Bundle(format!("nodes[{i}] is not used by any proof")));
+        return Err(Error::Bundle(Rule::NodesUsed, format!("nodes[{i}] is not used by any proof")));
     }
     Ok(Verified { chain_id: b.chain_id, headers, accounts: b.accounts.clone() })
 }

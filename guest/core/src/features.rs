@@ -1,7 +1,7 @@
 //! Feature extraction (formats.md §3) from a verified bundle.
 
 use crate::bundle::Verified;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Rule};
 use crate::keccak::{keccak256, keccak256_pair, EMPTY_CODE_HASH};
 use crate::model::{rshift_round, sat32};
 use crate::spec::{Addr, Key, Kind, Op, Source, Spec, Step};
@@ -76,10 +76,10 @@ pub fn compute(spec: &Spec, v: &Verified, subject: &[u8; 20], request_block: u64
                     Addr::Literal(a) => *a,
                 };
                 let block = request_block.checked_sub(*block_offset).ok_or_else(|| {
-                    Error::Spec(format!("feature {:?}: block_offset reaches below block 0", f.name))
+                    Error::Spec(Rule::FeatureBlock, format!("feature {:?}: block_offset reaches below block 0", f.name))
                 })?;
                 let read = v.read(block, &addr).ok_or_else(|| {
-                    Error::Spec(format!(
+                    Error::Spec(Rule::FeatureReadPresent, format!(
                         "feature {:?}: the bundle has no read of {} at block {block}",
                         f.name,
                         crate::hex::encode(&addr)
@@ -92,14 +92,14 @@ pub fn compute(spec: &Spec, v: &Verified, subject: &[u8; 20], request_block: u64
                         read.account.as_ref().is_some_and(|a| a.code_hash != EMPTY_CODE_HASH),
                     )),
                     Kind::Storage => {
-                        let (base, path) = slot.as_ref().ok_or_else(|| Error::Spec("storage read without slot".into()))?;
+                        let (base, path) = slot.as_ref().ok_or_else(|| Error::Spec(Rule::FeatureStorageOnly, "storage read without slot".into()))?;
                         let key = slot_of(base, path, subject);
                         match read.storage.iter().find(|s| s.slot == key) {
                             Some(s) => s.value,
                             // An absent account has only zero slots (formats.md §1 rule 3).
                             None if read.account.is_none() => [0u8; 32],
                             None => {
-                                return Err(Error::Spec(format!(
+                                return Err(Error::Spec(Rule::FeatureReadPresent, format!(
                                     "feature {:?}: the bundle has no slot {} of {} at block {block}",
                                     f.name,
                                     crate::hex::encode(&key),

@@ -1,7 +1,7 @@
 //! Block headers: decoded strictly from raw RLP, hashed from the same bytes. Fields are
 //! read by position (parentHash 0, stateRoot 3, number 8); later forks may append fields.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Rule};
 use crate::keccak::keccak256;
 use crate::rlp;
 use alloc::format;
@@ -24,12 +24,13 @@ pub const MIN_FIELDS: usize = 15;
 
 /// Decode and hash one header.
 pub fn parse(raw: &[u8]) -> Result<Header> {
-    rlp::validate(raw).map_err(|e| Error::Header(format!("{e}")))?;
-    let items = rlp::decode_list(raw).map_err(|e| Error::Header(format!("{e}")))?;
+    rlp::validate(raw).map_err(|e| e.within(Error::Header, "invalid RLP"))?;
+    let items = rlp::decode_list(raw).map_err(|e| e.within(Error::Header, "invalid RLP"))?;
     if items.len() < MIN_FIELDS {
-        return Err(Error::Header(format!("{} fields, expected at least {MIN_FIELDS}", items.len())));
+        return Err(Error::Header(Rule::HeaderShape, format!("{} fields, expected at least {MIN_FIELDS}", items.len())));
     }
-    let f = |e: Error| Error::Header(format!("{e}"));
+    // a field of the wrong size or a non-canonical integer
+    let f = |e: Error| e.recode(Rule::HeaderField).within(Error::Header, "field");
     Ok(Header {
         hash: keccak256(raw),
         parent_hash: items[0].bytes32().map_err(f)?,
@@ -42,13 +43,20 @@ pub fn parse(raw: &[u8]) -> Result<Header> {
 pub fn parse_chain(raws: &[&[u8]]) -> Result<alloc::vec::Vec<Header>> {
     let mut out: alloc::vec::Vec<Header> = alloc::vec::Vec::with_capacity(raws.len());
     for (i, raw) in raws.iter().enumerate() {
-        let h = parse(raw).map_err(|e| Error::Header(format!("headers[{i}]: {e}")))?;
+        let h = parse(raw).map_err(|e| e.within(Error::Header, &format!("headers[{i}]")))?;
         if let Some(prev) = out.last() {
-            if h.parent_hash != prev.hash {
-                return Err(Error::Header(format!("headers[{i}].parentHash is not the hash of headers[{}]", i - 1)));
-            }
+            // numbers first, as the Python reference does: both report the same rule
             if Some(h.number) != prev.number.checked_add(1) {
-                return Err(Error::Header(format!("headers[{i}] is not the block after headers[{}]", i - 1)));
+                return Err(Error::Header(
+                    Rule::ChainConsecutive,
+                    format!("headers[{i}] is not the block after headers[{}]", i - 1),
+                ));
+            }
+            if h.parent_hash != prev.hash {
+                return Err(Error::Header(
+                    Rule::ChainParentHash,
+                    format!("headers[{i}].parentHash is not the hash of headers[{}]", i - 1),
+                ));
             }
         }
         out.push(h);

@@ -1,7 +1,7 @@
 //! The hex conventions of docs/formats.md: `0x`-prefixed lowercase; *quantity* without
 //! leading zeros; *bytesN* exactly N bytes; *data* any even number of digits.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Rule};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -17,19 +17,19 @@ fn nibble(c: u8) -> Option<u8> {
 fn digits<'a>(s: &'a str, what: &str) -> Result<&'a [u8]> {
     s.strip_prefix("0x")
         .map(str::as_bytes)
-        .ok_or_else(|| Error::Input(format!("{what}: expected 0x-prefixed hex, got {s:?}")))
+        .ok_or_else(|| Error::Input(Rule::BundleHex, format!("{what}: expected 0x-prefixed hex, got {s:?}")))
 }
 
 /// *data*: an even number of lowercase hex digits.
 pub fn data(s: &str, what: &str) -> Result<Vec<u8>> {
     let d = digits(s, what)?;
     if d.len() % 2 != 0 {
-        return Err(Error::Input(format!("{what}: odd number of hex digits")));
+        return Err(Error::Input(Rule::BundleHex, format!("{what}: odd number of hex digits")));
     }
     d.chunks(2)
         .map(|p| match (nibble(p[0]), nibble(p[1])) {
             (Some(h), Some(l)) => Ok((h << 4) | l),
-            _ => Err(Error::Input(format!("{what}: not lowercase hex"))),
+            _ => Err(Error::Input(Rule::BundleHex, format!("{what}: not lowercase hex"))),
         })
         .collect()
 }
@@ -37,18 +37,18 @@ pub fn data(s: &str, what: &str) -> Result<Vec<u8>> {
 /// *bytesN*: exactly `N` bytes.
 pub fn bytes_n<const N: usize>(s: &str, what: &str) -> Result<[u8; N]> {
     let v = data(s, what)?;
-    v.try_into().map_err(|_| Error::Input(format!("{what}: expected {N} bytes")))
+    v.try_into().map_err(|_| Error::Input(Rule::BundleHex, format!("{what}: expected {N} bytes")))
 }
 
 /// *quantity*: no leading zeros (`0x0` for zero), at most 256 bits; as a 32-byte word.
 pub fn quantity(s: &str, what: &str) -> Result<[u8; 32]> {
     let d = digits(s, what)?;
     if d.is_empty() || d.len() > 64 || (d.len() > 1 && d[0] == b'0') {
-        return Err(Error::Input(format!("{what}: not a canonical quantity: {s:?}")));
+        return Err(Error::Input(Rule::BundleHex, format!("{what}: not a canonical quantity: {s:?}")));
     }
     let mut out = [0u8; 32];
     for (i, &c) in d.iter().rev().enumerate() {
-        let n = nibble(c).ok_or_else(|| Error::Input(format!("{what}: not lowercase hex")))?;
+        let n = nibble(c).ok_or_else(|| Error::Input(Rule::BundleHex, format!("{what}: not lowercase hex")))?;
         out[31 - i / 2] |= n << (4 * (i % 2));
     }
     Ok(out)

@@ -11,7 +11,7 @@
 //! `[20] subject`, `[32] request_id`, `u64 request_block`.
 
 use crate::bundle::{Account, AccountRead, Bundle, StorageEntry};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Rule};
 use alloc::vec::Vec;
 
 /// Everything the guest needs for one request.
@@ -89,7 +89,7 @@ impl GuestInput {
     pub fn decode(data: &[u8]) -> Result<GuestInput> {
         let mut r = Cursor { d: data, p: 0 };
         if r.take(4)? != MAGIC {
-            return Err(Error::Input("guest input: bad magic".into()));
+            return Err(Error::Input(Rule::GuestInput, "guest input: bad magic".into()));
         }
         let chain_id = r.u64()?;
         let anchor_number = r.u64()?;
@@ -113,7 +113,7 @@ impl GuestInput {
                     storage_root: r.arr()?,
                     code_hash: r.arr()?,
                 }),
-                _ => return Err(Error::Input("guest input: bad presence flag".into())),
+                _ => return Err(Error::Input(Rule::GuestInput, "guest input: bad presence flag".into())),
             };
             let m = r.count(96)?;
             let mut storage = Vec::with_capacity(m);
@@ -133,7 +133,7 @@ impl GuestInput {
         let request_id = r.arr::<32>()?;
         let request_block = r.u64()?;
         if r.p != data.len() {
-            return Err(Error::Input("guest input: trailing bytes".into()));
+            return Err(Error::Input(Rule::GuestInput, "guest input: trailing bytes".into()));
         }
         Ok(GuestInput {
             bundle: Bundle { chain_id, anchor_number, anchor_hash, headers, accounts, nodes },
@@ -154,7 +154,7 @@ struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.p.checked_add(n).filter(|&e| e <= self.d.len());
-        let end = end.ok_or_else(|| Error::Input("guest input: truncated".into()))?;
+        let end = end.ok_or_else(|| Error::Input(Rule::GuestInput, "guest input: truncated".into()))?;
         let s = &self.d[self.p..end];
         self.p = end;
         Ok(s)
@@ -177,7 +177,7 @@ impl<'a> Cursor<'a> {
     fn count(&mut self, min: usize) -> Result<usize> {
         let n = self.u32()? as usize;
         if n > (self.d.len() - self.p) / min.max(1) {
-            return Err(Error::Input("guest input: count larger than the input".into()));
+            return Err(Error::Input(Rule::GuestInput, "guest input: count larger than the input".into()));
         }
         Ok(n)
     }

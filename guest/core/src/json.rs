@@ -4,7 +4,7 @@
 //! what Python's `json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=True)`
 //! writes. Used in the guest instead of serde_json.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Rule};
 use crate::u256::Word;
 use alloc::format;
 use alloc::string::String;
@@ -28,7 +28,12 @@ pub enum Json {
 }
 
 fn err(m: &str) -> Error {
-    Error::Spec(format!("JSON: {m}"))
+    Error::Spec(Rule::SpecJson, format!("JSON: {m}"))
+}
+
+/// A number that is not an integer of at most 256 bits (rule `spec_integer`).
+fn number_err(m: &str) -> Error {
+    Error::Spec(Rule::SpecInteger, format!("JSON: {m}"))
 }
 
 impl Json {
@@ -293,7 +298,7 @@ impl Parser<'_> {
             return Err(err("bad number"));
         }
         if let Some(b'.' | b'e' | b'E') = self.peek() {
-            return Err(err("only integers are allowed"));
+            return Err(number_err("only integers are allowed"));
         }
         // Nine digits at a time into 32-bit limbs (division and long loops are costly
         // in the zkVM: this runs for every spec the guest reads).
@@ -312,7 +317,7 @@ impl Parser<'_> {
                 carry = v >> 32;
             }
             if carry != 0 {
-                return Err(err("integer wider than 256 bits"));
+                return Err(number_err("integer wider than 256 bits"));
             }
         }
         let mut w: Word = [0u8; 32];

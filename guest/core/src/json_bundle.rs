@@ -2,7 +2,7 @@
 //! conventions of formats.md, every required field present.
 
 use crate::bundle::{Account, AccountRead, Bundle, StorageEntry};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Rule};
 use crate::hex;
 use alloc::format;
 use alloc::string::String;
@@ -10,36 +10,36 @@ use alloc::vec::Vec;
 use serde_json::{Map, Value};
 
 fn obj<'a>(v: &'a Value, what: &str, keys: &[&str]) -> Result<&'a Map<String, Value>> {
-    let m = v.as_object().ok_or_else(|| Error::Input(format!("{what}: expected an object")))?;
+    let m = v.as_object().ok_or_else(|| Error::Input(Rule::BundleTypes, format!("{what}: expected an object")))?;
     for k in m.keys() {
         if !keys.contains(&k.as_str()) {
-            return Err(Error::Input(format!("{what}: unknown key {k:?}")));
+            return Err(Error::Input(Rule::BundleKeys, format!("{what}: unknown key {k:?}")));
         }
     }
     for k in keys {
         if !m.contains_key(*k) {
-            return Err(Error::Input(format!("{what}: missing key {k:?}")));
+            return Err(Error::Input(Rule::BundleKeys, format!("{what}: missing key {k:?}")));
         }
     }
     Ok(m)
 }
 
 fn string<'a>(m: &'a Map<String, Value>, k: &str, what: &str) -> Result<&'a str> {
-    m[k].as_str().ok_or_else(|| Error::Input(format!("{what}.{k}: expected a string")))
+    m[k].as_str().ok_or_else(|| Error::Input(Rule::BundleTypes, format!("{what}.{k}: expected a string")))
 }
 
 fn uint(m: &Map<String, Value>, k: &str, what: &str) -> Result<u64> {
-    m[k].as_u64().ok_or_else(|| Error::Input(format!("{what}.{k}: expected a non-negative integer")))
+    m[k].as_u64().ok_or_else(|| Error::Input(Rule::BundleTypes, format!("{what}.{k}: expected a non-negative integer")))
 }
 
 fn array<'a>(m: &'a Map<String, Value>, k: &str, what: &str) -> Result<&'a Vec<Value>> {
-    m[k].as_array().ok_or_else(|| Error::Input(format!("{what}.{k}: expected an array")))
+    m[k].as_array().ok_or_else(|| Error::Input(Rule::BundleTypes, format!("{what}.{k}: expected an array")))
 }
 
 /// Parse a bundle from its JSON text.
 pub fn parse(text: &[u8]) -> Result<Bundle> {
     let v: Value =
-        serde_json::from_slice(text).map_err(|e| Error::Input(format!("bundle is not JSON: {e}")))?;
+        serde_json::from_slice(text).map_err(|e| Error::Input(Rule::BundleTypes, format!("bundle is not JSON: {e}")))?;
     from_value(&v)
 }
 
@@ -47,10 +47,10 @@ pub fn parse(text: &[u8]) -> Result<Bundle> {
 pub fn from_value(v: &Value) -> Result<Bundle> {
     let top = obj(v, "bundle", &["format", "version", "chain_id", "anchor", "headers", "accounts", "nodes"])?;
     if top["format"] != "coproc-bundle" {
-        return Err(Error::Input("bundle: format is not \"coproc-bundle\"".into()));
+        return Err(Error::Input(Rule::BundleFormat, "bundle: format is not \"coproc-bundle\"".into()));
     }
     if top["version"].as_u64() != Some(1) {
-        return Err(Error::Input("bundle: unsupported version (this reader knows version 1)".into()));
+        return Err(Error::Input(Rule::BundleVersion, "bundle: unsupported version (this reader knows version 1)".into()));
     }
     let chain_id = uint(top, "chain_id", "bundle")?;
     let anchor = obj(&top["anchor"], "bundle.anchor", &["number", "hash"])?;
@@ -58,12 +58,12 @@ pub fn from_value(v: &Value) -> Result<Bundle> {
     let anchor_hash = hex::bytes_n::<32>(string(anchor, "hash", "anchor")?, "anchor.hash")?;
     let mut headers = Vec::new();
     for (i, h) in array(top, "headers", "bundle")?.iter().enumerate() {
-        let s = h.as_str().ok_or_else(|| Error::Input(format!("headers[{i}]: expected a string")))?;
+        let s = h.as_str().ok_or_else(|| Error::Input(Rule::BundleTypes, format!("headers[{i}]: expected a string")))?;
         headers.push(hex::data(s, &format!("headers[{i}]"))?);
     }
     let mut nodes = Vec::new();
     for (i, h) in array(top, "nodes", "bundle")?.iter().enumerate() {
-        let s = h.as_str().ok_or_else(|| Error::Input(format!("nodes[{i}]: expected a string")))?;
+        let s = h.as_str().ok_or_else(|| Error::Input(Rule::BundleTypes, format!("nodes[{i}]: expected a string")))?;
         nodes.push(hex::data(s, &format!("nodes[{i}]"))?);
     }
     let mut accounts = Vec::new();

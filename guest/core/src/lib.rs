@@ -22,9 +22,10 @@ pub mod keccak;
 pub mod model;
 pub mod request;
 pub mod rlp;
+pub mod rules;
 pub mod sigmoid;
 pub mod spec;
 pub mod trie;
 pub mod u256;
 
-pub use error::Error;
+pub use error::{Error, Rule};

@@ -1,6 +1,6 @@
 //! Model format v1 (formats.md §2): canonical bytes, validation and fixed-point inference.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Rule};
 use crate::sigmoid::sigmoid_q16;
 use alloc::format;
 
@@ -53,7 +53,7 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len());
-        let end = end.ok_or_else(|| Error::Model("truncated canonical bytes".into()))?;
+        let end = end.ok_or_else(|| Error::Model(Rule::ModelBytes, "truncated canonical bytes".into()))?;
         let s = &self.b[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -76,20 +76,20 @@ impl Model {
     pub fn from_canonical(b: &[u8]) -> Result<Model> {
         let mut r = Reader { b, pos: 0 };
         if r.take(4)? != b"CPM1" {
-            return Err(Error::Model("bad magic (expected CPM1)".into()));
+            return Err(Error::Model(Rule::ModelBytes, "bad magic (expected CPM1)".into()));
         }
         let version = r.u8()?;
         if version != 1 {
-            return Err(Error::Model(format!("unsupported version {version}")));
+            return Err(Error::Model(Rule::ModelVersion, format!("unsupported version {version}")));
         }
         let scale = r.u8()?;
         if scale != 16 {
-            return Err(Error::Model(format!("unsupported scale_bits {scale} (v1 is Q16)")));
+            return Err(Error::Model(Rule::ModelScale, format!("unsupported scale_bits {scale} (v1 is Q16)")));
         }
         let input_dim = r.u32()?;
         let count = r.u32()?;
         if count as usize > MAX_LAYERS {
-            return Err(Error::Model(format!("more than {MAX_LAYERS} layers")));
+            return Err(Error::Model(Rule::ModelLimits, format!("more than {MAX_LAYERS} layers")));
         }
         let mut layers = Vec::new();
         for _ in 0..count {
@@ -100,7 +100,7 @@ impl Model {
                     let n = (inp as usize)
                         .checked_mul(out as usize)
                         .filter(|&n| n <= (b.len() - r.pos) / 4)
-                        .ok_or_else(|| Error::Model("dense layer larger than the model bytes".into()))?;
+                        .ok_or_else(|| Error::Model(Rule::ModelBytes, "dense layer larger than the model bytes".into()))?;
                     let mut weights = Vec::with_capacity(n);
                     for _ in 0..n {
                         weights.push(r.i32()?);
@@ -115,12 +115,12 @@ impl Model {
                 3 => Layer::Sigmoid,
                 4 => Layer::Clip { min: r.i32()?, max: r.i32()? },
                 5 => Layer::ToBps,
-                c => return Err(Error::Model(format!("unknown layer code {c}"))),
+                c => return Err(Error::Model(Rule::ModelOp, format!("unknown layer code {c}"))),
             };
             layers.push(layer);
         }
         if r.pos != b.len() {
-            return Err(Error::Model("trailing bytes after the last layer".into()));
+            return Err(Error::Model(Rule::ModelBytes, "trailing bytes after the last layer".into()));
         }
         let m = Model { input_dim, layers };
         m.validate()?;
@@ -130,32 +130,32 @@ impl Model {
     /// The checks of formats.md §2 "Validity" (including the size limits).
     pub fn validate(&self) -> Result<()> {
         if !(1..=MAX_DIM).contains(&self.input_dim) {
-            return Err(Error::Model(format!("input_dim must be 1..{MAX_DIM}")));
+            return Err(Error::Model(Rule::ModelLimits, format!("input_dim must be 1..{MAX_DIM}")));
         }
         if self.layers.is_empty() || self.layers.len() > MAX_LAYERS {
-            return Err(Error::Model(format!("a model has 1..{MAX_LAYERS} layers")));
+            return Err(Error::Model(Rule::ModelLimits, format!("a model has 1..{MAX_LAYERS} layers")));
         }
         let mut width = self.input_dim;
         for (k, l) in self.layers.iter().enumerate() {
             match l {
                 Layer::ToBps if k + 1 != self.layers.len() => {
-                    return Err(Error::Model(format!("layer {k}: to_bps must be the last layer")));
+                    return Err(Error::Model(Rule::ModelToBpsLast, format!("layer {k}: to_bps must be the last layer")));
                 }
                 Layer::Dense { inp, out, weights, bias } => {
                     if !(1..=MAX_DIM).contains(inp) || !(1..=MAX_DIM).contains(out) {
-                        return Err(Error::Model(format!("layer {k}: dense in/out must be 1..{MAX_DIM}")));
+                        return Err(Error::Model(Rule::ModelLimits, format!("layer {k}: dense in/out must be 1..{MAX_DIM}")));
                     }
                     if *inp != width {
-                        return Err(Error::Model(format!("layer {k}: dense in={inp} but the width is {width}")));
+                        return Err(Error::Model(Rule::ModelShape, format!("layer {k}: dense in={inp} but the width is {width}")));
                     }
                     if weights.len() != (*inp as usize) * (*out as usize) || bias.len() != *out as usize {
-                        return Err(Error::Model(format!("layer {k}: weight/bias shape mismatch")));
+                        return Err(Error::Model(Rule::ModelShape, format!("layer {k}: weight/bias shape mismatch")));
                     }
                     if *inp > 0 {
                         for (row_i, row) in weights.chunks(*inp as usize).enumerate() {
                             let s: i64 = row.iter().map(|w| i64::from(*w).abs()).sum();
                             if s > i64::from(i32::MAX) {
-                                return Err(Error::Model(format!(
+                                return Err(Error::Model(Rule::ModelRowBound, format!(
                                     "layer {k}: row {row_i} has sum |w| > 2^31-1"
                                 )));
                             }
@@ -164,16 +164,16 @@ impl Model {
                     width = *out;
                 }
                 Layer::Clip { min, max } if min > max => {
-                    return Err(Error::Model(format!("layer {k}: clip min > max")));
+                    return Err(Error::Model(Rule::ModelClip, format!("layer {k}: clip min > max")));
                 }
                 _ => {}
             }
         }
         if self.layers.last() != Some(&Layer::ToBps) {
-            return Err(Error::Model("the last layer must be to_bps".into()));
+            return Err(Error::Model(Rule::ModelToBpsLast, "the last layer must be to_bps".into()));
         }
         if width != 1 {
-            return Err(Error::Model(format!("final width is {width}, expected 1")));
+            return Err(Error::Model(Rule::ModelFinalWidth, format!("final width is {width}, expected 1")));
         }
         Ok(())
     }
@@ -212,7 +212,7 @@ impl Model {
     /// Run the model; returns the score in basis points (0..=10000).
     pub fn eval(&self, x: &[i32]) -> Result<u32> {
         if x.len() != self.input_dim as usize {
-            return Err(Error::Model(format!(
+            return Err(Error::Model(Rule::ModelInputLength, format!(
                 "input has {} values, the model takes {}",
                 x.len(),
                 self.input_dim
@@ -250,53 +250,55 @@ impl Model {
 
 #[cfg(feature = "std")]
 fn json_i32(v: &serde_json::Value, what: &str) -> Result<i32> {
+    if !(v.is_i64() || v.is_u64()) {
+        return Err(Error::Model(Rule::ModelTypes, format!("{what}: expected an integer")));
+    }
     v.as_i64()
-        .filter(|_| !v.is_f64())
         .and_then(|n| i32::try_from(n).ok())
-        .ok_or_else(|| Error::Model(format!("{what}: expected an int32 integer")))
+        .ok_or_else(|| Error::Model(Rule::ModelInt32, format!("{what}: expected an int32 integer")))
 }
 
 #[cfg(feature = "std")]
 fn json_u32(v: &serde_json::Value, what: &str) -> Result<u32> {
     v.as_u64()
         .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| Error::Model(format!("{what}: expected a uint32 integer")))
+        .ok_or_else(|| Error::Model(Rule::ModelTypes, format!("{what}: expected a uint32 integer")))
 }
 
 #[cfg(feature = "std")]
 /// Parse the JSON form of a model (name and meta are ignored: not hashed).
 pub fn from_json(v: &serde_json::Value) -> Result<Model> {
-    let m = v.as_object().ok_or_else(|| Error::Model("expected a JSON object".into()))?;
+    let m = v.as_object().ok_or_else(|| Error::Model(Rule::ModelTypes, "expected a JSON object".into()))?;
     let known = |obj: &serde_json::Map<alloc::string::String, serde_json::Value>, keys: &[&str], what: &str| -> Result<()> {
         match obj.keys().find(|k| !keys.contains(&k.as_str())) {
-            Some(k) => Err(Error::Model(format!("{what}: unknown key {k:?}"))),
+            Some(k) => Err(Error::Model(Rule::ModelKeys, format!("{what}: unknown key {k:?}"))),
             None => Ok(()),
         }
     };
     known(m, &["format", "version", "name", "scale_bits", "input_dim", "layers", "meta"], "top")?;
     if m.get("name").is_some_and(|n| !n.is_string()) {
-        return Err(Error::Model("name must be a string".into()));
+        return Err(Error::Model(Rule::ModelTypes, "name must be a string".into()));
     }
     if m.get("meta").is_some_and(|n| !n.is_object()) {
-        return Err(Error::Model("meta must be an object".into()));
+        return Err(Error::Model(Rule::ModelTypes, "meta must be an object".into()));
     }
     if m.get("format").and_then(|f| f.as_str()) != Some("coproc-model") {
-        return Err(Error::Model("format is not \"coproc-model\"".into()));
+        return Err(Error::Model(Rule::ModelFormat, "format is not \"coproc-model\"".into()));
     }
     if m.get("version").and_then(serde_json::Value::as_u64) != Some(1) {
-        return Err(Error::Model("unsupported version (this reader knows version 1)".into()));
+        return Err(Error::Model(Rule::ModelVersion, "unsupported version (this reader knows version 1)".into()));
     }
     if m.get("scale_bits").and_then(serde_json::Value::as_u64) != Some(16) {
-        return Err(Error::Model("scale_bits must be 16".into()));
+        return Err(Error::Model(Rule::ModelScale, "scale_bits must be 16".into()));
     }
     let input_dim = json_u32(m.get("input_dim").unwrap_or(&serde_json::Value::Null), "input_dim")?;
     let layers_v = m
         .get("layers")
         .and_then(|l| l.as_array())
-        .ok_or_else(|| Error::Model("layers: expected an array".into()))?;
+        .ok_or_else(|| Error::Model(Rule::ModelTypes, "layers: expected an array".into()))?;
     let mut layers = Vec::new();
     for (k, l) in layers_v.iter().enumerate() {
-        let lo = l.as_object().ok_or_else(|| Error::Model(format!("layers[{k}]: expected an object")))?;
+        let lo = l.as_object().ok_or_else(|| Error::Model(Rule::ModelTypes, format!("layers[{k}]: expected an object")))?;
         let op = lo.get("op").and_then(|o| o.as_str()).unwrap_or("");
         let field = |name: &str| lo.get(name).unwrap_or(&serde_json::Value::Null);
         let allowed: &[&str] = match op {
@@ -310,21 +312,21 @@ pub fn from_json(v: &serde_json::Value) -> Result<Model> {
             "dense" => {
                 let inp = json_u32(field("in"), &w("in"))?;
                 let out = json_u32(field("out"), &w("out"))?;
-                let rows = field("weights").as_array().ok_or_else(|| Error::Model(w("weights: expected rows")))?;
+                let rows = field("weights").as_array().ok_or_else(|| Error::Model(Rule::ModelTypes, w("weights: expected rows")))?;
                 if rows.len() != out as usize {
-                    return Err(Error::Model(format!("layers[{k}]: {} weight rows, out = {out}", rows.len())));
+                    return Err(Error::Model(Rule::ModelShape, format!("layers[{k}]: {} weight rows, out = {out}", rows.len())));
                 }
                 let mut weights = Vec::new();
                 for row in rows {
-                    let row = row.as_array().ok_or_else(|| Error::Model(w("weights: expected rows")))?;
+                    let row = row.as_array().ok_or_else(|| Error::Model(Rule::ModelTypes, w("weights: expected rows")))?;
                     if row.len() != inp as usize {
-                        return Err(Error::Model(format!("layers[{k}]: weight row of {} values, in = {inp}", row.len())));
+                        return Err(Error::Model(Rule::ModelShape, format!("layers[{k}]: weight row of {} values, in = {inp}", row.len())));
                     }
                     for x in row {
                         weights.push(json_i32(x, &w("weights"))?);
                     }
                 }
-                let bias_v = field("bias").as_array().ok_or_else(|| Error::Model(w("bias: expected an array")))?;
+                let bias_v = field("bias").as_array().ok_or_else(|| Error::Model(Rule::ModelTypes, w("bias: expected an array")))?;
                 let bias = bias_v.iter().map(|x| json_i32(x, &w("bias"))).collect::<Result<Vec<_>>>()?;
                 Layer::Dense { inp, out, weights, bias }
             }
@@ -332,7 +334,7 @@ pub fn from_json(v: &serde_json::Value) -> Result<Model> {
             "sigmoid" => Layer::Sigmoid,
             "clip" => Layer::Clip { min: json_i32(field("min"), &w("min"))?, max: json_i32(field("max"), &w("max"))? },
             "to_bps" => Layer::ToBps,
-            other => return Err(Error::Model(format!("layers[{k}]: unknown op {other:?}"))),
+            other => return Err(Error::Model(Rule::ModelOp, format!("layers[{k}]: unknown op {other:?}"))),
         });
     }
     let model = Model { input_dim, layers };

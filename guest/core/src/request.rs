@@ -2,7 +2,7 @@
 //! load the model and the spec, compute features and score, build the journal.
 
 use crate::bundle;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Rule};
 use crate::features;
 use crate::input::GuestInput;
 use crate::journal::Journal;
@@ -28,7 +28,7 @@ pub fn run(input: &GuestInput) -> Result<Outcome> {
     let spec = spec::parse_canonical(&input.spec)?;
     let b = input.request_block;
     if b < verified.first_block() || b > verified.anchor().number {
-        return Err(Error::Bundle(format!(
+        return Err(Error::Bundle(Rule::RequestBlock, format!(
             "request block {b} is outside the bundle's headers {}..={}",
             verified.first_block(),
             verified.anchor().number
@@ -36,7 +36,7 @@ pub fn run(input: &GuestInput) -> Result<Outcome> {
     }
     let feats = features::compute(&spec, &verified, &input.subject, b)?;
     if feats.len() != model.input_dim as usize {
-        return Err(Error::Spec(format!(
+        return Err(Error::Spec(Rule::FeatureCount, format!(
             "the spec yields {} features, the model takes {}",
             feats.len(),
             model.input_dim

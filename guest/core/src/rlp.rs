@@ -15,10 +15,10 @@ pub enum Item<'a> {
 
 fn be_len(bytes: &[u8]) -> Result<usize> {
     if bytes.is_empty() || bytes[0] == 0 {
-        return Err(Error::Rlp("length with leading zeros"));
+        return Err(Error::rlp("length with leading zeros"));
     }
     if bytes.len() > core::mem::size_of::<usize>() {
-        return Err(Error::Rlp("length too large"));
+        return Err(Error::rlp("length too large"));
     }
     let mut n: usize = 0;
     for b in bytes {
@@ -30,35 +30,35 @@ fn be_len(bytes: &[u8]) -> Result<usize> {
 /// Decode the first item of `data`; returns it and the rest of `data`.
 pub fn decode_first(data: &[u8]) -> Result<(Item<'_>, &[u8])> {
     let Some(&b0) = data.first() else {
-        return Err(Error::Rlp("empty input"));
+        return Err(Error::rlp("empty input"));
     };
     let (is_list, header, len) = match b0 {
         0x00..=0x7f => return Ok((Item::Bytes(&data[..1]), &data[1..])),
         0x80..=0xb7 => (false, 1usize, usize::from(b0 - 0x80)),
         0xb8..=0xbf => {
             let ll = usize::from(b0 - 0xb7);
-            let lb = data.get(1..1 + ll).ok_or(Error::Rlp("truncated length"))?;
+            let lb = data.get(1..1 + ll).ok_or(Error::rlp("truncated length"))?;
             let len = be_len(lb)?;
             if len < 56 {
-                return Err(Error::Rlp("non-canonical long length"));
+                return Err(Error::rlp("non-canonical long length"));
             }
             (false, 1 + ll, len)
         }
         0xc0..=0xf7 => (true, 1usize, usize::from(b0 - 0xc0)),
         0xf8..=0xff => {
             let ll = usize::from(b0 - 0xf7);
-            let lb = data.get(1..1 + ll).ok_or(Error::Rlp("truncated length"))?;
+            let lb = data.get(1..1 + ll).ok_or(Error::rlp("truncated length"))?;
             let len = be_len(lb)?;
             if len < 56 {
-                return Err(Error::Rlp("non-canonical long length"));
+                return Err(Error::rlp("non-canonical long length"));
             }
             (true, 1 + ll, len)
         }
     };
-    let end = header.checked_add(len).ok_or(Error::Rlp("length overflow"))?;
-    let payload = data.get(header..end).ok_or(Error::Rlp("truncated payload"))?;
+    let end = header.checked_add(len).ok_or(Error::rlp("length overflow"))?;
+    let payload = data.get(header..end).ok_or(Error::rlp("truncated payload"))?;
     if !is_list && len == 1 && payload[0] < 0x80 {
-        return Err(Error::Rlp("single byte below 0x80 must not be wrapped"));
+        return Err(Error::rlp("single byte below 0x80 must not be wrapped"));
     }
     let item = if is_list { Item::List(payload) } else { Item::Bytes(payload) };
     Ok((item, &data[end..]))
@@ -68,7 +68,7 @@ pub fn decode_first(data: &[u8]) -> Result<(Item<'_>, &[u8])> {
 pub fn decode(data: &[u8]) -> Result<Item<'_>> {
     let (item, rest) = decode_first(data)?;
     if !rest.is_empty() {
-        return Err(Error::Rlp("trailing bytes"));
+        return Err(Error::rlp("trailing bytes"));
     }
     Ok(item)
 }
@@ -89,7 +89,7 @@ pub fn list_items(payload: &[u8]) -> Result<Vec<Item<'_>>> {
 pub fn decode_list(data: &[u8]) -> Result<Vec<Item<'_>>> {
     match decode(data)? {
         Item::List(p) => list_items(p),
-        Item::Bytes(_) => Err(Error::Rlp("expected a list")),
+        Item::Bytes(_) => Err(Error::rlp("expected a list")),
     }
 }
 
@@ -111,23 +111,23 @@ impl<'a> Item<'a> {
     pub fn bytes(&self) -> Result<&'a [u8]> {
         match self {
             Item::Bytes(b) => Ok(b),
-            Item::List(_) => Err(Error::Rlp("expected a byte string")),
+            Item::List(_) => Err(Error::rlp("expected a byte string")),
         }
     }
 
     /// A fixed-size byte string.
     pub fn bytes32(&self) -> Result<[u8; 32]> {
-        self.bytes()?.try_into().map_err(|_| Error::Rlp("expected 32 bytes"))
+        self.bytes()?.try_into().map_err(|_| Error::rlp("expected 32 bytes"))
     }
 
     /// A scalar: big-endian without leading zeros, at most 32 bytes, as a 32-byte word.
     pub fn uint256(&self) -> Result<[u8; 32]> {
         let b = self.bytes()?;
         if b.first() == Some(&0) {
-            return Err(Error::Rlp("integer with leading zeros"));
+            return Err(Error::rlp("integer with leading zeros"));
         }
         if b.len() > 32 {
-            return Err(Error::Rlp("integer wider than 256 bits"));
+            return Err(Error::rlp("integer wider than 256 bits"));
         }
         let mut out = [0u8; 32];
         out[32 - b.len()..].copy_from_slice(b);
@@ -138,7 +138,7 @@ impl<'a> Item<'a> {
     pub fn uint64(&self) -> Result<u64> {
         let w = self.uint256()?;
         if w[..24].iter().any(|&b| b != 0) {
-            return Err(Error::Rlp("integer wider than 64 bits"));
+            return Err(Error::rlp("integer wider than 64 bits"));
         }
         let mut a = [0u8; 8];
         a.copy_from_slice(&w[24..]);

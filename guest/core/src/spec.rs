@@ -7,7 +7,7 @@
 //! `decimals` 0, `signed` false, `min` -2^31, `max` 2^31-1. Non-storage reads take no
 //! `slot`/`bits` and cannot be signed.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Rule};
 use crate::json::{self, Json};
 use crate::keccak::keccak256;
 use crate::u256::Word;
@@ -154,22 +154,22 @@ impl core::fmt::Display for Named<'_> {
     }
 }
 
-fn fail(where_: Ctx<'_>, m: &str) -> Error {
-    Error::Spec(format!("{where_}: {m}"))
+fn fail(where_: Ctx<'_>, rule: Rule, m: &str) -> Error {
+    Error::Spec(rule, format!("{where_}: {m}"))
 }
 
 fn keys<'a>(v: &'a Json, req: &[&str], opt: &[&str], where_: Ctx<'_>) -> Result<&'a [(String, Json)]> {
     let Json::Obj(m) = v else {
-        return Err(fail(where_, "expected an object"));
+        return Err(fail(where_, Rule::SpecKeys, "expected an object"));
     };
     for k in req {
         if !m.iter().any(|(x, _)| x == k) {
-            return Err(fail(where_, &format!("missing key {k}")));
+            return Err(fail(where_, Rule::SpecKeys, &format!("missing key {k}")));
         }
     }
     for (k, _) in m {
         if !req.contains(&k.as_str()) && !opt.contains(&k.as_str()) {
-            return Err(fail(where_, &format!("unknown key {k}")));
+            return Err(fail(where_, Rule::SpecKeys, &format!("unknown key {k}")));
         }
     }
     Ok(m)
@@ -184,13 +184,13 @@ fn small_int(v: Option<&Json>, default: i64, lo: i64, hi: i64, where_: Ctx<'_>) 
     let Some(v) = v else { return Ok(default) };
     match v {
         Json::Int(..) => {
-            let n = v.as_i64().ok_or_else(|| fail(where_, "integer out of range"))?;
+            let n = v.as_i64().ok_or_else(|| fail(where_, Rule::SpecInteger, "integer out of range"))?;
             if n < lo || n > hi {
-                return Err(fail(where_, &format!("{n} is outside {lo}..{hi}")));
+                return Err(fail(where_, Rule::SpecInteger, &format!("{n} is outside {lo}..{hi}")));
             }
             Ok(n)
         }
-        _ => Err(fail(where_, "expected an integer")),
+        _ => Err(fail(where_, Rule::SpecInteger, "expected an integer")),
     }
 }
 
@@ -202,12 +202,12 @@ fn big_uint(v: Option<&Json>, default: u64, min: u64, where_: Ctx<'_>) -> Result
     match v {
         Json::Int(false, w) if *w <= word_max() => {
             if *w < crate::u256::from_u128(u128::from(min)) {
-                return Err(fail(where_, &format!("must be >= {min}")));
+                return Err(fail(where_, Rule::SpecInteger, &format!("must be >= {min}")));
             }
             Ok(*w)
         }
-        Json::Int(..) => Err(fail(where_, "out of range")),
-        _ => Err(fail(where_, "expected an integer")),
+        Json::Int(..) => Err(fail(where_, Rule::SpecInteger, "out of range")),
+        _ => Err(fail(where_, Rule::SpecInteger, "expected an integer")),
     }
 }
 
@@ -225,17 +225,17 @@ fn addr_of(v: &Json, where_: Ctx<'_>) -> Result<Addr> {
         Some("$subject") => Ok(Addr::Subject),
         Some(s) => {
             let b = hex_any(s).filter(|b| b.len() == 20);
-            let b = b.ok_or_else(|| fail(where_, "expected a 20-byte hex address or '$subject'"))?;
+            let b = b.ok_or_else(|| fail(where_, Rule::FeatureAddress, "expected a 20-byte hex address or '$subject'"))?;
             let mut a = [0u8; 20];
             a.copy_from_slice(&b);
             Ok(Addr::Literal(a))
         }
-        None => Err(fail(where_, "expected a 20-byte hex address or '$subject'")),
+        None => Err(fail(where_, Rule::FeatureAddress, "expected a 20-byte hex address or '$subject'")),
     }
 }
 
 fn key_of(v: &Json, where_: Ctx<'_>) -> Result<Key> {
-    let bad = || fail(where_, "mapping key must be '$subject', an integer or bytes20/bytes32 hex");
+    let bad = || fail(where_, Rule::FeatureSlot, "mapping key must be '$subject', an integer or bytes20/bytes32 hex");
     match v {
         Json::Str(s) if s == "$subject" => Ok(Key::Subject),
         Json::Int(neg, w) => {
@@ -243,7 +243,7 @@ fn key_of(v: &Json, where_: Ctx<'_>) -> Result<Key> {
             let mut lim = [0u8; 32];
             lim[0] = 0x80;
             if *neg && *w > lim {
-                return Err(fail(where_, "integer key out of range"));
+                return Err(fail(where_, Rule::SpecInteger, "integer key out of range"));
             }
             Ok(Key::Int(*neg, *w))
         }
@@ -271,10 +271,10 @@ fn slot_of(v: &Json, where_: Ctx<'_>) -> Result<(Word, Vec<Step>)> {
     keys(v, &["base"], &["path"], where_)?;
     let empty = Json::Arr(Vec::new());
     let Json::Arr(path) = v.get("path").unwrap_or(&empty) else {
-        return Err(fail(where_, "path must be a list of at most 16 steps"));
+        return Err(fail(where_, Rule::FeatureSlot, "path must be a list of at most 16 steps"));
     };
     if path.len() > MAX_PATH {
-        return Err(fail(where_, "path must be a list of at most 16 steps"));
+        return Err(fail(where_, Rule::FeatureSlot, "path must be a list of at most 16 steps"));
     }
     let mut steps = Vec::new();
     for (i, st) in path.iter().enumerate() {
@@ -292,7 +292,7 @@ fn slot_of(v: &Json, where_: Ctx<'_>) -> Result<(Word, Vec<Step>)> {
             keys(st, &["field"], &[], &at)?;
             Step::Field(big_uint(st.get("field"), 0, 0, &at)?)
         } else {
-            return Err(fail(&at, "a step is {mapping}, {index, elem_slots} or {field}"));
+            return Err(fail(&at, Rule::FeatureSlot, "a step is {mapping}, {index, elem_slots} or {field}"));
         };
         steps.push(step);
     }
@@ -304,7 +304,7 @@ fn bounds(f: &Json, where_: Ctx<'_>) -> Result<(i32, i32)> {
     let lo = small_int(f.get("min"), lo32, lo32, hi32, &At(where_, " min"))? as i32;
     let hi = small_int(f.get("max"), hi32, lo32, hi32, &At(where_, " max"))? as i32;
     if lo > hi {
-        return Err(fail(where_, &format!("min {lo} > max {hi}")));
+        return Err(fail(where_, Rule::FeatureBounds, &format!("min {lo} > max {hi}")));
     }
     Ok((lo, hi))
 }
@@ -326,17 +326,17 @@ fn read_feature(f: &Json, where_: Ctx<'_>) -> Result<Source> {
         Some("nonce") => Kind::Nonce,
         Some("storage") => Kind::Storage,
         Some("code_present") => Kind::CodePresent,
-        _ => return Err(fail(where_, "read.kind must be one of balance, nonce, storage, code_present")),
+        _ => return Err(fail(where_, Rule::FeatureKind, "read.kind must be one of balance, nonce, storage, code_present")),
     };
     let address = addr_of(r.get("address").unwrap_or(&Json::Null), &At(where_, " read.address"))?;
     let block_offset = small_int(r.get("block_offset"), 0, 0, 1 << 32, &At(where_, " block_offset"))? as u64;
     let signed = match f.get("signed") {
         None => false,
         Some(Json::Bool(b)) => *b,
-        Some(_) => return Err(fail(where_, "signed must be true or false")),
+        Some(_) => return Err(fail(where_, Rule::FeatureSigned, "signed must be true or false")),
     };
     let (slot, bits_offset, bits_size) = if kind == Kind::Storage {
-        let s = r.get("slot").ok_or_else(|| fail(where_, "a storage read needs a slot"))?;
+        let s = r.get("slot").ok_or_else(|| fail(where_, Rule::FeatureStorageOnly, "a storage read needs a slot"))?;
         let slot = slot_of(s, &At(where_, " slot"))?;
         let empty = Json::Obj(Vec::new());
         let bits = r.get("bits").unwrap_or(&empty);
@@ -346,10 +346,10 @@ fn read_feature(f: &Json, where_: Ctx<'_>) -> Result<Source> {
         (Some(slot), off as u32, size as u32)
     } else {
         if r.get("slot").is_some() || r.get("bits").is_some() {
-            return Err(fail(where_, "only storage reads take a slot or bits"));
+            return Err(fail(where_, Rule::FeatureStorageOnly, "only storage reads take a slot or bits"));
         }
         if signed {
-            return Err(fail(where_, "only storage reads can be signed"));
+            return Err(fail(where_, Rule::FeatureStorageOnly, "only storage reads can be signed"));
         }
         (None, 0, 32)
     };
@@ -366,20 +366,20 @@ fn combine_feature(f: &Json, where_: Ctx<'_>, earlier: &[Feature]) -> Result<Sou
         Some("add") => Op::Add,
         Some("mul") => Op::Mul,
         Some("ratio") => Op::Ratio,
-        _ => return Err(fail(where_, "combine.op must be one of sub, add, mul, ratio")),
+        _ => return Err(fail(where_, Rule::FeatureKind, "combine.op must be one of sub, add, mul, ratio")),
     };
     let Some(Json::Arr(args)) = c.get("args") else {
-        return Err(fail(where_, "combine.args must name two features"));
+        return Err(fail(where_, Rule::FeatureCombineArgs, "combine.args must name two features"));
     };
     if args.len() != 2 {
-        return Err(fail(where_, "combine.args must name two features"));
+        return Err(fail(where_, Rule::FeatureCombineArgs, "combine.args must name two features"));
     }
     let mut idx = [0usize; 2];
     for (k, a) in args.iter().enumerate() {
         idx[k] = a
             .as_str()
             .and_then(|n| earlier.iter().position(|e| e.name == n))
-            .ok_or_else(|| fail(where_, "combine arg is not an earlier feature"))?;
+            .ok_or_else(|| fail(where_, Rule::FeatureCombineArgs, "combine arg is not an earlier feature"))?;
     }
     Ok(Source::Combine { op, a: idx[0], b: idx[1] })
 }
@@ -393,40 +393,40 @@ pub fn parse(text: &[u8]) -> Result<Spec> {
 pub fn from_json(v: &Json) -> Result<Spec> {
     keys(v, &["format", "version", "name", "features"], &[], &"top")?;
     if v.get("format").and_then(Json::as_str) != Some("coproc-features") {
-        return Err(fail(&"format", "must be 'coproc-features'"));
+        return Err(fail(&"format", Rule::SpecFormat, "must be 'coproc-features'"));
     }
     if v.get("version").and_then(Json::as_u64) != Some(1) {
-        return Err(fail(&"version", "unsupported version"));
+        return Err(fail(&"version", Rule::SpecVersion, "unsupported version"));
     }
     let name = match v.get("name") {
         Some(Json::Str(s)) if s.is_ascii() => s.clone(),
-        _ => return Err(fail(&"name", "must be an ASCII string")),
+        _ => return Err(fail(&"name", Rule::SpecName, "must be an ASCII string")),
     };
     let list = match v.get("features") {
         Some(Json::Arr(a)) if !a.is_empty() && a.len() <= MAX_FEATURES => a,
-        _ => return Err(fail(&"features", "must be a list of 1..256 features")),
+        _ => return Err(fail(&"features", Rule::SpecFeatures, "must be a list of 1..256 features")),
     };
     let mut features: Vec<Feature> = Vec::new();
     for (i, f) in list.iter().enumerate() {
         let at = Indexed(&"feature", "", i);
         if !matches!(f, Json::Obj(_)) {
-            return Err(fail(&at, "expected an object"));
+            return Err(fail(&at, Rule::SpecFeatures, "expected an object"));
         }
         let fname = match f.get("name") {
             Some(Json::Str(s)) if name_ok(s) => s.clone(),
-            _ => return Err(fail(&at, "name must match [A-Za-z_][A-Za-z0-9_]{0,63}")),
+            _ => return Err(fail(&at, Rule::FeatureName, "name must match [A-Za-z_][A-Za-z0-9_]{0,63}")),
         };
         let named = Named(&fname);
         let at: &dyn core::fmt::Display = &named;
         if features.iter().any(|o| o.name == fname) {
-            return Err(fail(&at, "duplicate name"));
+            return Err(fail(&at, Rule::FeatureUnique, "duplicate name"));
         }
         let source = if f.get("read").is_some() {
             read_feature(f, &at)?
         } else if f.get("combine").is_some() {
             combine_feature(f, &at, &features)?
         } else {
-            return Err(fail(&at, "needs `read` or `combine`"));
+            return Err(fail(&at, Rule::FeatureKind, "needs `read` or `combine`"));
         };
         let (min, max) = bounds(f, &at)?;
         features.push(Feature { name: fname, source, min, max });
@@ -543,7 +543,7 @@ impl Spec {
 pub fn parse_canonical(bytes: &[u8]) -> Result<Spec> {
     let spec = parse(bytes)?;
     if spec.canonical() != bytes {
-        return Err(Error::Spec("feature spec bytes are not in canonical form".into()));
+        return Err(Error::Spec(Rule::SpecCanonical, "feature spec bytes are not in canonical form".into()));
     }
     Ok(spec)
 }

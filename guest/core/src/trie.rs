@@ -5,7 +5,7 @@
 //! with an unused node is rejected. Walks prove inclusion (the leaf's value) and absence
 //! (an empty branch slot, or a leaf/extension whose path diverges from the key).
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Rule};
 use crate::keccak::{keccak256, EMPTY_TRIE_ROOT};
 use crate::rlp::{self, Item};
 use alloc::format;
@@ -35,16 +35,18 @@ impl<'a> NodePool<'a> {
         let mut hashes = Vec::with_capacity(nodes.len());
         for (i, n) in nodes.iter().enumerate() {
             if n.len() < 32 {
-                return Err(Error::Bundle(format!(
-                    "nodes[{i}] is shorter than 32 bytes (such nodes are inlined)"
-                )));
+                return Err(Error::Bundle(
+                    Rule::NodesNotInlined,
+                    format!("nodes[{i}] is shorter than 32 bytes (such nodes are inlined)"),
+                ));
             }
             let h = keccak256(n);
             if let Some(prev) = hashes.last() {
                 if *prev >= h {
-                    return Err(Error::Bundle(format!(
-                        "nodes[{i}] is out of order or a duplicate (pool must be strictly ascending by keccak256)"
-                    )));
+                    return Err(Error::Bundle(
+                        Rule::NodesAscending,
+                        format!("nodes[{i}] is out of order or a duplicate (pool must be strictly ascending by keccak256)"),
+                    ));
                 }
             }
             hashes.push(h);
@@ -61,7 +63,7 @@ impl<'a> NodePool<'a> {
     /// The index of the node hashing to `h`, marked used, its items decoded.
     fn load(&mut self, h: &[u8; 32]) -> Result<usize> {
         let Ok(i) = self.hashes.binary_search(h) else {
-            return Err(Error::Trie(format!("missing node {}", crate::hex::encode(h))));
+            return Err(Error::Trie(Rule::TrieMissingNode, format!("missing node {}", crate::hex::encode(h))));
         };
         self.used[i] = true;
         if self.items[i].is_none() {
@@ -97,7 +99,7 @@ impl<'a> NodePool<'a> {
             let next: Item<'a> = match items.len() {
                 17 => {
                     if pos == 64 {
-                        return Err(Error::Trie("key ends at a branch node".into()));
+                        return Err(Error::Trie(Rule::TrieKeyAtBranch, "key ends at a branch node".into()));
                     }
                     let child = items[usize::from(nibbles[pos])];
                     pos += 1;
@@ -107,17 +109,23 @@ impl<'a> NodePool<'a> {
                     child
                 }
                 2 => {
-                    let (is_leaf, path) = decode_path(items[0].bytes()?)?;
+                    let (is_leaf, path) = decode_path(items[0].bytes().map_err(|e| e.recode(Rule::TrieNodeShape))?)?;
                     let rest = &nibbles[pos..];
                     if is_leaf {
                         // Keys are 32-byte hashes: a leaf always completes the key.
                         if path.len() != rest.len() {
-                            return Err(Error::Trie("leaf path has the wrong length".into()));
+                            return Err(Error::Trie(Rule::TriePath, "leaf path has the wrong length".into()));
                         }
-                        return if path == rest { Ok(Some(items[1].bytes()?)) } else { Ok(None) };
+                        if path != rest {
+                            return Ok(None);
+                        }
+                        return match items[1] {
+                            Item::Bytes(v) if !v.is_empty() => Ok(Some(v)),
+                            _ => Err(Error::Trie(Rule::TrieLeafValue, "leaf value is not a non-empty byte string".into())),
+                        };
                     }
                     if path.is_empty() {
-                        return Err(Error::Trie("extension node with an empty path".into()));
+                        return Err(Error::Trie(Rule::TriePath, "extension node with an empty path".into()));
                     }
                     if !rest.starts_with(&path) {
                         return Ok(None);
@@ -125,7 +133,7 @@ impl<'a> NodePool<'a> {
                     pos += path.len();
                     items[1]
                 }
-                n => return Err(Error::Trie(format!("node with {n} elements"))),
+                n => return Err(Error::Trie(Rule::TrieNodeShape, format!("node with {n} elements"))),
             };
             current = match next {
                 Item::Bytes(h) if h.len() == 32 => {
@@ -136,11 +144,11 @@ impl<'a> NodePool<'a> {
                 Item::List(payload) => {
                     // An inlined child: its whole encoding is shorter than 32 bytes.
                     if payload.len() + 1 >= 32 {
-                        return Err(Error::Trie("inlined node of 32 bytes or more".into()));
+                        return Err(Error::Trie(Rule::TrieChildRef, "inlined node of 32 bytes or more".into()));
                     }
                     Current::Inlined(rlp::list_items(payload)?)
                 }
-                Item::Bytes(_) => return Err(Error::Trie("bad child reference".into())),
+                Item::Bytes(_) => return Err(Error::Trie(Rule::TrieChildRef, "bad child reference".into())),
             };
         }
     }
@@ -149,11 +157,11 @@ impl<'a> NodePool<'a> {
 /// Hex-prefix (compact) path decoding: returns (is_leaf, nibbles).
 pub fn decode_path(b: &[u8]) -> Result<(bool, Vec<u8>)> {
     let Some(&first) = b.first() else {
-        return Err(Error::Trie("empty node path".into()));
+        return Err(Error::Trie(Rule::TriePath, "empty node path".into()));
     };
     let flag = first >> 4;
     if flag > 3 {
-        return Err(Error::Trie(format!("bad hex-prefix flag {flag}")));
+        return Err(Error::Trie(Rule::TriePath, format!("bad hex-prefix flag {flag}")));
     }
     let is_leaf = flag >= 2;
     let odd = flag & 1 == 1;
@@ -161,7 +169,7 @@ pub fn decode_path(b: &[u8]) -> Result<(bool, Vec<u8>)> {
     if odd {
         out.push(first & 15);
     } else if first & 15 != 0 {
-        return Err(Error::Trie("non-zero padding nibble in an even path".into()));
+        return Err(Error::Trie(Rule::TriePath, "non-zero padding nibble in an even path".into()));
     }
     for x in &b[1..] {
         out.push(x >> 4);

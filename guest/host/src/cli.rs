@@ -26,7 +26,7 @@ impl From<coproc_core::Error> for Failure {
     fn from(e: coproc_core::Error) -> Self {
         use coproc_core::Error as E;
         match e {
-            E::Input(_) | E::Model(_) | E::Spec(_) => Failure::user(e.to_string()),
+            E::Input(..) | E::Model(..) | E::Spec(..) => Failure::user(e.to_string()),
             _ => Failure::verify(e.to_string()),
         }
     }
