@@ -8,8 +8,10 @@ import {JournalV1} from "../generated/JournalV1.sol";
 /// @notice The fast path: operators bond ETH behind a signing key and sign scores
 /// (EIP-712) before any proof exists. Consumers check a signed score with
 /// `verifySignedScore`. Anyone holding a valid receipt for the same (chain, block,
-/// subject, model, spec) that shows a different score takes the operator's whole bond
-/// with `challenge`. Withdrawals wait `withdrawalDelay` so a bond cannot escape a
+/// subject, model, spec) that shows a different score slashes the operator's whole bond
+/// with `challenge`: `CHALLENGER_SHARE_BPS` of it rewards the challenger, the rest is
+/// burned (so an operator front-running the challenge of its own lie still loses half).
+/// Withdrawals wait `withdrawalDelay` so a bond cannot escape a
 /// pending challenge; a key that asked to leave or was slashed signs nothing accepted.
 /// @dev Signatures: 65 bytes r ‖ s ‖ v, v ∈ {27, 28}, s in the lower half order (EIP-2).
 contract SignedScores {
@@ -51,6 +53,10 @@ contract SignedScores {
     string public constant NAME = "coproc SignedScores";
     /// @notice EIP-712 domain version.
     string public constant VERSION = "1";
+    /// @notice Share of a slashed bond paid to the challenger, in basis points; the rest is burned.
+    uint256 public constant CHALLENGER_SHARE_BPS = 5_000;
+    /// @notice Where the burned part of a slashed bond goes (no key controls it).
+    address public constant BURN_ADDRESS = address(0);
     /// @dev secp256k1 order / 2: larger `s` values are the malleable twins (EIP-2).
     uint256 private constant HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
@@ -69,8 +75,11 @@ contract SignedScores {
     event WithdrawalRequested(address indexed signer, uint64 unlockAt);
     /// @notice `signer`'s bond of `amount` wei was paid back to its owner.
     event BondWithdrawn(address indexed signer, uint256 amount);
-    /// @notice `signer` signed a score a receipt contradicts; `challenger` received `amount`.
+    /// @notice `signer` signed a score a receipt contradicts; `challenger` received `amount`
+    /// (its reward: `CHALLENGER_SHARE_BPS` of the bond).
     event OperatorSlashed(address indexed signer, address indexed challenger, uint256 amount, uint32 signedScore, uint32 provenScore);
+    /// @notice The rest of `signer`'s slashed bond, `amount` wei, was burned.
+    event BondBurned(address indexed signer, uint256 amount);
 
     /// @notice The bond is below `minBond`.
     /// @dev Selector `0x843d1b71` = bytes4(keccak256("SignedScoresBondTooSmall(uint256,uint256)")).
@@ -208,7 +217,8 @@ contract SignedScores {
 
     /// @notice Slash the operator that signed `s` if the receipt (journal, seal) — valid
     /// by the oracle's rules — is about the same chain, block, subject, model and spec but
-    /// shows another score. The whole bond goes to the caller.
+    /// shows another score. The caller receives `CHALLENGER_SHARE_BPS` of the bond, the rest
+    /// is burned.
     /// @param s The signed score.
     /// @param signature The operator's signature over `s`.
     /// @param journal A journal v1.
@@ -227,11 +237,14 @@ contract SignedScores {
                 || j.modelHash != s.modelHash || j.featureSpecHash != s.featureSpecHash
         ) revert SignedScoresChallengeMismatch();
         if (j.score == s.score) revert SignedScoresScoreAgrees(j.score);
-        uint256 amount = op.bond;
+        uint256 bond = op.bond;
         op.bond = 0;
         op.status = Status.Slashed;
-        emit OperatorSlashed(signer, msg.sender, amount, s.score, j.score);
-        _pay(msg.sender, amount);
+        uint256 reward = (bond * CHALLENGER_SHARE_BPS) / 10_000;
+        emit OperatorSlashed(signer, msg.sender, reward, s.score, j.score);
+        emit BondBurned(signer, bond - reward);
+        _pay(msg.sender, reward);
+        _pay(BURN_ADDRESS, bond - reward);
     }
 
     // ------------------------------------------------------------------ internals

@@ -185,10 +185,12 @@ contract SignedScoresTest is SignedScoresFixture {
         s.score = j.score + 1; // the operator lied
         bytes memory sig = signWith(signed, OP_KEY, s);
         vm.expectEmit();
-        emit OperatorSlashed(opSigner, CHALLENGER, 1 ether, s.score, j.score);
+        emit OperatorSlashed(opSigner, CHALLENGER, 0.5 ether, s.score, j.score);
+        uint256 burnedBefore = address(0).balance;
         vm.prank(CHALLENGER);
         signed.challenge(s, sig, journal, seal);
-        assertEq(CHALLENGER.balance, 1 ether, "bond to challenger");
+        assertEq(CHALLENGER.balance, 0.5 ether, "half the bond to the challenger");
+        assertEq(address(0).balance - burnedBefore, 0.5 ether, "the other half burned");
         assertEq(address(signed).balance, 0, "bond gone");
         // slashed: its signatures are rejected, it cannot be slashed twice
         vm.expectRevert(
@@ -216,7 +218,7 @@ contract SignedScoresTest is SignedScoresFixture {
         bytes memory sig = signWith(signed, OP_KEY, s);
         vm.prank(CHALLENGER);
         signed.challenge(s, sig, journal, seal);
-        assertEq(CHALLENGER.balance, 1 ether, "an exiting bond is still slashable");
+        assertEq(CHALLENGER.balance, 0.5 ether, "an exiting bond is still slashable");
     }
 
     function test_challengeReverts() public {
