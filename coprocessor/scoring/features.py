@@ -88,7 +88,10 @@ def _mapping_key(value: object, where: str) -> str | int:
     if type(value) is int:
         return _int(value, where, -(2**255), WORD - 1)
     if isinstance(value, str):
-        raw = to_bytes(value, where)
+        try:
+            raw = to_bytes(value, where)
+        except UserInputError:
+            raw = b""  # not hex: the rule's message below
         if len(raw) in (20, 32):
             return "0x" + raw.hex()
     raise _fail(

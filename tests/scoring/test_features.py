@@ -113,10 +113,36 @@ BAD: list[tuple[dict[str, Any], str]] = [
 ]
 
 
+#: the code of the rule each BAD spec breaks (docs/formats.md §6), by its message
+CODES = {
+    "format": "F001",
+    "version": "F002",
+    "unknown key": "F003",
+    "features": "F006",
+    "duplicate": "F008",
+    "name must match": "F007",
+    "read` or `combine": "F009",
+    "read.kind": "F009",
+    "20-byte": "F010",
+    "no slot": "F012",
+    "needs a slot": "F012",
+    "cannot be signed": "F012",
+    "outside": "F004",
+    "min 5 > max 4": "F014",
+    "integer": "F004",
+    "mapping key": "F011",
+    "a step is": "F011",
+    "earlier": "F015",
+    "combine.op": "F009",
+    "two features": "F015",
+}
+
+
 @pytest.mark.parametrize(("spec", "message"), BAD, ids=[m for _, m in BAD])
 def test_invalid_specs(spec: dict[str, Any], message: str) -> None:
-    with pytest.raises(UserInputError, match=message):
+    with pytest.raises(UserInputError, match=message) as caught:
         features.normalize(spec)
+    assert caught.value.code == CODES[message]
 
 
 def test_combine_ops_saturate() -> None:

@@ -63,8 +63,9 @@ INVALID = _load(VECTORS / "invalid.json")["models"]
 
 @pytest.mark.parametrize("case", INVALID, ids=[c["reason"] for c in INVALID])
 def test_invalid_models_rejected(case: dict[str, Any]) -> None:
-    with pytest.raises(UserInputError):
+    with pytest.raises(UserInputError) as caught:
         fmt.from_json(case["model"])
+    assert caught.value.code == case["code"]  # the rule the vector breaks
 
 
 def test_edge_vectors_cover_what_they_claim() -> None:

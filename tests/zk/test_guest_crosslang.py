@@ -61,10 +61,12 @@ def test_invalid_models_rejected_by_both() -> None:
     doc = json.loads((MODEL_VECTORS / "invalid.json").read_text())
     assert len(doc["models"]) >= 3
     for case in doc["models"]:
-        with pytest.raises(UserInputError):
+        with pytest.raises(UserInputError) as py:
             fmt.from_json(case["model"])
-        with pytest.raises(UserInputError):
+        with pytest.raises(UserInputError) as rs:
             core("model-hash", case["model"])
+        # the rule the vector breaks, by its code, in both languages
+        assert py.value.code == rs.value.code == case["code"], case["reason"]
 
 
 @st.composite
@@ -238,15 +240,15 @@ def test_spec_accept_reject_agree(spec: dict[str, Any], seed: int, how: str) -> 
     text = json.dumps(spec)
     try:
         features.normalize(json.loads(text))
-        python_ok = True
-    except UserInputError:
-        python_ok = False
+        python_code = None
+    except UserInputError as exc:
+        python_code = exc.code or "no code"
     try:
         core_text("spec-hash", text)
-        rust_ok = True
-    except UserInputError:
-        rust_ok = False
-    assert python_ok == rust_ok, (how, key)
+        rust_code = None
+    except UserInputError as exc:
+        rust_code = exc.code or "no code"
+    assert python_code == rust_code, (how, key)  # the same rule broken (None: accepted)
 
 
 # ------------------------------------------------------------------ bundles and requests
@@ -319,10 +321,11 @@ def test_mutated_bundles_rejected_by_both(shared_vectors: Path) -> None:
         for p in path[:-1]:
             obj = obj[p]
         obj[path[-1]] = new
-        with pytest.raises(CoprocessorError):
+        with pytest.raises(CoprocessorError) as py:
             verify_bundle(m)
-        with pytest.raises((VerificationError, UserInputError)):
+        with pytest.raises((VerificationError, UserInputError)) as rs:
             core("verify-bundle", m)
+        assert py.value.code is not None and py.value.code == rs.value.code, (path, i)
 
 
 def test_features_and_journal_agree_on_real_bundle(shared_vectors: Path) -> None:
