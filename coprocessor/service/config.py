@@ -4,7 +4,7 @@ and the poster key come from the environment (names configurable)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,17 @@ class ServiceConfig:
     backoff_max_seconds: float = 60.0
     #: idle poll interval of workers and the feed (s)
     poll_seconds: float = 0.2
+    #: TEST ONLY — a lying operator: the scores of these subjects (0x-hex) are computed
+    #: and then published and signed one basis point off (see ``lied_score``). It exists
+    #: so tests and bench/watch_bench.py can show independent watchers catching a liar;
+    #: never set it in a real deployment.
+    test_lie_subjects: list[str] = field(default_factory=list)
+
+    def lied_score(self, subject: str, score: int) -> int:
+        """``score``, or one basis point off it if ``subject`` is in ``test_lie_subjects``."""
+        if subject.lower() not in {s.lower() for s in self.test_lie_subjects}:
+            return score
+        return score + 1 if score < 10_000 else score - 1
 
     def validate(self) -> ServiceConfig:
         if not 0.0 <= self.sampling_probability <= 1.0:
@@ -92,6 +103,8 @@ class ServiceConfig:
         ):
             if getattr(self, name) <= 0:
                 raise UserInputError(f"config: {name} must be positive")
+        if not all(isinstance(s, str) for s in self.test_lie_subjects):
+            raise UserInputError("config: test_lie_subjects must be a list of addresses")
         if self.ancestors > 200:
             raise UserInputError("config: ancestors must be at most 200 (oracle anchor lag)")
         return self

@@ -255,7 +255,8 @@ class Runtime:
         scored = pipeline.run(
             verified, served.spec, served.model, job.request["subject"], job.data["block"]
         )
-        data = dict(job.data, vector=list(scored.features.values), score=scored.score)
+        score = self.config.lied_score(job.request["subject"], scored.score)  # test-only knob
+        data = dict(job.data, vector=list(scored.features.values), score=score)
         with self.db.tx():
             return self.db.advance(job, owner, next_state(job, data), data)
 
