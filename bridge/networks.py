@@ -7,7 +7,6 @@ emulator's extra events to look at (docs/bridge.md).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from web3 import Web3
 
 from coprocessor.errors import UserInputError
+from coprocessor.jsonfile import load_json
 
 SEVEN_DAYS = 7 * 24 * 3600
 
@@ -88,13 +88,11 @@ def from_devnet(info: dict[str, Any]) -> Network:
 def from_config(path: Path) -> tuple[Network, str, str]:
     """A real network from a JSON config ``{"network": "arbitrum-sepolia", "l1_rpc": URL,
     "l2_rpc": URL, "contracts": {name: address}}``; returns (network, l1 rpc, l2 rpc)."""
+    data = load_json(path, "bridge config")
     try:
-        data = json.loads(path.read_text())
         base = KNOWN[data["network"]]
         l1_rpc, l2_rpc = str(data["l1_rpc"]), str(data["l2_rpc"])
         extra = {k: Web3.to_checksum_address(v) for k, v in data.get("contracts", {}).items()}
-    except OSError as exc:
-        raise UserInputError(f"{path}: cannot read ({exc.strerror})") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise UserInputError(
             f"{path}: bad bridge config ({exc.__class__.__name__}: {exc})"

@@ -55,3 +55,20 @@ def connect(
         conn.close()
         raise
     return conn
+
+
+def to_int64(value: int) -> int:
+    """A uint64 (chain id, journal block number) as SQLite's signed 64-bit INTEGER:
+    values from 2^63 are stored two's-complement (negative), smaller ones as they
+    are, so every stored row keeps its meaning. Idempotent; raises OverflowError
+    outside ``[-2^63, 2^64)``."""
+    if value >= 2**63:
+        if value >= 2**64:
+            raise OverflowError(f"{value} does not fit in 64 bits")
+        return value - 2**64
+    return value
+
+
+def from_int64(value: int) -> int:
+    """The uint64 :func:`to_int64` stored."""
+    return value + 2**64 if value < 0 else value

@@ -10,7 +10,6 @@ checks them); :func:`verify_bundle_v2` adds the header and hop rules.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ from coprocessor.chain.proofs import (
     parse_slot_key,
 )
 from coprocessor.errors import UserInputError, VerificationError
+from coprocessor.jsonfile import load_json
 
 FORMAT = "coproc-bundle"
 VERSION = 2
@@ -152,12 +152,7 @@ def bundle_version(obj: object) -> int:
 
 def load_any_bundle(path: str | Path) -> Bundle | BundleV2:
     """Read a bundle file of either version."""
-    try:
-        obj = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise UserInputError(f"{path}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise UserInputError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    obj = load_json(path, "bundle")
     if bundle_version(obj) == 2:
         return parse_bundle_v2(obj)
     return parse_bundle(obj)

@@ -17,6 +17,7 @@ from rlp.exceptions import DecodingError
 
 from coprocessor.chain.hexutil import hexstr, to_bytes
 from coprocessor.chain.keccak import keccak256
+from coprocessor.chain.rlpdepth import decode_bounded
 from coprocessor.errors import UserInputError, VerificationError
 
 # (JSON-RPC name, kind) in RLP order. Kinds: fixed-size bytes ("b32", "b20", "b256",
@@ -163,7 +164,7 @@ def decode_header(raw: bytes, where: str = "header") -> Header:
     fixed-size fields of the right size, canonical integers. Fields after the known
     ones (future forks) are accepted as opaque byte strings."""
     try:
-        items = rlp.decode(raw, strict=True)
+        items = decode_bounded(raw, where)
     except DecodingError as exc:
         raise VerificationError(f"{where}: invalid RLP ({exc})", rule="rlp_canonical") from None
     if not isinstance(items, list) or len(items) < len(_BASE_FIELDS):

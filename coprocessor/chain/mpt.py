@@ -18,6 +18,7 @@ from rlp.exceptions import DecodingError
 
 from coprocessor.chain.hexutil import hexstr
 from coprocessor.chain.keccak import EMPTY_TRIE_ROOT, keccak256
+from coprocessor.chain.rlpdepth import decode_bounded
 from coprocessor.errors import VerificationError
 
 _Node = list[object]
@@ -175,7 +176,7 @@ def _decode_node(raw: bytes, where: str) -> _Node:
     node = _fast_decode(raw)
     if node is None:  # inlined child lists, long strings or anything unusual
         try:
-            node = rlp.decode(raw, strict=True)
+            node = decode_bounded(raw, where)
         except DecodingError as exc:
             raise VerificationError(
                 f"{where}: trie node is not valid RLP ({exc})", rule="rlp_canonical"

@@ -12,13 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import rlp
 from rlp.exceptions import DecodingError
 from trie.exceptions import BadTrieProof
 from trie.hexary import HexaryTrie
 
 from coprocessor.chain.hexutil import hexstr, quantity, to_bytes
 from coprocessor.chain.keccak import keccak256
+from coprocessor.chain.rlpdepth import decode_bounded
 from coprocessor.errors import UserInputError, VerificationError
 
 
@@ -67,7 +67,7 @@ _ACCOUNT = "account_leaf"
 def decode_account(leaf: bytes, where: str) -> Account:
     """Decode an account leaf value: ``rlp([nonce, balance, storageRoot, codeHash])``."""
     try:
-        items = rlp.decode(leaf, strict=True)
+        items = decode_bounded(leaf, where)
     except DecodingError as exc:
         raise VerificationError(
             f"{where}: account leaf is not valid RLP ({exc})", rule="rlp_canonical"
@@ -93,7 +93,7 @@ def decode_storage_value(leaf: bytes | None, where: str) -> int:
     if leaf is None:
         return 0
     try:
-        raw = rlp.decode(leaf, strict=True)
+        raw = decode_bounded(leaf, where)
     except DecodingError as exc:
         raise VerificationError(
             f"{where}: storage leaf is not valid RLP ({exc})", rule="rlp_canonical"
@@ -107,7 +107,7 @@ def decode_storage_value(leaf: bytes | None, where: str) -> int:
 def get_from_proof(root: bytes, key: bytes, nodes: Sequence[bytes], where: str) -> bytes | None:
     """The ``trie`` package's proof check (naive reference): value or ``None``."""
     try:
-        decoded = [rlp.decode(node) for node in nodes]
+        decoded = [decode_bounded(node, where, strict=False) for node in nodes]
         value = HexaryTrie.get_from_proof(root, keccak256(key), decoded)  # type: ignore[no-untyped-call]
     except (BadTrieProof, DecodingError, ValueError, KeyError, IndexError, TypeError) as exc:
         raise VerificationError(f"{where}: proof does not verify ({exc})") from None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import random
 from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -23,10 +22,28 @@ from typing import Any
 import aiohttp
 
 from coprocessor.chain.hexutil import hexstr
-from coprocessor.errors import ChainMismatchError, RpcError, RpcTimeoutError
+from coprocessor.errors import ChainMismatchError, RpcError, RpcTimeoutError, UserInputError
+from coprocessor.jsonfile import loads_json
 
 #: the largest storage-key list real nodes accept in one eth_getProof
 PROOF_KEYS_PER_CALL = 1024
+#: the largest answer body read: an eth_getProof answer of 1,024 slots is ~10 MB, and
+#: a node that sends more only fails the call (never the process)
+MAX_ANSWER_BYTES = 128 * 1024 * 1024
+
+
+async def _read_at_most(response: aiohttp.ClientResponse, limit: int, url: str) -> bytes:
+    """The body, refused (RpcError) once it passes ``limit`` bytes, before it is all read."""
+    if response.content_length is not None and response.content_length > limit:
+        raise RpcError(f"{url}: answer larger than {limit:,} bytes")
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(1 << 16):
+        body += chunk
+        if len(body) > limit:
+            raise RpcError(f"{url}: answer larger than {limit:,} bytes")
+    return bytes(body)
+
+
 #: methods that change state: never retried after a request may have reached the node
 WRITE_METHODS = frozenset(
     {"eth_sendRawTransaction", "eth_sendTransaction", "personal_sendTransaction"}
@@ -95,6 +112,8 @@ class RpcClient:
         try:
             answer = await self.call("eth_chainId", [])
             chain_id = int(answer, 16)
+            if not 0 <= chain_id < 2**64:  # a uint64 (formats.md: journal and bundle)
+                raise ValueError
         except (TypeError, ValueError):
             await self.close()
             raise RpcError(f"{self.url}: eth_chainId answer is not a hex quantity") from None
@@ -134,7 +153,7 @@ class RpcClient:
                     async with self._session.post(
                         self.url, json=payload, headers={"Content-Type": "application/json"}
                     ) as response:
-                        body = await response.read()
+                        body = await _read_at_most(response, MAX_ANSWER_BYTES, self.url)
                         if response.status == 429 or response.status >= 500:
                             last = RpcError(f"{self.url}: HTTP {response.status}")
                             retry_after = response.headers.get("Retry-After", "")
@@ -146,9 +165,9 @@ class RpcClient:
                 if reader is not None and (read := reader(body)) is not None:
                     return read
                 try:
-                    return json.loads(body)
-                except json.JSONDecodeError:
-                    last = RpcError(f"{self.url}: answer is not JSON")
+                    return loads_json(body, f"{self.url}: answer", max_bytes=MAX_ANSWER_BYTES)
+                except UserInputError as exc:  # a hostile body fails the call, nothing more
+                    last = RpcError(str(exc))
                     continue
             except TimeoutError:
                 last = RpcTimeoutError(f"{self.url}: no answer within {self.timeout:g}s")

@@ -31,6 +31,7 @@ from coprocessor.chain.headers import Header, decode_header
 from coprocessor.chain.hexutil import hexstr
 from coprocessor.errors import StoreError
 from coprocessor.sqlite import connect as sqlite_connect
+from coprocessor.sqlite import to_int64
 
 if TYPE_CHECKING:
     from coprocessor.chain.native import Pending
@@ -254,7 +255,7 @@ class Store:
         self, bundle: Bundle, headers: tuple[Header, ...], node_hashes: tuple[bytes, ...]
     ) -> None:
         """The rows of a bundle, inside the caller's transaction."""
-        chain_id = bundle.chain_id
+        chain_id = to_int64(bundle.chain_id)  # a uint64; SQLite's INTEGER is signed
         by_number = {h.number: h for h in headers}
         conn = self.db.conn
         for header in headers:
@@ -359,7 +360,7 @@ class Store:
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            self._put_header(chain_id, header)
+            self._put_header(to_int64(chain_id), header)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -372,7 +373,7 @@ class Store:
         rows = self.db.conn.execute(
             "SELECT number, hash, canonical, rlp FROM headers WHERE chain_id = ? AND number = ? "
             "ORDER BY canonical DESC",
-            (chain_id, number),
+            (to_int64(chain_id), number),
         ).fetchall()
         return [CachedHeader(r[0], r[1], bool(r[2]), r[3]) for r in rows]
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from coprocessor.errors import UserInputError
+from coprocessor.jsonfile import loads_json
 from coprocessor.service import feed, openapi
 from coprocessor.service.auth import ApiKey, KeyRing
 from coprocessor.service.proving import NoProver
@@ -129,9 +131,9 @@ async def post_score(request: web.Request) -> web.Response:
         raise ApiError(415, "unsupported_media_type", "body must be application/json")
     raw = await request.read()
     try:
-        body = json.loads(raw, parse_constant=_no_constant)
-    except (ValueError, RecursionError):
-        raise ApiError(400, "bad_json", "body is not valid JSON") from None
+        body = loads_json(raw, "body")
+    except UserInputError as exc:  # malformed, duplicate keys, too deep, huge integers
+        raise ApiError(400, "bad_json", str(exc)) from None
     try:
         req = openapi.validate(body, openapi.SCHEMAS["ScoreRequest"])
     except openapi.SchemaError as exc:
@@ -157,10 +159,6 @@ async def post_score(request: web.Request) -> web.Response:
     return _json(
         {"id": job.id, "state": job.state, "url": f"/v1/jobs/{job.id}", "created": created}, 202
     )
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _check_capabilities(runtime: Runtime, req: dict[str, Any]) -> None:

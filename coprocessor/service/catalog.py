@@ -4,12 +4,12 @@ start; a request names a model by ``name`` or by its hash."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from coprocessor.errors import UserInputError
+from coprocessor.jsonfile import load_json
 from coprocessor.scoring import features
 from coprocessor.scoring.models import model as fmt
 from coprocessor.scoring.models.model import Model
@@ -57,8 +57,8 @@ class Catalog:
 
 def _is_model_file(path: Path) -> bool:
     try:
-        obj = json.loads(path.read_text())
-    except (OSError, ValueError):
+        obj = load_json(path, "model")
+    except UserInputError:
         return False
     return isinstance(obj, dict) and obj.get("format") == "coproc-model"
 

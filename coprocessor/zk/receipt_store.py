@@ -26,6 +26,7 @@ import sqlite_utils
 
 from coprocessor.errors import StoreError, UserInputError, VerificationError
 from coprocessor.sqlite import connect as sqlite_connect
+from coprocessor.sqlite import from_int64, to_int64
 from coprocessor.zk import journal as journal_v1
 
 SCHEMA_VERSION = 1
@@ -86,6 +87,10 @@ def _hex32(doc: Mapping[str, Any], key: str, where: str) -> str:
     except ValueError:
         raise UserInputError(f"{where}: {key} is not hex") from None
     return value.lower()
+
+
+#: journal uint64 fields, stored two's-complement above 2^63 (coprocessor/sqlite.py)
+_UINT64_COLUMNS = ("chain_id", "block_number", "anchor_number")
 
 
 class ReceiptStore:
@@ -161,9 +166,9 @@ class ReceiptStore:
             "receipt_kind": kind if isinstance(kind, str) else "unknown",
             "dev_mode": 1 if doc.get("dev_mode") else 0,
             "prover": prover if isinstance(prover, str) else "unknown",
-            "chain_id": decoded["chainId"],
-            "block_number": decoded["blockNumber"],
-            "anchor_number": decoded["anchorNumber"],
+            "chain_id": to_int64(decoded["chainId"]),  # uint64s; SQLite's INTEGER is signed
+            "block_number": to_int64(decoded["blockNumber"]),
+            "anchor_number": to_int64(decoded["anchorNumber"]),
             "anchor_hash": decoded["anchorHash"],
             "subject": decoded["subject"],
             "model_hash": decoded["modelHash"],
@@ -206,6 +211,8 @@ class ReceiptStore:
         for values in cur.fetchall():
             item = dict(zip(names, values, strict=True))
             item["dev_mode"] = bool(item["dev_mode"])
+            for key in _UINT64_COLUMNS:
+                item[key] = from_int64(item[key])
             out.append(item)
         return out
 

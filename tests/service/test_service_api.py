@@ -188,7 +188,7 @@ BAD_BODIES: list[tuple[bytes, str]] = [
      % SUBJECT.encode(), "destination_unavailable"),
     (b'{"subject": "%s", "model": "svc-test", "destination": "l1"}' % SUBJECT.encode(),
      "needs_proof"),
-    (b"[" * 5000 + b"]" * 5000, "invalid_request"),
+    (b"[" * 5000 + b"]" * 5000, "bad_json"),  # deeper than jsonfile.MAX_DEPTH
     ("{\"subject\": \"\u00e9\"}".encode(), "invalid_request"),
     (b"\xff\xfe", "bad_json"),
 ]  # fmt: skip

@@ -1,0 +1,75 @@
+"""Chain ids are uint64 end to end: the store keeps and finds bundles at the
+bounds, including [2^63, 2^64) where SQLite's signed INTEGER used to overflow,
+and the RPC client refuses a chain id that is not a uint64."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lying_proxy import ThreadedServer, json_response
+
+from coprocessor.chain.bundle import parse_bundle, verify_bundle
+from coprocessor.errors import RpcError
+from coprocessor.index.rpc import RpcClient
+from coprocessor.index.store import Store
+from coprocessor.sqlite import from_int64, to_int64
+
+VECTOR = Path(__file__).resolve().parent.parent / "vectors" / "features" / "lending_bundle.json"
+BOUNDS = [0, 1, 2**63 - 1, 2**63, 2**64 - 2, 2**64 - 1]
+
+
+def test_int64_mapping_at_the_bounds() -> None:
+    for value in BOUNDS:
+        stored = to_int64(value)
+        assert -(2**63) <= stored < 2**63
+        assert from_int64(stored) == value
+        assert to_int64(stored) == stored  # idempotent
+    assert to_int64(2**63 - 1) == 2**63 - 1  # rows written before keep their meaning
+    with pytest.raises(OverflowError):
+        to_int64(2**64)
+
+
+@pytest.mark.parametrize("chain_id", BOUNDS)
+def test_the_store_keeps_each_bound_apart(tmp_path: Path, chain_id: int) -> None:
+    obj: dict[str, Any] = json.loads(VECTOR.read_text())["bundle"]
+    bundle = parse_bundle(obj)
+    other = 31337 if chain_id != 31337 else 1
+    store = Store(tmp_path / "store.sqlite")
+    try:
+        store.save_verified(verify_bundle(dataclasses.replace(bundle, chain_id=chain_id)))
+        anchor = bundle.anchor_number
+        rows = store.headers_at(chain_id, anchor)
+        assert [r.hash for r in rows] == [bundle.anchor_hash]
+        assert store.canonical_header(chain_id, anchor) is not None
+        assert store.headers_at(other, anchor) == []
+    finally:
+        store.close()
+    conn = sqlite3.connect(tmp_path / "store.sqlite")
+    (stored,) = conn.execute("SELECT DISTINCT chain_id FROM headers").fetchone()
+    conn.close()
+    assert stored == (chain_id if chain_id < 2**63 else chain_id - 2**64)
+
+
+@pytest.mark.parametrize("answer", ["0x10000000000000000", "-0x1", "0x" + "f" * 100])
+def test_rpc_refuses_a_chain_id_that_is_not_uint64(answer: str) -> None:
+    async def handle(request: Any) -> Any:
+        call = await request.json()
+        return json_response({"jsonrpc": "2.0", "id": call["id"], "result": answer})
+
+    server = ThreadedServer(handle).start()
+    try:
+
+        async def connect() -> None:
+            async with RpcClient(server.url, retries=0) as rpc:
+                await rpc.connect()
+
+        with pytest.raises(RpcError, match="eth_chainId answer is not a hex quantity"):
+            asyncio.run(connect())
+    finally:
+        server.stop()
