@@ -77,7 +77,8 @@ def request_block(verified: VerifiedBundle, block: int | None) -> int:
     first = verified.headers[0].number
     if not first <= block <= anchor:
         raise VerificationError(
-            f"bundle: request block {block} is outside the bundle's headers {first}..={anchor}"
+            f"bundle: request block {block} is outside the bundle's headers {first}..={anchor}",
+            rule="request_block",
         )
     return block
 
@@ -102,7 +103,8 @@ def run(
     if len(vector.values) != model.input_dim:
         raise UserInputError(
             f"feature spec: the spec yields {len(vector.values)} features, "
-            f"the model takes {model.input_dim}"
+            f"the model takes {model.input_dim}",
+            rule="feature_count",
         )
     anchor = verified.anchor
     return Scored(

@@ -96,10 +96,11 @@ def test_request_block_outside_the_headers_is_rejected_by_both() -> None:
     anchor = BUNDLE["anchor"]["number"]
     first = anchor - len(BUNDLE["headers"]) + 1
     for block in (first - 1, anchor + 1):
-        with pytest.raises(VerificationError, match="outside the bundle's headers"):
+        with pytest.raises(VerificationError, match="outside the bundle's headers") as py:
             scored(subject, block)
-        with pytest.raises(VerificationError, match="outside the bundle's headers"):
+        with pytest.raises(VerificationError, match="outside the bundle's headers") as rs:
             core_run(subject, block)
+        assert py.value.code == rs.value.code == "Q001"
 
 
 def test_spec_and_model_widths_must_agree_in_both() -> None:
@@ -109,7 +110,8 @@ def test_spec_and_model_widths_must_agree_in_both() -> None:
     first["weights"] = [row[:-1] for row in first["weights"]]
     narrow["layers"] = [first, *narrow["layers"][1:]]
     subject = CASES[0]["subject"]
-    with pytest.raises(UserInputError, match="the model takes"):
+    with pytest.raises(UserInputError, match="the model takes") as py:
         pipeline.run(pipeline.verify(parse_bundle(BUNDLE)), SPEC, fmt.from_json(narrow), subject)
-    with pytest.raises(UserInputError, match="the model takes"):
+    with pytest.raises(UserInputError, match="the model takes") as rs:
         core_run(subject, None, narrow)
+    assert py.value.code == rs.value.code == "F020"
