@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "model",
     "serve",
     "prove",
+    "watch",
 )
 
 Handler = Callable[[argparse.Namespace], int]
