@@ -5,6 +5,7 @@ libraries linked into Pool and PoolConfigurator through ``linkReferences``) and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from collections.abc import Mapping
@@ -96,6 +97,20 @@ def link(artifact: Mapping[str, Any], libraries: Mapping[str, str]) -> str:
     if "$" in linked or "_" in linked:
         raise ToolError(f"{artifact['contractName']}: unlinked library placeholder left")
     return "0x" + linked
+
+
+def build_key() -> str:
+    """What the compiled output depends on (package versions, settings, the helper
+    sources), hashed: the name of its cache directory."""
+    blob = json.dumps(
+        {
+            "versions": VERSIONS,
+            "settings": MORPHO_SETTINGS,
+            "helpers": {name: (HELPERS_DIR / name).read_text() for name in HELPER_SOURCES},
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def compile_morpho(cache_dir: Path) -> dict[str, dict[str, Any]]:

@@ -3,8 +3,9 @@
 ``<cache>/markets-<key>/`` holds ``state.json`` (an anvil state: the chain's blocks,
 its latest state and the states of the sampled blocks as anvil's own
 ``historical_states``), ``markets.json`` (addresses, borrowers, sampled blocks, what
-the run did, how long it took) and the Morpho build. ``<key>`` hashes the package
-versions, the simulation's parameters and ``SIM_VERSION``, so a change rebuilds.
+the run did, how long it took). ``<key>`` hashes the package versions, the
+simulation's parameters and ``SIM_VERSION``, so a change rebuilds. The Morpho build
+is cached beside it in ``solc0819-<key>/`` (shared by all simulation parameters).
 
 Why sampled states only: anvil's ``--preserve-historical-states`` dump of every block's
 full state is gigabytes for 10,000 blocks (measured: > 3.6 GB for 10,000 blocks of a
@@ -222,7 +223,8 @@ def build(config: SimConfig, target: Path, say: Any) -> None:
     t0 = time.monotonic()
     target.mkdir(parents=True, exist_ok=True)
     compile_start = time.monotonic()
-    artifacts.compile_morpho(target)
+    solc_dir = cache_root() / f"solc0819-{artifacts.build_key()}"
+    artifacts.compile_morpho(solc_dir)
     compile_seconds = time.monotonic() - compile_start
     with tempfile.TemporaryDirectory(prefix="coproc-markets-") as work:
         builder = Builder(Path(work))
@@ -242,7 +244,7 @@ def build(config: SimConfig, target: Path, say: Any) -> None:
                 )
                 return block
 
-            sim = MarketSim(node, target, config, snapshot, say)
+            sim = MarketSim(node, solc_dir, config, snapshot, say)
             sim_start = time.monotonic()
             result = sim.run()
             sim_seconds = time.monotonic() - sim_start

@@ -319,21 +319,7 @@ class MarketSim:
                 amount = self.units(b.collateral[0], usd)
                 b.borrowed = self.units("USDC", borrow_usd)
                 txs += self.morpho_supply_collateral(b, amount)
-                txs.append(
-                    Tx(
-                        b.address,
-                        self.morpho.morpho,
-                        calldata(
-                            f"borrow({morpho.MARKET_PARAMS},uint256,uint256,address,address)",
-                            market.params,
-                            b.borrowed,
-                            0,
-                            b.address,
-                            b.address,
-                        ),
-                        "morpho borrow",
-                    )
-                )
+                txs.append(self.morpho_borrow(b, b.borrowed))
                 txs.append(
                     Tx(
                         b.address,
@@ -374,6 +360,25 @@ class MarketSim:
                 who,
             ),
             f"borrow {symbol}",
+            must,
+        )
+
+    def morpho_borrow(self, b: Borrower, amount: int, must: bool = True) -> Tx:
+        """Borrow ``amount`` loan tokens from the borrower's Morpho market."""
+        assert self.morpho
+        market = self.morpho.markets[b.market]
+        return Tx(
+            b.address,
+            self.morpho.morpho,
+            calldata(
+                f"borrow({morpho.MARKET_PARAMS},uint256,uint256,address,address)",
+                market.params,
+                amount,
+                0,
+                b.address,
+                b.address,
+            ),
+            "morpho borrow",
             must,
         )
 
@@ -496,22 +501,7 @@ class MarketSim:
                 market = self.morpho.markets[b.market]
                 if roll < 0.35:
                     amount = int(b.borrowed * rng.uniform(0.05, 0.2))
-                    txs.append(
-                        Tx(
-                            b.address,
-                            self.morpho.morpho,
-                            calldata(
-                                f"borrow({morpho.MARKET_PARAMS},uint256,uint256,address,address)",
-                                market.params,
-                                amount,
-                                0,
-                                b.address,
-                                b.address,
-                            ),
-                            "morpho borrow",
-                            False,
-                        )
-                    )
+                    txs.append(self.morpho_borrow(b, amount, must=False))
                     b.borrowed += amount
                 elif roll < 0.7:
                     amount = int(b.borrowed * rng.uniform(0.1, 0.4))

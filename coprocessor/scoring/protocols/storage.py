@@ -37,8 +37,28 @@ class StorageSource(Protocol):
         """The block's timestamp (from its verified header)."""
 
 
+class _Lookup:
+    """Reads of values already present (``values``, ``accounts``)."""
+
+    values: dict[Pair, int]
+    accounts: dict[bytes, Account | None]
+
+    def value(self, address: bytes, slot: int) -> int:
+        """A present value (an absent pair is refused)."""
+        try:
+            return self.values[(address, slot)]
+        except KeyError:
+            raise UserInputError(f"slot {hex(slot)} of 0x{address.hex()} was not read") from None
+
+    def account(self, address: bytes) -> Account | None:
+        """A present account (``None``: it does not exist)."""
+        if address not in self.accounts:
+            raise UserInputError(f"account 0x{address.hex()} was not read")
+        return self.accounts[address]
+
+
 @dataclass
-class StaticStorage:
+class StaticStorage(_Lookup):
     """Values given up front (tests, or a bundle already verified)."""
 
     values: dict[Pair, int]
@@ -48,19 +68,6 @@ class StaticStorage:
     async def load(self, pairs: Iterable[Pair]) -> None:
         """Everything is present already; a missing pair is an error at use."""
 
-    def value(self, address: bytes, slot: int) -> int:
-        """The given value (an absent pair is refused)."""
-        try:
-            return self.values[(address, slot)]
-        except KeyError:
-            raise UserInputError(f"slot {hex(slot)} of 0x{address.hex()} was not read") from None
-
-    def account(self, address: bytes) -> Account | None:
-        """The given account."""
-        if address not in self.accounts:
-            raise UserInputError(f"account 0x{address.hex()} was not read")
-        return self.accounts[address]
-
     @property
     def timestamp(self) -> int:
         """The given timestamp."""
@@ -68,7 +75,7 @@ class StaticStorage:
 
 
 @dataclass
-class VerifiedStorage:
+class VerifiedStorage(_Lookup):
     """Values proven at ``block``: each round is one verified bundle. Reads running
     concurrently (``asyncio.gather`` over many users) share rounds: their ``load``
     calls are gathered into one ``index_reads``."""
@@ -119,19 +126,6 @@ class VerifiedStorage:
             self.accounts[read.address] = read.account
             for entry in read.storage:
                 self.values[(read.address, int.from_bytes(entry.slot, "big"))] = entry.value
-
-    def value(self, address: bytes, slot: int) -> int:
-        """A proven value."""
-        try:
-            return self.values[(address, slot)]
-        except KeyError:
-            raise UserInputError(f"slot {hex(slot)} of 0x{address.hex()} was not read") from None
-
-    def account(self, address: bytes) -> Account | None:
-        """A proven account."""
-        if address not in self.accounts:
-            raise UserInputError(f"account 0x{address.hex()} was not read")
-        return self.accounts[address]
 
     @property
     def timestamp(self) -> int:
