@@ -5,6 +5,7 @@ failure, never a fake "done"; the posting protocol never sends a job's result tw
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,7 +74,12 @@ def test_mismatch_files_a_challenge_that_slashes(chain: Chain, tmp_path: Path) -
         sampling = job["sampling"]
         assert sampling["outcome"] == "mismatch"
         assert sampling["proven"] == sampling["signed"] + 1
+        # the challenge is filed after the job's result is committed: wait for it
+        deadline = time.monotonic() + 120
         challenges = service.runtime.db.challenges()
+        while not (challenges and challenges[0]["tx_hash"]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            challenges = service.runtime.db.challenges()
         assert len(challenges) == 1 and challenges[0]["tx_hash"]
         receipt = w3.eth.get_transaction_receipt(challenges[0]["tx_hash"])
         assert receipt["status"] == 1
