@@ -185,7 +185,7 @@ def _combine_feature(obj: dict[str, Any], where: str, earlier: set[str]) -> dict
     if not isinstance(args, list) or len(args) != 2:
         raise _fail(where, "combine.args must name two features", "feature_combine_args")
     for arg in args:
-        if arg not in earlier:
+        if not isinstance(arg, str) or arg not in earlier:
             raise _fail(
                 where, f"combine arg {arg!r:.40} is not an earlier feature", "feature_combine_args"
             )

@@ -194,7 +194,7 @@ def _layer_from_json(index: int, obj: object) -> Layer:
     if not isinstance(obj, dict):
         raise UserInputError(f"model: {where}: expected an object", rule="model_types")
     op = obj.get("op")
-    if op not in OP_CODES:
+    if not isinstance(op, str) or op not in OP_CODES:
         raise UserInputError(f"model: {where}: unknown op {op!r:.40}", rule="model_op")
     where = f"{where} ({op})"
     if op == "dense":
