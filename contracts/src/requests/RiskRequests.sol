@@ -9,7 +9,8 @@ import {IRiskCallback} from "./IRiskCallback.sol";
 /// @title RiskRequests
 /// @notice On-chain requests for proven risk scores, answered with a callback.
 /// A contract (or anyone) calls `request` with a fee in the native token; the event
-/// `ScoreRequested` carries a request id unique to this chain and contract. Anyone holding
+/// `ScoreRequested` carries a request id unique to this chain and contract (and bound to the
+/// request's content, so a request re-made differently after a reorg gets another id). Anyone holding
 /// a zkVM receipt whose journal answers exactly that request — same subject, model,
 /// feature spec, a block the request's block policy allows, and the request id in the
 /// journal's `requestId` field — calls `fulfil`: the receipt is checked by the RiskOracle's
@@ -213,7 +214,9 @@ contract RiskRequests is Owned {
     /// @param policy Which source-chain blocks the score may describe.
     /// @param callback Contract to call with the answer (`IRiskCallback`), or zero for none.
     /// @param callbackGasLimit Gas the callback is given (at most `maxCallbackGas`).
-    /// @return requestId keccak256(abi.encode(chain id, this contract, nonce)).
+    /// @return requestId keccak256(abi.encode(chain id, this contract, nonce, requester, subject,
+    /// model, spec, rule, block, callback, gas limit)): unique per chain and contract, and a
+    /// request re-made differently after a reorg gets another id.
     function request(
         address subject,
         bytes32 modelHash,
@@ -229,7 +232,7 @@ contract RiskRequests is Owned {
         if (spec == bytes32(0) || spec != featureSpecHash) revert RiskRequestsFeatureSpecMismatch(spec, featureSpecHash);
         if (msg.value < terms.price) revert RiskRequestsFeeTooLow(msg.value, terms.price);
         if (callbackGasLimit > maxCallbackGas) revert RiskRequestsCallbackGasTooHigh(callbackGasLimit, maxCallbackGas);
-        requestId = keccak256(abi.encode(block.chainid, address(this), ++nonce));
+        requestId = _idOf(++nonce, subject, modelHash, featureSpecHash, policy, callback, callbackGasLimit);
         uint40 expiresAt = uint40(block.timestamp + timeout);
         Request storage r = _requests[requestId];
         r.requester = msg.sender;
@@ -320,6 +323,23 @@ contract RiskRequests is Owned {
     }
 
     // ------------------------------------------------------------------ internals
+
+    function _idOf(
+        uint256 n,
+        address subject,
+        bytes32 modelHash,
+        bytes32 featureSpecHash,
+        BlockPolicy calldata policy,
+        address callback,
+        uint32 callbackGasLimit
+    ) private view returns (bytes32) {
+        bytes32 what = keccak256(
+            abi.encode(
+                msg.sender, subject, modelHash, featureSpecHash, policy.rule, policy.blockNumber, callback, callbackGasLimit
+            )
+        );
+        return keccak256(abi.encode(block.chainid, address(this), n, what));
+    }
 
     /// @dev The request is pending, not expired, and the journal answers exactly it.
     function _checkAnswers(Request storage r, JournalV1.Journal memory j) private view {

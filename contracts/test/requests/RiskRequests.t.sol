@@ -34,9 +34,22 @@ contract RiskRequestsTest is RequestsFixture {
 
     // ------------------------------------------------------------------ request
 
-    function test_requestIdIsChainContractNonce() public {
+    /// keccak256(chain id, contract, nonce, keccak256(requester, subject, model, spec, rule,
+    /// block, callback, gas limit)), written out here.
+    function expectedId(RiskRequests target, uint256 n, uint64 b, address callback, uint32 gas)
+        internal
+        view
+        returns (bytes32)
+    {
+        bytes32 what = keccak256(
+            abi.encode(REQUESTER, SUBJECT, MODEL, SPEC, RiskRequests.BlockRule.Exact, b, callback, gas)
+        );
+        return keccak256(abi.encode(block.chainid, address(target), n, what));
+    }
+
+    function test_requestIdUniquePerChainAndContract() public {
         uint64 b = uint64(block.number);
-        bytes32 expected = keccak256(abi.encode(block.chainid, address(requests), uint256(1)));
+        bytes32 expected = expectedId(requests, 1, b, address(consumer), 100_000);
         vm.expectEmit();
         emit ScoreRequested(
             expected,
@@ -61,17 +74,43 @@ contract RiskRequestsTest is RequestsFixture {
         assertEq(r.requester, REQUESTER, "requester");
         assertEq(r.fee, PRICE, "fee");
         assertEq(address(requests).balance, PRICE, "fee held");
-        // same contract on another chain id, or another contract: other ids
-        bytes32 second = requestFor(address(0), 0);
-        assertTrue(second != id, "ids differ by nonce");
+        // the same request again: another nonce, another id
+        vm.prank(REQUESTER);
+        bytes32 again = requests.request{value: PRICE}(
+            SUBJECT, MODEL, SPEC, policy(RiskRequests.BlockRule.Exact, b), address(consumer), 100_000
+        );
+        assertEq(again, expectedId(requests, 2, b, address(consumer), 100_000), "nonce 2");
+        assertTrue(again != id, "ids differ by nonce");
+        // another contract, another chain id: other ids
         RiskRequests twin = new RiskRequests(OWNER, oracle, TIMEOUT, MAX_CALLBACK_GAS);
         vm.prank(OWNER);
         twin.offerModel(MODEL, 0);
+        vm.prank(REQUESTER);
         bytes32 twinId = twin.request(SUBJECT, MODEL, SPEC, policy(RiskRequests.BlockRule.Exact, b), address(0), 0);
+        assertEq(twinId, expectedId(twin, 1, b, address(0), 0), "twin id");
         assertTrue(twinId != id, "ids differ by contract");
         vm.chainId(block.chainid + 1);
+        vm.prank(REQUESTER);
         bytes32 otherChain = twin.request(SUBJECT, MODEL, SPEC, policy(RiskRequests.BlockRule.Exact, b), address(0), 0);
-        assertEq(otherChain, keccak256(abi.encode(block.chainid, address(twin), uint256(2))), "chain id in the id");
+        assertEq(otherChain, expectedId(twin, 2, b, address(0), 0), "chain id in the id");
+    }
+
+    /// The id is bound to the request's content: for any subject and block it is the
+    /// written-out hash, so a request re-made with other content under the same nonce (what
+    /// a reorg that replaces a request looks like) gets another id.
+    function testFuzz_idBoundToContent(address subject, uint64 b) public {
+        vm.assume(subject != address(0));
+        vm.prank(REQUESTER);
+        bytes32 id = requests.request{value: PRICE}(
+            subject, MODEL, SPEC, policy(RiskRequests.BlockRule.Exact, b), address(0), 0
+        );
+        bytes32 what = keccak256(
+            abi.encode(REQUESTER, subject, MODEL, SPEC, RiskRequests.BlockRule.Exact, b, address(0), uint32(0))
+        );
+        assertEq(id, keccak256(abi.encode(block.chainid, address(requests), uint256(1), what)), "content-bound");
+        if (subject != SUBJECT || b != 7) {
+            assertTrue(id != expectedId(requests, 1, 7, address(0), 0), "other content, other id");
+        }
     }
 
     function test_requestRefusals() public {
