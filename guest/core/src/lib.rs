@@ -8,6 +8,7 @@
 
 extern crate alloc;
 
+pub mod batch;
 pub mod bundle;
 pub mod error;
 pub mod features;

@@ -13,12 +13,28 @@ fn main() {
     risc0_zkvm::guest::env::read_slice(&mut len);
     let mut raw = vec![0u8; len[0] as usize];
     risc0_zkvm::guest::env::read_slice(&mut raw);
+    // many subjects, one batch journal v1 (docs/formats.md §5): core::batch
+    if coproc_core::batch::is_batch(&raw) {
+        return run_batch(raw);
+    }
     let input = match GuestInput::decode(&raw) {
         Ok(i) => i,
         Err(e) => panic!("{e}"),
     };
     drop(raw);
     match coproc_core::request::run(&input) {
+        Ok(out) => risc0_zkvm::guest::env::commit_slice(&out.journal.encode()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn run_batch(raw: Vec<u8>) {
+    let batch = match coproc_core::batch::BatchInput::decode(&raw) {
+        Ok(b) => b,
+        Err(e) => panic!("{e}"),
+    };
+    drop(raw);
+    match coproc_core::batch::run(&batch) {
         Ok(out) => risc0_zkvm::guest::env::commit_slice(&out.journal.encode()),
         Err(e) => panic!("{e}"),
     }
