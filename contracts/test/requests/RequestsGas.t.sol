@@ -4,6 +4,7 @@ pragma solidity 0.8.37;
 import {RequestsFixture} from "./RequestsFixture.sol";
 import {NullVerifier} from "../utils/Fixtures.sol";
 import {Console} from "../utils/Console.sol";
+import {CallProbe} from "../gas/GasReport.t.sol";
 import {RiskRequests} from "../../src/requests/RiskRequests.sol";
 import {RiskOracle} from "../../src/oracle/RiskOracle.sol";
 import {IRiskCallback} from "../../src/requests/IRiskCallback.sol";
@@ -20,7 +21,7 @@ import {IL2BlockHashStore} from "../../src/bridge/IL2BlockHashStore.sol";
 contract RequestsGasTest is RequestsFixture {
     RiskRequests internal bare;
     NullVerifier internal probeVerifier;
-    VerifierCallProbe internal probe;
+    CallProbe internal probe;
     EmptyConsumer internal empty;
     bytes32 internal plainId;
     bytes32 internal callbackId;
@@ -28,7 +29,7 @@ contract RequestsGasTest is RequestsFixture {
     function setUp() public override {
         super.setUp();
         probeVerifier = new NullVerifier();
-        probe = new VerifierCallProbe();
+        probe = new CallProbe();
         empty = new EmptyConsumer();
         RiskOracle nullOracle = new RiskOracle(OWNER, new NullVerifier(), IL2BlockHashStore(address(0)), 0, MAX_LAG);
         bare = new RiskRequests(OWNER, nullOracle, TIMEOUT, MAX_CALLBACK_GAS);
@@ -77,19 +78,6 @@ contract RequestsGasTest is RequestsFixture {
         (uint256 used, uint256 callCost) = measureFulfil(callbackId);
         Console.log("gas: fulfil_with_empty_callback_excluding_verifier", used - callCost);
         assertEq(uint256(bare.requestOf(callbackId).callbackStatus), uint256(RiskRequests.CallbackStatus.Done), "ran");
-    }
-}
-
-/// @notice Measures one cold `verify` call from a contract.
-contract VerifierCallProbe {
-    function measure(NullVerifier v, bytes calldata seal, bytes32 imageId, bytes32 digest)
-        external
-        view
-        returns (uint256 used)
-    {
-        uint256 g = gasleft();
-        v.verify(seal, imageId, digest);
-        used = g - gasleft();
     }
 }
 
