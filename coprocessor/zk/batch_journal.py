@@ -1,48 +1,26 @@
-"""Batch journal v1 (docs/formats.md): one receipt committing to a Merkle root of many
-results, and the sorted-pair keccak tree the contracts check leaf proofs against
-(``contracts/src/oracle/BatchJournalV1.sol``, ``contracts/src/utils/SortedMerkle.sol``).
+"""Batch journal v1 (docs/formats.md §5): one receipt committing to a Merkle root of many
+results. The leaf and the sorted-pair keccak tree the contracts check leaf proofs
+against (``contracts/src/oracle/BatchJournalV1.sol``, ``contracts/src/utils/SortedMerkle.sol``)
+are defined in :mod:`coprocessor.scoring.batch`, the twin of the guest's ``batch::run``;
+this module encodes and decodes the journal and checks a leaf against it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Any
 
 from eth_abi.abi import encode
-from eth_hash.auto import keccak
 
-from coprocessor.errors import UserInputError
+from coprocessor.errors import UserInputError, VerificationError
+from coprocessor.scoring.batch import LEAF_TYPES, Leaf, proof, root, verify
 
 VERSION = 1
+LENGTH = 224
 BATCH_TYPES = ["uint8", "uint64", "uint64", "bytes32", "bytes32", "uint32", "bytes32"]
-LEAF_TYPES = ["uint64", "address", "bytes32", "bytes32", "uint32", "bytes32"]
-
-
-@dataclass(frozen=True)
-class Leaf:
-    """One result of a batch."""
-
-    block_number: int
-    subject: str
-    model_hash: bytes
-    feature_spec_hash: bytes
-    score: int
-    request_id: bytes
-
-    def as_tuple(self) -> tuple[int, str, bytes, bytes, int, bytes]:
-        """ABI order (also the contract's ``Leaf`` struct as a web3 argument)."""
-        return (
-            self.block_number,
-            self.subject,
-            self.model_hash,
-            self.feature_spec_hash,
-            self.score,
-            self.request_id,
-        )
-
-    def hash(self) -> bytes:
-        """keccak256(keccak256(abi.encode(fields))): double-hashed so that no internal
-        node (64 bytes of hashes) can pass as a leaf."""
-        return bytes(keccak(keccak(encode(LEAF_TYPES, list(self.as_tuple())))))
+FIELDS = ("version", "chainId", "anchorNumber", "anchorHash", "resultsRoot", "count", "batchId")
+#: bits of each word's type (bytes32: the whole word)
+_BITS = (8, 64, 64, 256, 256, 32, 256)
 
 
 def encode_batch(
@@ -64,45 +42,93 @@ def encode_batch(
     )
 
 
-def _parent(a: bytes, b: bytes) -> bytes:
-    return bytes(keccak(a + b if a < b else b + a))
+def encode_fields(fields: dict[str, Any]) -> bytes:
+    """:func:`encode_batch` of a field dict (``BatchScored.journal_fields``)."""
+    return encode_batch(
+        fields["chainId"],
+        fields["anchorNumber"],
+        fields["anchorHash"],
+        fields["resultsRoot"],
+        fields["count"],
+        fields["batchId"],
+    )
 
 
-def _up(level: list[bytes]) -> list[bytes]:
-    return [
-        _parent(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
-        for i in range(0, len(level), 2)
-    ]
-
-
-def root(leaf_hashes: list[bytes]) -> bytes:
-    """Root of the tree over ``leaf_hashes`` (pairs sorted, an odd node carried up)."""
-    if not leaf_hashes:
-        raise UserInputError("empty batch has no root")
-    level = list(leaf_hashes)
-    while len(level) > 1:
-        level = _up(level)
-    return level[0]
-
-
-def proof(leaf_hashes: list[bytes], index: int) -> list[bytes]:
-    """Sibling hashes from leaf ``index`` up to the root."""
-    if not 0 <= index < len(leaf_hashes):
-        raise UserInputError(f"leaf index {index} out of range (0..{len(leaf_hashes) - 1})")
-    out: list[bytes] = []
-    level = list(leaf_hashes)
-    while len(level) > 1:
-        sibling = index ^ 1
-        if sibling < len(level):
-            out.append(level[sibling])
-        level = _up(level)
-        index //= 2
+def decode_batch(raw: bytes) -> dict[str, Any]:
+    """The fields of a batch journal, strictly (``BatchJournalV1.decode``): exactly 224
+    bytes, every word within its type, version 1, a non-zero count."""
+    if len(raw) != LENGTH:
+        raise VerificationError(f"batch journal: {len(raw)} bytes, expected {LENGTH}")
+    out: dict[str, Any] = {}
+    for i, (name, bits) in enumerate(zip(FIELDS, _BITS, strict=True)):
+        word = raw[32 * i : 32 * (i + 1)]
+        value = int.from_bytes(word, "big")
+        if bits < 256 and value >> bits:
+            raise VerificationError(f"batch journal: word {i} ({name}) out of range")
+        out[name] = word if bits == 256 else value
+    if out["version"] != VERSION:
+        raise VerificationError(f"batch journal: version {out['version']}, expected {VERSION}")
+    if out["count"] == 0:
+        raise VerificationError("batch journal: count is zero")
     return out
 
 
-def verify(leaf_hash: bytes, siblings: list[bytes], expected_root: bytes) -> bool:
-    """Whether ``siblings`` fold ``leaf_hash`` into ``expected_root``."""
-    node = leaf_hash
-    for sibling in siblings:
-        node = _parent(node, sibling)
-    return node == expected_root
+def decode_leaf(raw: bytes) -> Leaf:
+    """A leaf from its 192-byte ABI encoding, strictly (every word within its type)."""
+    if len(raw) != 32 * len(LEAF_TYPES):
+        raise VerificationError(f"batch leaf: {len(raw)} bytes, expected {32 * len(LEAF_TYPES)}")
+    words = [raw[32 * i : 32 * (i + 1)] for i in range(len(LEAF_TYPES))]
+    for i, bits in ((0, 64), (1, 160), (4, 32)):
+        if int.from_bytes(words[i], "big") >> bits:
+            raise VerificationError(f"batch leaf: word {i} out of range")
+    return Leaf(
+        block_number=int.from_bytes(words[0], "big"),
+        subject="0x" + words[1][12:].hex(),
+        model_hash=words[2],
+        feature_spec_hash=words[3],
+        score=int.from_bytes(words[4], "big"),
+        request_id=words[5],
+    )
+
+
+def proof_length(count: int, index: int) -> int:
+    """How many siblings the proof of leaf ``index`` of ``count`` has."""
+    n, length = count, 0
+    while n > 1:
+        if index ^ 1 < n:
+            length += 1
+        n, index = (n + 1) // 2, index // 2
+    return length
+
+
+def check_leaf(journal: bytes, leaf: Leaf, index: int, siblings: Sequence[bytes]) -> None:
+    """Leaf ``index`` with its proof belongs to the batch ``journal``: the proof has the
+    shape of that index in a tree of ``count`` leaves and folds the leaf hash into the
+    results root; the leaf's block is not after the anchor. Raises VerificationError."""
+    fields = decode_batch(journal)
+    if not 0 <= index < fields["count"]:
+        raise VerificationError(f"batch leaf {index}: index out of range (count {fields['count']})")
+    if len(siblings) != proof_length(fields["count"], index) or any(len(s) != 32 for s in siblings):
+        raise VerificationError(f"batch leaf {index}: the proof has the wrong shape")
+    if not verify(leaf.hash(), siblings, fields["resultsRoot"]):
+        raise VerificationError(f"batch leaf {index}: not in the batch (proof fails)")
+    if leaf.block_number > fields["anchorNumber"]:
+        raise VerificationError(f"batch leaf {index}: block after the anchor")
+
+
+__all__ = [
+    "BATCH_TYPES",
+    "FIELDS",
+    "LEAF_TYPES",
+    "LENGTH",
+    "Leaf",
+    "check_leaf",
+    "decode_batch",
+    "decode_leaf",
+    "encode_batch",
+    "encode_fields",
+    "proof",
+    "proof_length",
+    "root",
+    "verify",
+]
