@@ -19,6 +19,7 @@ from typing import Any
 
 from eth_abi.abi import encode
 from eth_hash.auto import keccak
+from eth_utils.address import to_checksum_address
 
 from coprocessor.chain.bundle import VerifiedBundle
 from coprocessor.chain.hexutil import parse_address
@@ -49,10 +50,11 @@ class Leaf:
     request_id: bytes
 
     def as_tuple(self) -> tuple[int, str, bytes, bytes, int, bytes]:
-        """ABI order (also the contract's ``Leaf`` struct as a web3 argument)."""
+        """ABI order (also the contract's ``Leaf`` struct as a web3 argument, so the
+        subject is checksummed)."""
         return (
             self.block_number,
-            self.subject,
+            to_checksum_address(self.subject),
             self.model_hash,
             self.feature_spec_hash,
             self.score,

@@ -28,6 +28,7 @@ from coprocessor.index.indexer import (
 from coprocessor.index.rpc import RpcClient
 from coprocessor.index.store import Store
 from coprocessor.paths import data_dir
+from coprocessor.scoring import batch
 from coprocessor.scoring.reads import reads_for_spec
 
 
@@ -49,6 +50,12 @@ def register(sub: Any) -> None:
         help="feature spec: index exactly the reads it needs for --subject (multi-block)",
     )
     p.add_argument("--subject", default=None, help="with --spec: the account scored")
+    p.add_argument(
+        "--subjects",
+        default=None,
+        help="with --spec: many accounts (A,B,C or a file, one a line) in one bundle whose "
+        "reads and nodes are shared (a batch, docs/formats.md §5)",
+    )
     p.add_argument(
         "--slot",
         action="append",
@@ -116,16 +123,21 @@ def _range(text: str, every: int) -> list[int]:
 
 def _index(args: argparse.Namespace) -> int:
     if args.spec is not None:
-        if args.subject is None or args.address or args.slot:
-            raise UserInputError("--spec needs --subject and no --address/--slot")
+        if (args.subject is None) == (args.subjects is None) or args.address or args.slot:
+            raise UserInputError("--spec needs --subject or --subjects and no --address/--slot")
         if args.blocks:
             raise UserInputError("--spec indexes one request block: use --block")
         from coprocessor.scoring import features
 
         args.spec_obj = features.load(args.spec)
-        parse_address(args.subject, "--subject")
+        if args.subjects is not None:
+            args.subjects = batch.load_subjects(args.subjects)
+        else:
+            parse_address(args.subject, "--subject")
         reads: list[Read] = []
     else:
+        if args.subjects is not None:
+            raise UserInputError("--subjects goes with --spec")
         args.spec_obj = None
         reads = _reads(args)
     if args.ancestors < 0:
@@ -163,7 +175,9 @@ async def _run(
             if number == 0:
                 raise UserInputError("block 0 has no provable state on many nodes; use >= 1")
             stats = IndexStats()
-            if args.spec_obj is not None:
+            if args.spec_obj is not None and args.subjects is not None:
+                by_block = batch.batch_reads(args.spec_obj, args.subjects, number)
+            elif args.spec_obj is not None:
                 by_block = reads_for_spec(args.spec_obj, args.subject, number)
                 if 0 in by_block:
                     raise UserInputError("the spec reads block 0, which has no provable state")
@@ -191,6 +205,7 @@ async def _run(
                 "accounts": len(verified.bundle.accounts),
                 "slots": sum(len(a.storage) for a in verified.bundle.accounts),
                 "nodes": len(verified.bundle.nodes),
+                **({"subjects": len(args.subjects)} if args.subjects is not None else {}),
                 "cached": stats.cached,
                 "rpc_calls": rpc.calls_sent,
                 "seconds": round(time.perf_counter() - started, 3),
