@@ -25,6 +25,11 @@ EXAMPLES = (
     ("`signed`, `none`, sampled", {"mode": "signed", "destination": "none"}, {"sampled": True}),
     ("`proven` or `both`, `none`", {"mode": "proven", "destination": "none"}, {}),
     ("`proven` or `both`, `l1` or `l2`", {"mode": "both", "destination": "l1"}, {}),
+    (
+        "`proven` or `both`, `l1` or `l2`, batching on",
+        {"mode": "both", "destination": "l1"},
+        {"batched": True},
+    ),
 )
 
 

@@ -53,6 +53,11 @@ class ServiceConfig:
     prover: str = "zkvm"
     #: dev-mode proofs (RISC0_DEV_MODE: real execution, fake receipt)
     dev_proofs: bool = True
+    #: batching (docs/formats.md §5): proof jobs of one model and request block are
+    #: proven together, up to this many per receipt (0: every job proven alone)
+    batch_max_size: int = 0
+    #: how long an open batch waits for more jobs before it is proven (s)
+    batch_wait_seconds: float = 5.0
     #: probability that a signed-only result is re-proved and compared
     sampling_probability: float = 0.0
     #: send SignedScores.challenge on a sampled mismatch (needs the poster key)
@@ -105,6 +110,10 @@ class ServiceConfig:
                 raise UserInputError(f"config: {name} must be positive")
         if not all(isinstance(s, str) for s in self.test_lie_subjects):
             raise UserInputError("config: test_lie_subjects must be a list of addresses")
+        if not 0 <= self.batch_max_size <= 4096:
+            raise UserInputError("config: batch_max_size must be in 0..4096 (0: no batching)")
+        if self.batch_wait_seconds < 0:
+            raise UserInputError("config: batch_wait_seconds must not be negative")
         if self.ancestors > 200:
             raise UserInputError("config: ancestors must be at most 200 (oracle anchor lag)")
         return self

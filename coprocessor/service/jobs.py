@@ -107,6 +107,7 @@ class Job:
             "sampled": bool(data.get("sampled")),
             "sampling": data.get("sampling"),
             "tx_hash": data.get("tx_hash"),
+            "batch": data.get("batch"),
         }
 
 

@@ -101,6 +101,9 @@ class BridgeL2Poster:
     def prepare(self, journal: bytes, seal: bytes) -> posting.Prepared:
         return self._submit.prepare(journal, seal)
 
+    def prepare_call(self, name: str, *args: Any) -> posting.Prepared:
+        return self._submit.prepare_call(name, *args)
+
     def broadcast(self, raw_tx: str) -> None:
         self._submit.broadcast(raw_tx)
 

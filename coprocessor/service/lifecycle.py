@@ -25,6 +25,7 @@ class State(StrEnum):
     SCORING = "scoring"
     SIGNING = "signing"
     PROVING = "proving"
+    BATCHING = "batching"
     POSTING = "posting"
     DONE = "done"
     FAILED = "failed"
@@ -38,6 +39,7 @@ class Stage(StrEnum):
     SCORE = "score"
     SIGN = "sign"
     PROVE = "prove"
+    BATCH = "batch"
     POST = "post"
 
 
@@ -45,7 +47,8 @@ class When(StrEnum):
     """Which jobs enter a state."""
 
     ALWAYS = "every job"
-    PROOF = "`mode` `proven` or `both`, or a sampled `signed` job"
+    PROOF = "`mode` `proven` or `both`, or a sampled `signed` job; not batched"
+    BATCH = "`mode` `proven` or `both` when the service batches (`batch_max_size` > 0)"
     DESTINATION = "`destination` `l1` or `l2`"
     FAILURE = "a job that failed"
 
@@ -66,6 +69,7 @@ TABLE = (
     Row(State.SCORING, Stage.SCORE, When.ALWAYS, on_failure=_FAIL, on_reorg=None),
     Row(State.SIGNING, Stage.SIGN, When.ALWAYS, on_failure=_FAIL, on_reorg=_REINDEX),
     Row(State.PROVING, Stage.PROVE, When.PROOF, on_failure=_FAIL, on_reorg=_REINDEX),
+    Row(State.BATCHING, Stage.BATCH, When.BATCH, on_failure=_FAIL, on_reorg=_REINDEX),
     Row(State.POSTING, Stage.POST, When.DESTINATION, on_failure=_FAIL, on_reorg=_REINDEX),
     Row(State.DONE, None, When.ALWAYS, on_failure=None, on_reorg=None),
     Row(State.FAILED, None, When.FAILURE, on_failure=None, on_reorg=None),
@@ -91,8 +95,11 @@ def row_of(state: str) -> Row:
 
 def enters(when: When, request: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
     """Whether a job with this request and data enters a state of this ``when``."""
+    receipt = request["mode"] in ("proven", "both")
     if when is When.PROOF:
-        return request["mode"] in ("proven", "both") or bool(data.get("sampled"))
+        return (receipt and not data.get("batched")) or (not receipt and bool(data.get("sampled")))
+    if when is When.BATCH:
+        return receipt and bool(data.get("batched"))
     if when is When.DESTINATION:
         return bool(request["destination"] != "none")
     return when is When.ALWAYS

@@ -67,6 +67,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "progress": {"type": "object", "description": "stage progress: cycles, proof"},
             "sampled": {"type": "boolean"},
             "tx_hash": {"type": "string", "nullable": True},
+            "batch": {
+                "type": "object",
+                "nullable": True,
+                "description": "a job proven in a batch: id, batch_id, size, leaf_index, "
+                "leaf, leaf_hash, proof (siblings up to results_root), results_root",
+            },
         },
     },
     "Result": {

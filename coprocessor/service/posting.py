@@ -91,7 +91,12 @@ class L1Poster:
         return bool(self.oracle.functions.requestUsed(request_id).call())
 
     def prepare(self, journal: bytes, seal: bytes) -> Prepared:
-        fn = self.oracle.functions.submit(journal, seal)
+        return self.prepare_call("submit", journal, seal)
+
+    def prepare_call(self, name: str, *args: Any) -> Prepared:
+        """Sign (not send) ``RiskOracle.<name>(*args)`` (``submit``, ``submitBatch``,
+        ``storeLeaves``); a call that would revert is a permanent error."""
+        fn = self.oracle.functions[name](*args)
         nonce = self.w3.eth.get_transaction_count(self.sender, "pending")  # type: ignore[arg-type]
         call: Any = {
             "from": self.sender,
@@ -105,7 +110,7 @@ class L1Poster:
             gas = self.w3.eth.estimate_gas(call, block_identifier="pending")
         except ContractLogicError as exc:
             reason = _error_name(self.oracle.abi, exc)
-            raise VerificationError(f"RiskOracle.submit would revert: {reason}") from None
+            raise VerificationError(f"RiskOracle.{name} would revert: {reason}") from None
         tx = fn.build_transaction({"from": self.sender, "nonce": nonce, "gas": gas + gas // 5})
         signed = self._account.sign_transaction(tx)
         return Prepared(

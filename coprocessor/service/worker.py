@@ -52,7 +52,7 @@ from coprocessor.index.store import Store
 from coprocessor.onchain import eip712
 from coprocessor.scoring import pipeline
 from coprocessor.scoring.reads import reads_for_spec
-from coprocessor.service import posting, sampling
+from coprocessor.service import batching, posting, sampling
 from coprocessor.service.catalog import Catalog, ServedModel
 from coprocessor.service.config import ServiceConfig
 from coprocessor.service.jobs import Job, JobDB, LeaseLost
@@ -98,6 +98,13 @@ class Runtime:
     stopping: bool = False
     #: results changed in this process: (subject, model hash) keys to drop from caches
     on_result: list[Any] = field(default_factory=list)
+    _batcher: batching.Batcher | None = None
+
+    def batcher(self) -> batching.Batcher:
+        """The batching stage (``batch_max_size`` > 0), made on first use."""
+        if self._batcher is None:
+            self._batcher = batching.Batcher(self)
+        return self._batcher
 
     # ------------------------------------------------------------------ helpers
 
@@ -146,6 +153,7 @@ class Runtime:
             "tx_hashes": {job.request["destination"]: d["tx_hash"]} if d.get("tx_hash") else {},
             "anchor_push": d.get("anchor_push"),
             "sampling": d.get("sampling"),
+            "batch": d.get("batch"),
             "job_id": job.id,
             "request_id": hexstr(request_id_of(job.id)),
         }
@@ -177,6 +185,7 @@ class Runtime:
             Stage.SCORE: self._score,
             Stage.SIGN: self._sign,
             Stage.PROVE: self._prove,
+            Stage.BATCH: lambda job, owner: self.batcher().stage(job, owner),
             Stage.POST: self._post,
         }
         if row.stage is None:
@@ -196,6 +205,8 @@ class Runtime:
         served = self.model_of(job)
         with self.db.tx():
             self.db.drop_result_of(job.id)
+            if self.config.batch_max_size > 0:
+                batching.leave(self.db, job.id)
             job = self.db.advance(
                 job, owner, target, {"block": job.data["block"]}, generation=job.generation + 1
             )
@@ -272,6 +283,8 @@ class Runtime:
             data["signer"] = self.signer.address
             if mode == "signed" and self.sampler.pick():
                 data["sampled"] = True
+        if self.config.batch_max_size > 0 and mode in ("proven", "both"):
+            data["batched"] = True  # proven in a batch (lifecycle: batching)
         with self.db.tx():
             job = self.db.advance(job, owner, next_state(job, data), data)
             if "signature" in data:
@@ -414,6 +427,8 @@ class Runtime:
         poster = self.l1_poster if destination == "l1" else self.l2_poster
         if poster is None:
             raise UserInputError(f"destination {destination} is not configured on this service")
+        if "batch" in job.data:
+            return await self.batcher().post(job, owner, poster)
         receipt = job.data["receipt"]
         if receipt.get("seal") is None:
             raise VerificationError(
@@ -485,6 +500,8 @@ class Runtime:
             except LeaseLost:
                 log.warning("job %s: lease lost in %s", job.id, stage)
                 return
+            except batching.Parked:
+                return  # rescheduled to wait for its batch; lease released
             except PERMANENT as exc:
                 self.metrics.stage_errors.inc(stage=stage, kind="fatal")
                 self._fail(job, owner, f"{stage}: {exc}")

@@ -20,7 +20,9 @@ from coprocessor.service.lifecycle import FINAL, TABLE, State, next_state, path,
 from coprocessor.service.openapi import SCHEMAS
 
 #: the values stored in jobs.state and shown by GET /v1/jobs/{id} before the table existed
-STORED = ("queued", "indexing", "scoring", "signing", "proving", "posting", "done", "failed")
+STORED = (
+    "queued", "indexing", "scoring", "signing", "proving", "batching", "posting", "done", "failed",
+)  # fmt: skip
 MODES = ("signed", "proven", "both")
 DESTINATIONS = ("none", "l1", "l2")
 DOC = REPO / "docs" / "api.md"
@@ -136,12 +138,14 @@ def test_every_path_from_queued_ends_in_done_or_failed() -> None:
 # ------------------------------------------------------------------ the worker's paths
 
 
-def _expected(mode: str, destination: str, sampled: bool) -> list[str]:
+def _expected(mode: str, destination: str, sampled: bool, batched: bool = False) -> list[str]:
     """The worker's rule before the table (written out here, not taken from the code):
-    signing then proving for a receipt (or a sampled signed job), then posting for a
-    destination, then done."""
+    signing then proving for a receipt (or a sampled signed job; batching instead when
+    the service batches receipts), then posting for a destination, then done."""
     states = ["queued", "indexing", "scoring", "signing"]
-    if mode in ("proven", "both") or sampled:
+    if mode in ("proven", "both") and batched:
+        states.append("batching")
+    elif mode in ("proven", "both") or sampled:
         states.append("proving")
     if destination != "none":
         states.append("posting")
@@ -152,10 +156,15 @@ def _expected(mode: str, destination: str, sampled: bool) -> list[str]:
     ("signed", "none", False), ("signed", "none", True), ("proven", "none", False),
     ("both", "none", True), ("proven", "l1", False), ("both", "l2", False),
 ])  # fmt: skip
-def test_paths_are_the_worker_rule(mode: str, destination: str, sampled: bool) -> None:
+@pytest.mark.parametrize("batched", [False, True])
+def test_paths_are_the_worker_rule(
+    mode: str, destination: str, sampled: bool, batched: bool
+) -> None:
     request = {"mode": mode, "destination": destination}
-    data = {"sampled": True} if sampled else {}
-    want = _expected(mode, destination, sampled)
+    data: dict[str, Any] = {"sampled": True} if sampled else {}
+    if batched:
+        data["batched"] = True
+    want = _expected(mode, destination, sampled, batched)
     assert list(path(request, data)) == want
     for state, after in itertools.pairwise(want):
         assert next_state(_Job(state, request, data)) == after
@@ -170,7 +179,9 @@ def test_next_state_reads_the_data_the_stage_commits() -> None:
 
 def test_reorg_sends_the_stages_after_scoring_back_to_indexing() -> None:
     reorg = {r.state.value: r.on_reorg for r in TABLE if r.on_reorg is not None}
-    assert reorg == {"signing": "indexing", "proving": "indexing", "posting": "indexing"}
+    assert reorg == {
+        "signing": "indexing", "proving": "indexing", "batching": "indexing", "posting": "indexing",
+    }  # fmt: skip
 
 
 # ------------------------------------------------------------------ docs/api.md
