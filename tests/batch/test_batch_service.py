@@ -6,7 +6,9 @@ equal to the score computed without the service."""
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,12 +43,14 @@ class FakeBatchProver:
     batch journal in Python and seals it as RISC0_DEV_MODE does."""
 
     calls = 0
+    delay = float(os.environ.get("COPROC_TEST_PROVE_DELAY", "0"))
 
     def prove(self, *_args: Any, **_kw: Any) -> dict[str, Any]:
         raise AssertionError("a batched job must not be proven alone")
 
     def prove_batch(self, request: BatchProveRequest, _scored: Any, dev: bool) -> dict[str, Any]:
         type(self).calls += 1
+        time.sleep(self.delay)
         verified = pipeline.verify(load_bundle(request.bundle))
         again = batch.run(
             verified,
