@@ -170,7 +170,9 @@ def main() -> None:
 
             image_id = bytes.fromhex(prover.host_image_id()[2:])
         stack = contracts.deploy_dev_stack(
-            w3, image_id=image_id, models={model.hash(): features.spec_hash(SPEC)}
+            w3,
+            image_id=image_id,
+            models={model.hash(): features.spec_hash(features.normalize(SPEC))},
         )
         models = tmp / "models"
         models.mkdir()

@@ -84,7 +84,9 @@ def main() -> None:
         w3 = Web3(Web3.HTTPProvider(node.rpc))
         model = fmt.from_json(MODEL)
         stack = contracts.deploy_dev_stack(
-            w3, image_id=bytes(32 * [0x5E]), models={model.hash(): features.spec_hash(SPEC)}
+            w3,
+            image_id=bytes(32 * [0x5E]),
+            models={model.hash(): features.spec_hash(features.normalize(SPEC))},
         )
         subjects = ["0x" + (0xC0000 + i).to_bytes(20, "big").hex() for i in range(SUBJECTS)]
         for i, s in enumerate(subjects):

@@ -109,7 +109,7 @@ def verified_values(rpc: Rpc, reads: list[features.Read]) -> dict[str, Any]:
     return {"accounts": accounts}
 
 
-def build_dataset(market: Market, spec: dict[str, Any], first_block: int) -> dict[str, Any]:
+def build_dataset(market: Market, spec: features.Spec, first_block: int) -> dict[str, Any]:
     rows, labels, blocks = [], [], []
     second_slots = [hex(position_slot(b) + 1) for b in market.borrowers]
     last = first_block + STEPS - HORIZON
@@ -192,7 +192,7 @@ def run(seed: int, out_dir: Path, docs: Path | None) -> dict[str, Any]:
             data = build_dataset(market, spec, first_block)
         finally:
             stop_pid(node.pid)
-    names = [f["name"] for f in spec["features"]]
+    names = list(spec.names)
     x = data["q16"] / 65536.0
     y = data["labels"]
     split_block = int(np.quantile(data["blocks"], TRAIN_FRACTION))
@@ -244,7 +244,7 @@ def run(seed: int, out_dir: Path, docs: Path | None) -> dict[str, Any]:
     }
     model.meta["evaluation"] = {k: round(v, 6) for k, v in evaluation.items()}
     (out_dir / f"{NAME}.json").write_text(fmt.dumps(model))
-    (out_dir / f"{NAME}.features.json").write_text(json.dumps(spec, indent=1) + "\n")
+    (out_dir / f"{NAME}.features.json").write_text(json.dumps(spec.to_json(), indent=1) + "\n")
     header = ",".join(["block", *names, "label"])
     lines = [header] + [
         ",".join(str(v) for v in (int(blk) - first_block, *row, int(lab)))
@@ -268,7 +268,7 @@ def run(seed: int, out_dir: Path, docs: Path | None) -> dict[str, Any]:
     return result
 
 
-def model_card(r: dict[str, Any], names: list[str], spec: dict[str, Any]) -> str:
+def model_card(r: dict[str, Any], names: list[str], spec: features.Spec) -> str:
     ev, tr = r["evaluation"], r["training"]
     feats = "\n".join(
         f"| `{f['name']}` | "
@@ -282,7 +282,7 @@ def model_card(r: dict[str, Any], names: list[str], spec: dict[str, Any]) -> str
             else f"{f['combine']['op']}({', '.join(f['combine']['args'])})"
         )
         + f" | {r['weights'][f['name']]:+.5f} |"
-        for f in spec["features"]
+        for f in spec.to_json()["features"]
     )
     return f"""# Model card: `{NAME}`
 

@@ -9,20 +9,26 @@ End to end, on a fresh two-chain devnet in ``<data dir>/demo`` (wiped at start):
 3. the sample model ``lending-risk-v1`` with a feature spec for this deployment,
    registered on the L2 oracle with the guest's image ID; SignedScores on L2 with a
    bonded operator key (encrypted keystore);
-4. the service in-process: for each borrower with debt, ``POST /v1/scores`` with mode
-   ``both`` and destination ``l2`` — index + verify, score, EIP-712 sign, prove in the
-   zkVM (dev mode by default: real execution, fake seal; ``--prove`` for real local
-   proofs, which the dev verifier on L2 cannot accept: those jobs fail at posting),
-   then post: the service pushes the anchor's L1 block hash to L2 through the bridge
-   (retryable ticket) and submits the receipt to the L2 RiskOracle;
+4. the service in-process, batching (``batch_max_size`` = the number of borrowers): for
+   each borrower with debt, ``POST /v1/scores`` at one block with mode ``both`` and
+   destination ``l2`` — index + verify, score, EIP-712 sign; then the jobs' subjects are
+   proven together in ONE batch receipt (batch journal v1, ``coproc-host prove
+   --subjects``; dev mode by default: real execution, fake seal; ``--prove`` for real
+   local proofs, which the dev verifier on L2 cannot accept: those jobs fail at
+   posting); then post: the service pushes the anchor's L1 block hash to L2 through the
+   bridge (retryable ticket), submits the batch (``submitBatch``) and stores every leaf
+   (``storeLeaves``) on the L2 RiskOracle, each once;
 5. the example consumer refreshes the borrower's max LTV from the stored score;
 6. a table (subject, journal/signed/on-chain score, block, proof kind, tx), exit 0 only
-   if the three scores agree for every subject.
+   if the three scores agree for every subject (the journal score is the subject's leaf,
+   checked against the batch journal's results root with its proof) and all share one
+   batch receipt.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -37,7 +43,7 @@ import numpy as np
 from coprocessor.dev.devnet import Devnet
 from coprocessor.errors import ToolError
 from coprocessor.paths import REPO_ROOT
-from coprocessor.zk import journal as journal_codec
+from coprocessor.zk import batch_journal
 
 MODEL = "lending-risk-v1"
 BORROWERS = 6
@@ -67,6 +73,8 @@ class DemoRow:
     max_ltv_bps: int
     dev_mode: bool
     tx: str
+    batch: str = ""
+    leaf_index: int = -1
 
     @property
     def ok(self) -> bool:
@@ -147,7 +155,7 @@ def _run(data_dir: Path, prove: bool) -> list[DemoRow]:
     model_json = json.loads((REPO_ROOT / "models" / f"{MODEL}.json").read_text())
     model_json.setdefault("meta", {})["feature_spec_hash"] = "0x" + spec_hash.hex()
     (models_dir / f"{MODEL}.json").write_text(json.dumps(model_json, indent=1))
-    (models_dir / f"{MODEL}.features.json").write_text(json.dumps(spec, indent=1))
+    (models_dir / f"{MODEL}.features.json").write_text(json.dumps(spec.to_json(), indent=1))
 
     l1 = Web3(Web3.HTTPProvider(l1_url))
     l2 = Web3(Web3.HTTPProvider(l2_url))
@@ -189,17 +197,23 @@ def _run(data_dir: Path, prove: bool) -> list[DemoRow]:
     subjects = [b for b in market.borrowers if _debt(l1, market.pool, b) > 0] or market.borrowers[
         :3
     ]
+    # one batch receipt for all: jobs of one block, the batch closed once all joined
+    config = dataclasses.replace(
+        config, batch_max_size=len(subjects), batch_wait_seconds=120.0
+    ).validate()
+    block = l1.eth.block_number - ANCESTORS
     rows: list[DemoRow] = []
     _say(
-        f"service up; requesting scores for {len(subjects)} borrowers (mode both, "
-        "destination l2: the service bridges each anchor and posts the receipt)..."
+        f"service up; requesting scores for {len(subjects)} borrowers at block {block} "
+        "(mode both, destination l2: the service proves them in one batch receipt, "
+        "bridges the anchor and posts the batch)..."
     )
     with Background(config, root / "service") as service, _L1Blocks(l1_url):
         client = Client(service.url, service.add_key("demo"))
         jobs = [
-            client.request_score(Web3.to_checksum_address(s), MODEL, mode="both", destination="l2")[
-                "id"
-            ]
+            client.request_score(
+                Web3.to_checksum_address(s), MODEL, mode="both", destination="l2", block=block
+            )["id"]
             for s in subjects
         ]
         for subject, job_id in zip(subjects, jobs, strict=True):
@@ -207,7 +221,7 @@ def _run(data_dir: Path, prove: bool) -> list[DemoRow]:
             result = client.score(Web3.to_checksum_address(subject), MODEL)
             client.verify_signed(result, operator.address)
             journal = bytes.fromhex(result["journal"][2:])
-            decoded = journal_codec.decode(journal)
+            decoded, leaf = _batch_leaf(journal, result)
             if not result.get("seal"):
                 raise ToolError(
                     "the receipt has no on-chain seal (composite receipts are off-chain only)"
@@ -226,17 +240,38 @@ def _run(data_dir: Path, prove: bool) -> list[DemoRow]:
             rows.append(
                 DemoRow(
                     subject=Web3.to_checksum_address(subject),
-                    block=int(decoded["blockNumber"]),
+                    block=leaf.block_number,
                     anchor=int(decoded["anchorNumber"]),
-                    journal_score=int(decoded["score"]),
+                    journal_score=leaf.score,
                     signed_score=int(result["score"]),
                     onchain_score=int(stored[0]),
                     max_ltv_bps=int(ltv),
                     dev_mode=bool(result.get("dev_mode")),
                     tx=str(tx),
+                    batch=str(result["batch"]["results_root"]),
+                    leaf_index=int(result["batch"]["leaf_index"]),
                 )
             )
+    if len({r.batch for r in rows}) != 1:
+        raise ToolError(f"expected one batch receipt, the subjects were proven in {len(rows)}")
+    _say(f"{len(rows)} subjects proven in one batch receipt (results root {rows[0].batch[:18]}…)")
     return rows
+
+
+def _batch_leaf(journal: bytes, result: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The batch journal's fields and this subject's leaf, its proof checked against
+    the journal's results root."""
+    from coprocessor.service.batching import batch_journal_leaf
+
+    b = result.get("batch")
+    if not isinstance(b, dict):
+        raise ToolError(f"{result.get('subject')}: the result was not proven in a batch")
+    leaf = batch_journal_leaf(b["leaf"])
+    proof = [bytes.fromhex(p[2:]) for p in b["proof"]]
+    batch_journal.check_leaf(journal, leaf, int(b["leaf_index"]), proof)
+    if leaf.score != result["score"] or leaf.subject != str(result["subject"]).lower():
+        raise ToolError(f"{result.get('subject')}: the leaf is not the signed result")
+    return batch_journal.decode_batch(journal), leaf
 
 
 class _L1Blocks:
@@ -318,6 +353,8 @@ def rows_json(rows: list[DemoRow]) -> list[dict[str, Any]]:
             "max_ltv_bps": r.max_ltv_bps,
             "dev_mode": r.dev_mode,
             "tx": r.tx,
+            "batch": r.batch,
+            "leaf_index": r.leaf_index,
             "agree": r.ok,
         }
         for r in rows

@@ -192,7 +192,7 @@ def setup_balances(market: Market) -> None:
 
 
 def position_slot(user: str) -> int:
-    return features.resolve_slot({"base": POSITIONS_SLOT, "path": [{"mapping": user}]}, user)
+    return features.Slot(POSITIONS_SLOT, (features.MappingStep(user),)).resolve(user)
 
 
 @dataclass
@@ -276,7 +276,7 @@ def simulate(market: Market, rng: np.random.Generator, steps: int = STEPS) -> di
 # --- the data set ---------------------------------------------------------------------
 
 
-def spec_for(market: Market) -> dict[str, Any]:
+def spec_for(market: Market) -> features.Spec:
     """The feature spec of the sample model for this market's addresses."""
     position = {"base": POSITIONS_SLOT, "path": [{"mapping": "$subject"}]}
     second = {"base": POSITIONS_SLOT, "path": [{"mapping": "$subject"}, {"field": 1}]}

@@ -1,7 +1,11 @@
 """Feature spec v1 (``coproc-features``, docs/formats.md §3): load, validate and
-normalize a spec (defaults filled in), its canonical bytes and hash, the reads it
-needs, and the Q16 feature vector computed from *verified* values (the dict that
-``coproc verify-bundle`` prints)."""
+normalize a spec into a typed :class:`Spec` (defaults filled in), its canonical bytes
+and hash, the reads it needs, and the Q16 feature vector computed from *verified*
+values: a :class:`~coprocessor.chain.bundle.VerifiedBundle` (:func:`compute_bundle`)
+or the dict that ``coproc verify-bundle`` prints (:func:`compute`).
+
+The parser (:func:`normalize`, :func:`load`) is the only way in: a :class:`Spec` is
+valid by construction, and ``to_json`` gives back its canonical (normalized) JSON."""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
+from coprocessor.chain.bundle import VerifiedBundle
 from coprocessor.chain.hexutil import to_bytes, to_quantity
 from coprocessor.chain.keccak import EMPTY_CODE_HASH, keccak256
 from coprocessor.chain.slots import (
@@ -41,7 +46,178 @@ MAX_DECIMALS: Final = 77  # 10**77 < 2**256 <= 10**78
 MAX_FEATURES: Final = 256
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 
-Spec = dict[str, Any]
+
+# --- the typed spec ------------------------------------------------------------------
+# Each class's ``to_json`` is its part of the canonical form, keys in the order the
+# spec files are written in (canonical bytes sort them anyway).
+
+
+@dataclass(frozen=True)
+class MappingStep:
+    """``{"mapping": key}``: ``$subject``, an integer, or bytes20/bytes32 lowercase hex."""
+
+    key: str | int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mapping": self.key}
+
+
+@dataclass(frozen=True)
+class IndexStep:
+    """``{"index": i, "elem_slots": n}``: element ``i`` of an array of ``n``-slot items."""
+
+    index: int
+    elem_slots: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "elem_slots": self.elem_slots}
+
+
+@dataclass(frozen=True)
+class FieldStep:
+    """``{"field": k}``: the ``k``-th slot of a struct."""
+
+    field: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"field": self.field}
+
+
+PathStep = MappingStep | IndexStep | FieldStep
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A storage slot: a base slot and a path of mapping/index/field steps."""
+
+    base: int
+    path: tuple[PathStep, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"base": self.base, "path": [step.to_json() for step in self.path]}
+
+    def resolve(self, subject: str) -> int:
+        """The slot number for ``subject`` (0x-hex address; stands for ``$subject``)."""
+        p = self.base
+        for step in self.path:
+            if isinstance(step, MappingStep):
+                key = subject if step.key == SUBJECT else step.key
+                p = mapping_slot(p, bytes.fromhex(key[2:]) if isinstance(key, str) else key)
+            elif isinstance(step, IndexStep):
+                p = array_element_slot(p, step.index, step.elem_slots)
+            else:
+                p = field_slot(p, step.field)
+        return p
+
+
+@dataclass(frozen=True)
+class Bits:
+    """The packed field of a storage word: ``size`` bytes from byte ``offset`` (low end)."""
+
+    offset: int = 0
+    size: int = 32
+
+    def to_json(self) -> dict[str, Any]:
+        return {"offset": self.offset, "size": self.size}
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The Q16 range a feature is clamped to (``min``/``max`` in the spec)."""
+
+    lo: int = INT32_MIN
+    hi: int = INT32_MAX
+
+    def clamp(self, value: int) -> int:
+        return self.lo if value < self.lo else self.hi if value > self.hi else value
+
+
+@dataclass(frozen=True)
+class Source:
+    """A feature's ``read``: one account value (or one storage word) at one block."""
+
+    kind: str  # one of READ_KINDS
+    address: str  # lowercase 0x-hex or SUBJECT
+    block_offset: int = 0
+    slot: Slot | None = None  # storage reads only
+    bits: Bits | None = None  # storage reads only
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "address": self.address,
+            "block_offset": self.block_offset,
+        }
+        if self.slot is not None:
+            out["slot"] = self.slot.to_json()
+        if self.bits is not None:
+            out["bits"] = self.bits.to_json()
+        return out
+
+
+@dataclass(frozen=True)
+class ReadFeature:
+    """A feature read from the chain: the raw value in Q16 (``value / 10**decimals``)."""
+
+    name: str
+    read: Source
+    decimals: int = 0
+    signed: bool = False
+    bounds: Bounds = Bounds()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "read": self.read.to_json(),
+            "decimals": self.decimals,
+            "signed": self.signed,
+            "min": self.bounds.lo,
+            "max": self.bounds.hi,
+        }
+
+
+@dataclass(frozen=True)
+class CombineFeature:
+    """A feature combined from two earlier ones by one of COMBINE_OPS."""
+
+    name: str
+    op: str
+    args: tuple[str, str]
+    bounds: Bounds = Bounds()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "combine": {"op": self.op, "args": list(self.args)},
+            "min": self.bounds.lo,
+            "max": self.bounds.hi,
+        }
+
+
+Feature = ReadFeature | CombineFeature
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated, normalized feature spec (make one with :func:`normalize`/:func:`load`)."""
+
+    name: str
+    features: tuple[Feature, ...]
+    version: int = VERSION
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The feature names, in vector order."""
+        return tuple(f.name for f in self.features)
+
+    def to_json(self) -> dict[str, Any]:
+        """The canonical (normalized) JSON object, every default filled in."""
+        return {
+            "format": FORMAT,
+            "version": self.version,
+            "name": self.name,
+            "features": [f.to_json() for f in self.features],
+        }
 
 
 # --- loading and normalization -------------------------------------------------------
@@ -99,42 +275,39 @@ def _mapping_key(value: object, where: str) -> str | int:
     )
 
 
-def _slot(obj: object, where: str) -> dict[str, Any]:
+def _step(step: object, at: str) -> PathStep:
+    if isinstance(step, dict) and "mapping" in step:
+        step = _keys(step, {"mapping"}, set(), at)
+        return MappingStep(_mapping_key(step["mapping"], at))
+    if isinstance(step, dict) and "index" in step:
+        step = _keys(step, {"index"}, {"elem_slots"}, at)
+        return IndexStep(
+            _int(step["index"], at, 0, WORD - 1), _int(step.get("elem_slots", 1), at, 1, WORD - 1)
+        )
+    if isinstance(step, dict) and "field" in step:
+        step = _keys(step, {"field"}, set(), at)
+        return FieldStep(_int(step["field"], at, 0, WORD - 1))
+    raise _fail(at, "a step is {mapping}, {index, elem_slots} or {field}", "feature_slot")
+
+
+def _slot(obj: object, where: str) -> Slot:
     obj = _keys(obj, {"base"}, {"path"}, where)
     path = obj.get("path", [])
     if not isinstance(path, list) or len(path) > 16:
         raise _fail(where, "path must be a list of at most 16 steps", "feature_slot")
-    steps: list[dict[str, Any]] = []
-    for i, step in enumerate(path):
-        at = f"{where} path[{i}]"
-        if isinstance(step, dict) and "mapping" in step:
-            step = _keys(step, {"mapping"}, set(), at)
-            steps.append({"mapping": _mapping_key(step["mapping"], at)})
-        elif isinstance(step, dict) and "index" in step:
-            step = _keys(step, {"index"}, {"elem_slots"}, at)
-            steps.append(
-                {
-                    "index": _int(step["index"], at, 0, WORD - 1),
-                    "elem_slots": _int(step.get("elem_slots", 1), at, 1, WORD - 1),
-                }
-            )
-        elif isinstance(step, dict) and "field" in step:
-            step = _keys(step, {"field"}, set(), at)
-            steps.append({"field": _int(step["field"], at, 0, WORD - 1)})
-        else:
-            raise _fail(at, "a step is {mapping}, {index, elem_slots} or {field}", "feature_slot")
-    return {"base": _int(obj["base"], f"{where} base", 0, WORD - 1), "path": steps}
+    steps = tuple(_step(step, f"{where} path[{i}]") for i, step in enumerate(path))
+    return Slot(_int(obj["base"], f"{where} base", 0, WORD - 1), steps)
 
 
-def _bounds(obj: dict[str, Any], where: str) -> tuple[int, int]:
+def _bounds(obj: dict[str, Any], where: str) -> Bounds:
     lo = _int(obj.get("min", INT32_MIN), f"{where} min", INT32_MIN, INT32_MAX)
     hi = _int(obj.get("max", INT32_MAX), f"{where} max", INT32_MIN, INT32_MAX)
     if lo > hi:
         raise _fail(where, f"min {lo} > max {hi}", "feature_bounds")
-    return lo, hi
+    return Bounds(lo, hi)
 
 
-def _read_feature(obj: dict[str, Any], where: str) -> dict[str, Any]:
+def _read_feature(obj: dict[str, Any], where: str) -> ReadFeature:
     obj = _keys(obj, {"name", "read"}, {"decimals", "signed", "min", "max"}, where)
     raw = _keys(obj["read"], {"kind", "address"}, {"block_offset", "slot", "bits"}, where)
     kind = raw["kind"]
@@ -144,39 +317,37 @@ def _read_feature(obj: dict[str, Any], where: str) -> dict[str, Any]:
             f"read.kind must be one of {', '.join(READ_KINDS)}, got {kind!r:.40}",
             "feature_kind",
         )
-    read: dict[str, Any] = {
-        "kind": kind,
-        "address": _address(raw["address"], f"{where} read.address"),
-        "block_offset": _int(raw.get("block_offset", 0), f"{where} block_offset", 0, 2**32),
-    }
+    address = _address(raw["address"], f"{where} read.address")
+    block_offset = _int(raw.get("block_offset", 0), f"{where} block_offset", 0, 2**32)
     signed = obj.get("signed", False)
     if not isinstance(signed, bool):
         raise _fail(where, "signed must be true or false", "feature_signed")
+    slot: Slot | None = None
+    bits: Bits | None = None
     if kind == "storage":
         if "slot" not in raw:
             raise _fail(where, "a storage read needs a slot", "feature_storage_only")
-        read["slot"] = _slot(raw["slot"], f"{where} slot")
-        bits = _keys(raw.get("bits", {}), set(), {"offset", "size"}, f"{where} bits")
-        offset = _int(bits.get("offset", 0), f"{where} bits.offset", 0, 31)
-        size = _int(bits.get("size", 32 - offset), f"{where} bits.size", 1, 32 - offset)
-        read["bits"] = {"offset": offset, "size": size}
+        slot = _slot(raw["slot"], f"{where} slot")
+        packed = _keys(raw.get("bits", {}), set(), {"offset", "size"}, f"{where} bits")
+        offset = _int(packed.get("offset", 0), f"{where} bits.offset", 0, 31)
+        size = _int(packed.get("size", 32 - offset), f"{where} bits.size", 1, 32 - offset)
+        bits = Bits(offset, size)
     else:
         if "slot" in raw or "bits" in raw:
             raise _fail(where, f"a {kind} read takes no slot or bits", "feature_storage_only")
         if signed:
             raise _fail(where, f"a {kind} read cannot be signed", "feature_storage_only")
-    lo, hi = _bounds(obj, where)
-    return {
-        "name": obj["name"],
-        "read": read,
-        "decimals": _int(obj.get("decimals", 0), f"{where} decimals", 0, MAX_DECIMALS),
-        "signed": signed,
-        "min": lo,
-        "max": hi,
-    }
+    bounds = _bounds(obj, where)
+    return ReadFeature(
+        name=obj["name"],
+        read=Source(kind, address, block_offset, slot, bits),
+        decimals=_int(obj.get("decimals", 0), f"{where} decimals", 0, MAX_DECIMALS),
+        signed=signed,
+        bounds=bounds,
+    )
 
 
-def _combine_feature(obj: dict[str, Any], where: str, earlier: set[str]) -> dict[str, Any]:
+def _combine_feature(obj: dict[str, Any], where: str, earlier: set[str]) -> CombineFeature:
     obj = _keys(obj, {"name", "combine"}, {"min", "max"}, where)
     comb = _keys(obj["combine"], {"op", "args"}, set(), f"{where} combine")
     if comb["op"] not in COMBINE_OPS:
@@ -189,17 +360,14 @@ def _combine_feature(obj: dict[str, Any], where: str, earlier: set[str]) -> dict
             raise _fail(
                 where, f"combine arg {arg!r:.40} is not an earlier feature", "feature_combine_args"
             )
-    lo, hi = _bounds(obj, where)
-    return {
-        "name": obj["name"],
-        "combine": {"op": comb["op"], "args": list(args)},
-        "min": lo,
-        "max": hi,
-    }
+    return CombineFeature(obj["name"], comb["op"], (args[0], args[1]), _bounds(obj, where))
 
 
 def normalize(obj: object) -> Spec:
-    """Validate a spec and return it with every default filled in (the canonical form)."""
+    """Validate a spec's JSON object and return it typed, every default filled in (the
+    canonical form); a :class:`Spec` is returned as it is."""
+    if isinstance(obj, Spec):
+        return obj
     obj = _keys(obj, {"format", "version", "name", "features"}, set(), "top")
     if obj["format"] != FORMAT:
         raise _fail("format", f"must be {FORMAT!r}", "spec_format")
@@ -210,7 +378,7 @@ def normalize(obj: object) -> Spec:
     features = obj["features"]
     if not isinstance(features, list) or not 1 <= len(features) <= MAX_FEATURES:
         raise _fail("features", f"must be a list of 1..{MAX_FEATURES} features", "spec_features")
-    out: list[dict[str, Any]] = []
+    out: list[Feature] = []
     names: set[str] = set()
     for i, feat in enumerate(features):
         where = f"feature {i}"
@@ -229,7 +397,7 @@ def normalize(obj: object) -> Spec:
         else:
             raise _fail(where, "needs `read` or `combine`", "feature_kind")
         names.add(name)
-    return {"format": FORMAT, "version": VERSION, "name": obj["name"], "features": out}
+    return Spec(obj["name"], tuple(out), VERSION)
 
 
 def load(path: str | Path) -> Spec:
@@ -240,7 +408,7 @@ def load(path: str | Path) -> Spec:
 def canonical_bytes(spec: Spec) -> bytes:
     """Canonical JSON of the normalized spec: sorted keys, no whitespace, ASCII."""
     return json.dumps(
-        normalize(spec), sort_keys=True, separators=(",", ":"), ensure_ascii=True
+        spec.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=True
     ).encode("ascii")
 
 
@@ -256,20 +424,9 @@ def _resolve_address(address: str, subject: str) -> str:
     return subject if address == SUBJECT else address
 
 
-def resolve_slot(slot: dict[str, Any], subject: str) -> int:
-    """The slot number of a normalized slot description for ``subject``."""
-    p: int = slot["base"]
-    for step in slot["path"]:
-        if "mapping" in step:
-            key = step["mapping"]
-            if key == SUBJECT:
-                key = subject
-            p = mapping_slot(p, bytes.fromhex(key[2:]) if isinstance(key, str) else key)
-        elif "index" in step:
-            p = array_element_slot(p, step["index"], step["elem_slots"])
-        else:
-            p = field_slot(p, step["field"])
-    return p
+def resolve_slot(slot: Slot, subject: str) -> int:
+    """The slot number of a slot description for ``subject`` (:meth:`Slot.resolve`)."""
+    return slot.resolve(subject)
 
 
 @dataclass(frozen=True)
@@ -281,22 +438,26 @@ class Read:
     slot: int | None  # None: the account itself (balance, nonce, code)
 
 
+def _subject(subject: str) -> str:
+    return "0x" + to_bytes(subject, "subject", 20).hex()
+
+
 def required_reads(spec: Spec, subject: str, block: int) -> list[Read]:
     """Every account/slot read the spec makes for ``subject`` at request block ``block``
     (what the indexer must put in a bundle), in spec order, without duplicates."""
-    subject = "0x" + to_bytes(subject, "subject", 20).hex()
+    subject = _subject(subject)
     out: list[Read] = []
-    for feat in normalize(spec)["features"]:
-        if "read" not in feat:
+    for feat in spec.features:
+        if not isinstance(feat, ReadFeature):
             continue
-        read = feat["read"]
-        number = block - read["block_offset"]
+        read = feat.read
+        number = block - read.block_offset
         if number < 0:
             raise UserInputError(
-                f"feature {feat['name']!r}: block {number} is before genesis", rule="feature_block"
+                f"feature {feat.name!r}: block {number} is before genesis", rule="feature_block"
             )
-        address = _resolve_address(read["address"], subject)
-        slot = resolve_slot(read["slot"], subject) if read["kind"] == "storage" else None
+        address = _resolve_address(read.address, subject)
+        slot = read.slot.resolve(subject) if read.slot is not None else None
         item = Read(number, address, slot)
         if item not in out:
             out.append(item)
@@ -314,10 +475,6 @@ def to_q16(value: int, decimals: int) -> int:
     return -q if value < 0 else q
 
 
-def _clamp(value: int, lo: int, hi: int) -> int:
-    return lo if value < lo else hi if value > hi else value
-
-
 def combine(op: str, a: int, b: int, hi: int) -> int:
     """A combine op on two Q16 values, saturated (the caller clamps to min/max)."""
     if op == "sub":
@@ -333,8 +490,62 @@ def combine(op: str, a: int, b: int, hi: int) -> int:
     return sat32(q if (n < 0) == (b < 0) else -q)
 
 
-class _Verified:
-    """Index of a verified-values dict: (block, address) → account read."""
+def _absent(name: str, what: str, address: str, block: int) -> UserInputError:
+    return UserInputError(
+        f"feature {name!r}: the bundle has no {what}{address} at block {block}",
+        rule="feature_read_present",
+    )
+
+
+class _Values(Protocol):
+    """Verified values by (block, address): what a read feature looks up."""
+
+    def account_value(self, kind: str, block: int, address: str, name: str) -> int:
+        """``balance``, ``nonce`` or ``code_present`` (0 for an absent account)."""
+        ...
+
+    def storage(self, block: int, address: str, slot: int, name: str) -> int:
+        """The storage word (0 in an absent account)."""
+        ...
+
+
+class _BundleValues:
+    """Index of a verified bundle's reads, values as the verifier left them."""
+
+    def __init__(self, verified: VerifiedBundle) -> None:
+        self.reads = {(a.block, a.address): a for a in verified.bundle.accounts}
+        self.slots: dict[tuple[int, bytes], dict[bytes, int]] = {}
+
+    def _read(self, block: int, address: str, name: str) -> tuple[int, bytes]:
+        key = (block, bytes.fromhex(address[2:]))
+        if key not in self.reads:
+            raise _absent(name, "read of ", address, block)
+        return key
+
+    def account_value(self, kind: str, block: int, address: str, name: str) -> int:
+        account = self.reads[self._read(block, address, name)].account
+        if account is None:
+            return 0
+        if kind == "balance":
+            return account.balance
+        if kind == "nonce":
+            return account.nonce
+        return int(account.code_hash != EMPTY_CODE_HASH)
+
+    def storage(self, block: int, address: str, slot: int, name: str) -> int:
+        key = self._read(block, address, name)
+        if self.reads[key].account is None:
+            return 0  # an absent account has empty storage
+        if key not in self.slots:
+            self.slots[key] = {s.slot: s.value for s in self.reads[key].storage}
+        word = self.slots[key].get(slot_bytes(slot))
+        if word is None:
+            raise _absent(name, f"slot 0x{slot_bytes(slot).hex()} of ", address, block)
+        return word
+
+
+class _JsonValues:
+    """Index of a verified-values dict (``coproc verify-bundle``'s output)."""
 
     def __init__(self, verified: dict[str, Any]) -> None:
         if not isinstance(verified, dict) or not isinstance(verified.get("accounts"), list):
@@ -347,48 +558,42 @@ class _Verified:
             address = "0x" + to_bytes(entry.get("address"), "verified address", 20).hex()
             self.reads[(entry["block"], address)] = entry
 
-    def account(self, block: int, address: str, name: str) -> dict[str, Any] | None:
+    def _account(self, block: int, address: str, name: str) -> dict[str, Any] | None:
         entry = self.reads.get((block, address))
         if entry is None:
-            raise UserInputError(
-                f"feature {name!r}: the bundle has no read of {address} at block {block}",
-                rule="feature_read_present",
-            )
+            raise _absent(name, "read of ", address, block)
         account: dict[str, Any] | None = entry.get("account")
         return account
 
-    def storage(self, block: int, address: str, slot: int, name: str) -> int:
-        account = self.account(block, address, name)
+    def account_value(self, kind: str, block: int, address: str, name: str) -> int:
+        account = self._account(block, address, name)
         if account is None:
+            return 0
+        if kind == "balance":
+            return to_quantity(account["balance"], "balance")
+        if kind == "nonce":
+            return to_quantity(account["nonce"], "nonce")
+        code_hash = to_bytes(account["code_hash"], "code_hash", 32)
+        return int(code_hash != EMPTY_CODE_HASH)
+
+    def storage(self, block: int, address: str, slot: int, name: str) -> int:
+        if self._account(block, address, name) is None:
             return 0  # an absent account has empty storage
         key = "0x" + slot_bytes(slot).hex()
         storage = self.reads[(block, address)].get("storage", {})
         if key not in storage:
-            raise UserInputError(
-                f"feature {name!r}: the bundle has no slot {key} of {address} at block {block}",
-                rule="feature_read_present",
-            )
+            raise _absent(name, f"slot {key} of ", address, block)
         return to_quantity(storage[key], f"slot {key}")
 
 
-def _raw_value(feat: dict[str, Any], data: _Verified, subject: str, block: int) -> int:
-    read, name = feat["read"], feat["name"]
-    number = block - read["block_offset"]
-    address = _resolve_address(read["address"], subject)
-    kind = read["kind"]
-    if kind == "storage":
-        word = data.storage(number, address, resolve_slot(read["slot"], subject), name)
-        bits = read["bits"]
-        return extract_packed(word, bits["offset"], bits["size"], feat["signed"])
-    account = data.account(number, address, name)
-    if account is None:
-        return 0
-    if kind == "balance":
-        return to_quantity(account["balance"], "balance")
-    if kind == "nonce":
-        return to_quantity(account["nonce"], "nonce")
-    code_hash = to_bytes(account["code_hash"], "code_hash", 32)
-    return int(code_hash != EMPTY_CODE_HASH)
+def _raw_value(feat: ReadFeature, data: _Values, subject: str, block: int) -> int:
+    read = feat.read
+    number = block - read.block_offset
+    address = _resolve_address(read.address, subject)
+    if read.slot is not None and read.bits is not None:
+        word = data.storage(number, address, read.slot.resolve(subject), feat.name)
+        return extract_packed(word, read.bits.offset, read.bits.size, feat.signed)
+    return data.account_value(read.kind, number, address, feat.name)
 
 
 @dataclass(frozen=True)
@@ -410,28 +615,40 @@ class FeatureVector:
         }
 
 
+def _vector(spec: Spec, data: _Values, subject: str, block: int) -> FeatureVector:
+    values: dict[str, int] = {}
+    for feat in spec.features:
+        if isinstance(feat, ReadFeature):
+            raw = _raw_value(feat, data, subject, block)
+            value = sat32(to_q16(raw, feat.decimals))
+        else:
+            a, b = (values[arg] for arg in feat.args)
+            value = combine(feat.op, a, b, feat.bounds.hi)
+        values[feat.name] = feat.bounds.clamp(value)
+        assert is_int32(values[feat.name])
+    names = spec.names
+    return FeatureVector(names, tuple(values[n] for n in names), block, subject)
+
+
+def compute_bundle(
+    spec: Spec, verified: VerifiedBundle, subject: str, block: int | None = None
+) -> FeatureVector:
+    """The Q16 feature vector of ``subject`` at request block ``block`` (default: the
+    anchor) from a verified bundle's values; a value the bundle does not cover is an
+    error. (The caller checks that ``block`` lies within the bundle's headers.)"""
+    number = verified.anchor.number if block is None else block
+    return _vector(spec, _BundleValues(verified), _subject(subject), number)
+
+
 def compute(
     spec: Spec, verified: dict[str, Any], subject: str, block: int | None = None
 ) -> FeatureVector:
-    """The Q16 feature vector of ``subject`` at request block ``block`` (default: the
-    anchor) from verified values; a value the bundle does not cover is an error."""
-    spec = normalize(spec)
-    subject = "0x" + to_bytes(subject, "subject", 20).hex()
-    data = _Verified(verified)
+    """:func:`compute_bundle` from the verified-values dict ``coproc verify-bundle``
+    prints."""
+    subject = _subject(subject)
+    data = _JsonValues(verified)
     if block is None:
         if type(data.anchor) is not int:
             raise UserInputError("verified values: no anchor number; give the block")
         block = data.anchor
-    values: dict[str, int] = {}
-    for feat in spec["features"]:
-        lo, hi = feat["min"], feat["max"]
-        if "read" in feat:
-            raw = _raw_value(feat, data, subject, block)
-            value = sat32(to_q16(raw, feat["decimals"]))
-        else:
-            a, b = (values[arg] for arg in feat["combine"]["args"])
-            value = combine(feat["combine"]["op"], a, b, hi)
-        values[feat["name"]] = _clamp(value, lo, hi)
-        assert is_int32(values[feat["name"]])
-    names = tuple(f["name"] for f in spec["features"])
-    return FeatureVector(names, tuple(values[n] for n in names), block, subject)
+    return _vector(spec, data, subject, block)

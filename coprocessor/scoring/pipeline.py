@@ -88,7 +88,7 @@ def feature_vector(
 ) -> features.FeatureVector:
     """The Q16 feature vector of ``subject`` at request block ``block``."""
     b = request_block(verified, block)
-    return features.compute(spec, verified.to_json(), subject, b)
+    return features.compute_bundle(spec, verified, subject, b)
 
 
 def run(

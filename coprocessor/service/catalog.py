@@ -34,7 +34,7 @@ class ServedModel:
             "model_hash": "0x" + self.model_hash.hex(),
             "feature_spec_hash": "0x" + self.spec_hash.hex(),
             "input_dim": self.model.input_dim,
-            "features": [f["name"] for f in self.spec["features"]],
+            "features": list(self.spec.names),
         }
 
 
@@ -79,10 +79,10 @@ def load_catalog(directory: str | Path) -> Catalog:
             continue
         m = fmt.load(path)
         spec = features.load(spec_path)
-        if len(spec["features"]) != m.input_dim:
+        if len(spec.features) != m.input_dim:
             raise UserInputError(
                 f"model {name}: input_dim {m.input_dim} but the spec has "
-                f"{len(spec['features'])} features"
+                f"{len(spec.features)} features"
             )
         spec_hash = features.spec_hash(spec)
         declared = m.meta.get("feature_spec_hash") if isinstance(m.meta, dict) else None

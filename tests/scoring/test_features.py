@@ -37,12 +37,13 @@ def test_defaults_do_not_change_the_hash() -> None:
                                "block_offset": 0},
          "decimals": 0, "signed": False, "min": -(2**31), "max": 2**31 - 1},
     )  # fmt: skip
-    assert features.spec_hash(short) == features.spec_hash(full)
-    assert features.canonical_bytes(short) == features.canonical_bytes(full)
+    typed_short, typed_full = features.normalize(short), features.normalize(full)
+    assert features.spec_hash(typed_short) == features.spec_hash(typed_full)
+    assert features.canonical_bytes(typed_short) == features.canonical_bytes(typed_full)
     changed = spec_with({**BAL, "decimals": 1}, short["features"][1])
-    assert features.spec_hash(changed) != features.spec_hash(short)
+    assert features.spec_hash(features.normalize(changed)) != features.spec_hash(typed_short)
     # canonical bytes: no whitespace, sorted keys, ASCII
-    text = features.canonical_bytes(short).decode("ascii")
+    text = features.canonical_bytes(typed_short).decode("ascii")
     assert " " not in text and text.startswith('{"features":[{"decimals":0,')
 
 
@@ -173,7 +174,7 @@ def test_cli_spec_hash_and_errors(
     path.write_text(json.dumps(spec_with(BAL)))
     assert cli.main(["features", "--spec", str(path)]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["spec_hash"] == "0x" + features.spec_hash(spec_with(BAL)).hex()
+    assert out["spec_hash"] == "0x" + features.spec_hash(features.normalize(spec_with(BAL))).hex()
     assert out["features"] == ["bal"]
     assert cli.main(["features", "--spec", str(tmp_path / "none.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -295,7 +295,7 @@ def test_features_on_vectors(path: Path) -> None:
 
 def test_required_reads_cover_the_vector() -> None:
     vec = lending_vector()
-    reads = features.required_reads(vec["spec"], SUBJECT, 100)
+    reads = features.required_reads(features.normalize(vec["spec"]), SUBJECT, 100)
     got = {(r.block, r.address, r.slot) for r in reads}
     assert (100, POOL, POSITION) in got and (92, POOL, POSITION) in got
     assert (100, POOL, ARRAY_ELEM) in got and (100, SUBJECT, None) in got
@@ -307,14 +307,15 @@ def test_required_reads_cover_the_vector() -> None:
 
 def test_missing_values_are_errors() -> None:
     vec = lending_vector()
+    spec = features.normalize(vec["spec"])
     verified = json.loads(json.dumps(vec["verified"]))
     del verified["accounts"][1]["storage"][key(5)]
     with pytest.raises(UserInputError, match="no slot"):
-        features.compute(vec["spec"], verified, SUBJECT, 100)
+        features.compute(spec, verified, SUBJECT, 100)
     with pytest.raises(UserInputError, match="no read"):
-        features.compute(vec["spec"], vec["verified"], SUBJECT, 101)
+        features.compute(spec, vec["verified"], SUBJECT, 101)
     with pytest.raises(UserInputError, match="no read"):
-        features.compute(vec["spec"], vec["verified"], "0x" + "55" * 20, 100)
+        features.compute(spec, vec["verified"], "0x" + "55" * 20, 100)
 
 
 if __name__ == "__main__":

@@ -33,8 +33,8 @@ def test_files_agree() -> None:
     model = fmt.load(MODELS / f"{NAME}.json")
     spec = features.load(MODELS / f"{NAME}.features.json")
     assert model.meta["feature_spec_hash"] == "0x" + features.spec_hash(spec).hex()
-    assert model.meta["features"] == [f["name"] for f in spec["features"]]
-    assert model.input_dim == len(spec["features"])
+    assert model.meta["features"] == list(spec.names)
+    assert model.input_dim == len(spec.features)
     # the ONNX file quantizes to exactly the committed model
     again = quantize(load_onnx(MODELS / f"{NAME}.onnx"))
     assert again.hash() == model.hash()

@@ -31,7 +31,7 @@ def core_run(subject: str, block: int | None, model: dict[str, Any] = MODEL_JSON
     payload: dict[str, Any] = {
         "bundle": BUNDLE,
         "model": model,
-        "spec": json.dumps(SPEC),
+        "spec": json.dumps(SPEC.to_json()),
         "subject": subject,
         "request_id": "0x" + RID.hex(),
     }

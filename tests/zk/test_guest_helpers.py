@@ -137,7 +137,7 @@ def reference_journal(
     """Journal v1 fields as the Python reference computes them (no Rust involved)."""
     verified = verify_bundle(bundle)
     m = fmt.from_json(model)
-    vector = features.compute(spec, verified.to_json(), subject, block)
+    vector = features.compute(features.normalize(spec), verified.to_json(), subject, block)
     return {
         "version": 1,
         "chainId": bundle["chain_id"],
@@ -146,7 +146,8 @@ def reference_journal(
         "blockNumber": vector.block,
         "subject": subject.lower(),
         "modelHash": m.hash_hex() if m.hash_hex().startswith("0x") else "0x" + m.hash_hex(),
-        "featureSpecHash": "0x" + keccak256(features.canonical_bytes(spec)).hex(),
+        "featureSpecHash": "0x"
+        + keccak256(features.canonical_bytes(features.normalize(spec))).hex(),
         "score": reference.score(m, list(vector.values)),
         "requestId": "0x" + request_id.hex(),
     }

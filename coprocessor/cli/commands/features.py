@@ -26,9 +26,9 @@ def register(subparsers: Any) -> None:
 
 def cmd_features(args: argparse.Namespace) -> int:
     spec = features.load(args.spec)
-    out: dict[str, Any] = {"spec": spec["name"], "spec_hash": hexstr(features.spec_hash(spec))}
+    out: dict[str, Any] = {"spec": spec.name, "spec_hash": hexstr(features.spec_hash(spec))}
     if args.bundle is None:
-        out["features"] = [f["name"] for f in spec["features"]]
+        out["features"] = list(spec.names)
         print(json.dumps(out, indent=1))
         return 0
     if args.subject is None:
