@@ -19,7 +19,7 @@ from aiohttp import web
 
 from coprocessor.errors import UserInputError
 from coprocessor.jsonfile import loads_json
-from coprocessor.service import feed, openapi
+from coprocessor.service import explorer, feed, openapi
 from coprocessor.service.auth import ApiKey, KeyRing
 from coprocessor.service.proving import NoProver
 from coprocessor.service.worker import Runtime
@@ -273,4 +273,5 @@ def make_app(runtime: Runtime) -> web.Application:
     runtime.on_result.append(lambda subject, model_hash: cache.pop((subject, model_hash), None))
     for method, path, op in openapi.ROUTES:
         app.router.add_route(method.upper(), path, HANDLERS[op["operationId"]])
+    explorer.register(app, _authorize)  # the read-only web pages at / (docs/explorer.md)
     return app

@@ -1,0 +1,188 @@
+"""The explorer's browser tests: a real service (tests/service/test_service_support.py:
+anvil, the contracts, a FakeProver sealing dev-mode receipts) with a few finished jobs,
+and Debian's chromium driven by Playwright (it cannot download its own browsers here)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from locations import REPO
+
+SERVICE_TESTS = Path(__file__).resolve().parent.parent / "service"
+if str(SERVICE_TESTS) not in sys.path:
+    sys.path.insert(0, str(SERVICE_TESTS))
+
+import test_service_support as support  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: screenshots of every main page (build output, gitignored)
+SHOTS = REPO / "build" / "explorer"
+#: a model with a history feature: the subject's balance now and 2 blocks earlier
+HIST_SPEC = {
+    "format": "coproc-features",
+    "version": 1,
+    "name": "explorer-hist",
+    "features": [
+        {"name": "eth", "read": {"kind": "balance", "address": "$subject"}, "decimals": 22},
+        {"name": "nonce", "read": {"kind": "nonce", "address": "$subject"}},
+        {
+            "name": "eth_2",
+            "read": {"kind": "balance", "address": "$subject", "block_offset": 2},
+            "decimals": 22,
+        },
+    ],
+}
+HIST_MODEL = {
+    "format": "coproc-model",
+    "version": 1,
+    "name": "explorer-hist",
+    "scale_bits": 16,
+    "input_dim": 3,
+    "layers": [
+        {
+            "op": "dense",
+            "in": 3,
+            "out": 1,
+            "weights": [[-200_000, 3_000, 50_000]],
+            "bias": [131_072],
+        },
+        {"op": "sigmoid"},
+        {"op": "to_bps"},
+    ],
+}
+
+
+@dataclass
+class Explorer:
+    chain: support.Chain
+    service: support.LiveService
+    key: str
+    jobs: dict[str, str]  # name -> job id
+    subjects: dict[str, str]  # name -> subject
+
+
+def _submit(svc: support.LiveService, key: str, body: dict[str, Any]) -> str:
+    status, _, raw = support.http(
+        "POST",
+        svc.url + "/v1/scores",
+        json.dumps(body).encode(),
+        {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    assert status == 202, raw
+    return str(json.loads(raw)["id"])
+
+
+def job_state(svc: support.LiveService, key: str, job_id: str) -> str:
+    _, _, raw = support.http(
+        "GET", f"{svc.url}/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"}
+    )
+    return str(json.loads(raw)["state"])
+
+
+@pytest.fixture(scope="module")
+def explorer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Explorer]:
+    from coprocessor.onchain import contracts
+    from coprocessor.scoring import features
+    from coprocessor.scoring.models import model as fmt
+
+    tmp = tmp_path_factory.mktemp("explorer")
+    chain = support.start_chain(tmp, "explorer")
+    try:
+        w3 = chain.w3
+        hist_hash = fmt.from_json(HIST_MODEL).hash()
+        oracle = contracts.at(w3, "RiskOracle", chain.oracle)
+        spec_hash = features.spec_hash(features.normalize(HIST_SPEC))
+        tx = oracle.functions.registerModel(hist_hash, spec_hash).transact(
+            {"from": w3.eth.accounts[0]}
+        )
+        assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+        for i in (2, 3, 1):  # history: balances move; subject a's (account 1) last
+            w3.eth.send_transaction(
+                {"from": w3.eth.accounts[i], "to": w3.eth.accounts[5], "value": 10**18 * i}
+            )
+        # latest = the transfers' block + 1: latest - 2 is before them
+        w3.provider.make_request("anvil_mine", [1])  # type: ignore[arg-type]
+        cfg = support.service_config(chain, tmp)
+        models = Path(cfg["models_dir"])
+        (models / "explorer-hist.json").write_text(json.dumps(HIST_MODEL))
+        (models / "explorer-hist.features.json").write_text(json.dumps(HIST_SPEC))
+        svc = support.LiveService(cfg, tmp / "service")
+        try:
+            key = svc.add_key("explorer")
+            a, b = (w3.eth.accounts[1].lower(), w3.eth.accounts[2].lower())
+            jobs = {
+                "posted": _submit(
+                    svc,
+                    key,
+                    {
+                        "subject": a,
+                        "model": "explorer-hist",
+                        "mode": "both",
+                        "destination": "l1",
+                        "block": "latest",
+                    },
+                ),
+                "signed": _submit(svc, key, {"subject": b, "model": "svc-test"}),
+            }
+            for job_id in jobs.values():
+                support.wait_for(
+                    lambda j=job_id: job_state(svc, key, j) in ("done", "failed"), 120, "jobs"
+                )
+            w3.eth.send_transaction(
+                {"from": w3.eth.accounts[1], "to": w3.eth.accounts[5], "value": 10**18}
+            )
+            w3.provider.make_request("anvil_mine", [2])  # type: ignore[arg-type]
+            jobs["later"] = _submit(svc, key, {"subject": a, "model": "explorer-hist"})
+            support.wait_for(lambda: job_state(svc, key, jobs["later"]) == "done", 120, "job")
+            yield Explorer(chain, svc, key, jobs, {"a": a, "b": b})
+        finally:
+            svc.stop()
+    finally:
+        support.stop_pid(chain.node.pid)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.is_file(), "Debian's chromium is missing (scripts/setup.sh installs it)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield pg
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+def open_page(page: Any, ex: Explorer, route: str, *, key: bool = True) -> None:
+    """Open the explorer at ``route`` (with the API key, as coproc demo --keep prints it)."""
+    if key:
+        page.goto(f"{ex.service.url}/#key={ex.key}")
+        page.wait_for_selector("main[data-ready=true]")
+        page.goto("about:blank")  # a full load of the route (the key stays in this tab)
+    page.goto(f"{ex.service.url}/{route}")
+    page.wait_for_selector("main[data-ready=true]")
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
