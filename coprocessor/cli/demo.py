@@ -102,7 +102,7 @@ def run_demo(data_dir: Path, prove: bool = False, keep: bool = False) -> list[De
     """Run the demo in ``data_dir/demo``; returns one row per subject. The devnet is
     stopped at the end unless ``keep``."""
     try:
-        return _run(data_dir, prove)
+        return _run(data_dir, prove, keep)
     finally:
         if not keep:
             stop_demo_devnet(data_dir / "demo")
@@ -117,7 +117,7 @@ def stop_demo_devnet(root: Path) -> None:
     Devnet(root).down()
 
 
-def _run(data_dir: Path, prove: bool) -> list[DemoRow]:
+def _run(data_dir: Path, prove: bool, keep: bool = False) -> list[DemoRow]:
     from eth_account import Account
     from web3 import Web3
 
@@ -209,7 +209,8 @@ def _run(data_dir: Path, prove: bool) -> list[DemoRow]:
         "bridges the anchor and posts the batch)..."
     )
     with Background(config, root / "service") as service, _L1Blocks(l1_url):
-        client = Client(service.url, service.add_key("demo"))
+        key = service.add_key("demo")
+        client = Client(service.url, key)
         jobs = [
             client.request_score(
                 Web3.to_checksum_address(s), MODEL, mode="both", destination="l2", block=block
@@ -252,10 +253,21 @@ def _run(data_dir: Path, prove: bool) -> list[DemoRow]:
                     leaf_index=int(result["batch"]["leaf_index"]),
                 )
             )
+        if keep:
+            _keep_serving(service.url, key, rows)
     if len({r.batch for r in rows}) != 1:
         raise ToolError(f"expected one batch receipt, the subjects were proven in {len(rows)}")
     _say(f"{len(rows)} subjects proven in one batch receipt (results root {rows[0].batch[:18]}…)")
     return rows
+
+
+def _keep_serving(url: str, key: str, rows: list[DemoRow]) -> None:
+    """``--keep``: the service (and its explorer at ``/``) runs on until Ctrl-C."""
+    _say(render_table(rows))
+    print(f"explorer: {url}/#key={key}", flush=True)
+    _say("the service keeps running with the explorer at the URL above; Ctrl-C stops it")
+    with contextlib.suppress(KeyboardInterrupt):
+        threading.Event().wait()
 
 
 def _batch_leaf(journal: bytes, result: dict[str, Any]) -> tuple[dict[str, Any], Any]:

@@ -21,7 +21,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--keep",
         action="store_true",
-        help="leave the demo devnet running (stop: coproc --data-dir DIR/demo devnet down)",
+        help="keep the service running with its explorer (prints the URL; Ctrl-C stops it) "
+        "and leave the demo devnet up (stop: coproc --data-dir DIR/demo devnet down)",
     )
     p.set_defaults(handler=_demo)
 

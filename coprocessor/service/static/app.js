@@ -1,7 +1,7 @@
 // The explorer: hash routes (#/jobs, #/job/ID, #/score/ID, #/subject/ADDR, #/models,
 // #/bridge, #/ops), DOM built with textContent only (nothing from the API is parsed as HTML).
 import { barPlot, linePlot } from "/explorer/plot.js";
-import { decodeJournal, isDevSeal, verifySigned } from "/explorer/verify.js";
+import { decodeJournal, isDevSeal, verifyLeaf, verifySigned } from "/explorer/verify.js";
 
 const KEY = "coproc-explorer-key";
 const STATES = ["queued", "indexing", "scoring", "signing", "proving", "batching", "posting", "done", "failed"];
@@ -61,7 +61,7 @@ async function api(path) {
 
 function render(title, ...nodes) {
   document.title = `${title} · coproc explorer`;
-  main.replaceChildren(h("h1", {}, title), ...nodes);
+  main.replaceChildren(h("h1", {}, title), ...nodes.filter((n) => n !== null && n !== undefined));
 }
 
 // ---------------------------------------------------------------- live feed (SSE over fetch:
@@ -231,7 +231,24 @@ async function scorePage(id) {
   parts.push(chain);
   render(`Score of ${short(r.subject, 12)} at block ${r.block}`, ...parts);
   let journal = null;
-  if (r.journal) {
+  if (r.journal && r.batch) {
+    const b = r.batch;
+    const check = verifyLeaf(b);
+    journal = b.leaf;
+    const expect = { blockNumber: r.block, subject: r.subject, modelHash: r.model_hash,
+      featureSpecHash: r.feature_spec_hash, score: r.score, requestId: r.request_id };
+    receipt.append(
+      kv([["receipt kind", `${(r.proof && r.proof.receipt_kind) || "—"} (batch of ${b.size}; this is leaf ${b.leaf_index})`],
+        ["image ID", code(r.image_id)], ["dev mode", r.dev_mode ? h("strong", { class: "bad" }, "YES (fake seal)") : "no"],
+        ["results root", code(b.results_root)], ["seal", code(short(r.seal, 26))]]),
+      table("Batch leaf (this subject's result in the batch journal)", ["field", "value", "= result"],
+        Object.entries(b.leaf).map(([k, v]) => [k, h("span", { class: "mono", dataset: { field: k } }, String(v)),
+          k in expect ? (String(expect[k]).toLowerCase() === String(v).toLowerCase() ? h("span", { class: "ok" }, "✔") : h("span", { class: "bad" }, "✘ differs")) : ""]),
+        { id: "journal" }),
+      h("p", { id: "leaf-status", class: check.leafOk && check.rootOk ? "ok" : "bad", dataset: { valid: String(check.leafOk && check.rootOk) } },
+        check.leafOk && check.rootOk ? `✔ leaf hash and Merkle proof lead to the results root (verified in this page, ${b.proof.length} siblings)`
+          : `✘ leaf proof does not reach the results root (computed ${check.root})`));
+  } else if (r.journal) {
     journal = await decodeJournal(r.journal);
     const expect = { chainId: r.chain_id, anchorNumber: r.anchor.number, anchorHash: r.anchor.hash, blockNumber: r.block,
       subject: r.subject, modelHash: r.model_hash, featureSpecHash: r.feature_spec_hash, score: r.score, requestId: r.request_id };

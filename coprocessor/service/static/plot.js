@@ -17,7 +17,7 @@ function frame(title, width, height) {
 
 function fmt(v) {
   if (Math.abs(v) >= 1e6 || (Math.abs(v) < 1e-3 && v !== 0)) return v.toExponential(2);
-  return String(Math.round(v * 1000) / 1000);
+  return String(Number(v.toPrecision(6)));
 }
 
 // points: [{x, y, label?}] (numbers); draws the axes, a polyline and one circle per point.

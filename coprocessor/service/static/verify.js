@@ -53,3 +53,22 @@ export async function decodeJournal(hex) {
 export function isDevSeal(seal) {
   return typeof seal === "string" && seal.toLowerCase().startsWith("0xffffffff");
 }
+
+// A batch result: its leaf (BatchJournalV1.Leaf) hashed as the contract does
+// (keccak256(keccak256(abi.encode(leaf)))) and folded with its proof (sorted pairs)
+// up to the batch journal's results root.
+const LEAF_TYPES = ["uint64", "address", "bytes32", "bytes32", "uint32", "bytes32"];
+
+export function verifyLeaf(batch) {
+  const l = batch.leaf;
+  const encoded = ethers.AbiCoder.defaultAbiCoder().encode(LEAF_TYPES,
+    [l.blockNumber, l.subject, l.modelHash, l.featureSpecHash, l.score, l.requestId]);
+  const leafHash = ethers.keccak256(ethers.keccak256(encoded));
+  let node = leafHash;
+  for (const sibling of batch.proof) {
+    node = BigInt(node) < BigInt(sibling) ? ethers.keccak256(ethers.concat([node, sibling]))
+      : ethers.keccak256(ethers.concat([sibling, node]));
+  }
+  return { leafHash, root: node, leafOk: leafHash === batch.leaf_hash.toLowerCase(),
+    rootOk: node === batch.results_root.toLowerCase() };
+}
