@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,10 @@ from coprocessor.scoring.models.onnx_import import load_onnx
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "lending-risk-v1"
+
+
+def _scalar(model: Model, rows: list[list[int]]) -> list[int]:
+    return [reference.score(model, x) for x in rows]
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
@@ -52,8 +57,8 @@ def throughput() -> None:
     for label, model in (("sample (logistic, 10 inputs)", sample), ("MLP 10-32-16-1", mlp)):
         xs = q16[:, : model.input_dim]
         scalar_rows = xs[:2000].tolist()
-        t_scalar = best_of(3, lambda m=model, r=scalar_rows: [reference.score(m, x) for x in r])
-        t_batch = best_of(5, lambda m=model, x=xs: batch.scores(m, x))
+        t_scalar = best_of(3, partial(_scalar, model, scalar_rows))
+        t_batch = best_of(5, partial(batch.scores, model, xs))
         same = batch.scores(model, xs[:2000]).tolist() == [
             reference.score(model, x) for x in scalar_rows
         ]

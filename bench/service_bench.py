@@ -151,6 +151,7 @@ def _wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 def main() -> None:
     from web3 import Web3
+    from web3.types import Wei
 
     from coprocessor.service import auth
     from coprocessor.service.jobs import JobDB
@@ -210,7 +211,7 @@ def main() -> None:
                 {
                     "from": w3.eth.accounts[0],
                     "to": Web3.to_checksum_address(s),
-                    "value": 10**18 * (i + 1),
+                    "value": Wei(10**18 * (i + 1)),
                 }
             )
         t0 = time.perf_counter()

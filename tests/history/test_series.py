@@ -1,5 +1,5 @@
 """Spec v2 series aggregates (coprocessor/scoring/series.py) against an oracle in
-exact fractions (tests/history/series_oracle.py): on the shared vectors
+exact fractions (tests/series_oracle.py): on the shared vectors
 (tests/vectors/features/series_v2.json, which the Rust core reads too) and on
 hypothesis samples. ``python tests/history/test_series.py`` rewrites the vectors
 from the oracle."""

@@ -15,6 +15,7 @@ import pytest
 from locations import TESTS
 from solidity import deploy
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from coprocessor.chain.bundle import load_bundle, verify_bundle
 from coprocessor.chain.slots import (
@@ -187,7 +188,7 @@ def test_cli_index_for_feature_spec(
     w3, contract = layout
     who = Web3.to_checksum_address(WHO)
     contract.functions.setBalance(who, 5 * 10**18).transact({"from": w3.eth.accounts[0]})
-    w3.provider.make_request("anvil_mine", [3])  # type: ignore[arg-type]
+    w3.provider.make_request(RPCEndpoint("anvil_mine"), [3])
     spec = {
         "format": "coproc-features",
         "version": 1,

@@ -104,7 +104,8 @@ def test_real_answers_are_read_alike(bodies: dict[str, tuple[bytes, bytes, list[
         fast = _fast(body, REQUEST_ID, address, slots)
         assert fast is not None, name  # the fast path is taken for what nodes send
         assert fast == _python(body, REQUEST_ID, address, slots), name
-    account, claims, pool = _fast(*bodies["contract"][:1], REQUEST_ID, *bodies["contract"][1:])
+    body, address, slots = bodies["contract"]
+    account, claims, pool = _fast(body, REQUEST_ID, address, slots)
     assert [c[0] for c in claims] == SLOTS
     assert sum(1 for c in claims if any(c[2])) == 6
     assert len(pool) > 3

@@ -23,7 +23,7 @@ def spec_with(*feats: dict[str, Any]) -> dict[str, Any]:
     return {"format": "coproc-features", "version": 1, "name": "t", "features": list(feats)}
 
 
-BAL = {"name": "bal", "read": {"kind": "balance", "address": "$subject"}}
+BAL: dict[str, Any] = {"name": "bal", "read": {"kind": "balance", "address": "$subject"}}
 
 
 def test_defaults_do_not_change_the_hash() -> None:

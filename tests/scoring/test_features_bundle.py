@@ -92,7 +92,7 @@ def _training_module() -> ModuleType:
 def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModuleType, object]]:
     import numpy as np
 
-    train = _training_module()
+    train: Any = _training_module()
     train.STEPS = 40
     node = start_anvil(
         "features", tmp_path_factory.mktemp("anvil"), persist=False,
@@ -225,7 +225,7 @@ def write_vector() -> None:
     timestamps, so the bytes differ run to run; the test above checks the content)."""
     import numpy as np
 
-    train = _training_module()
+    train: Any = _training_module()
     train.STEPS = 40
     with __import__("tempfile").TemporaryDirectory() as tmp:
         node = start_anvil(

@@ -6,6 +6,7 @@ bundle entry (``compute_bundle``) gives the vector the verified-values JSON give
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -88,9 +89,11 @@ def _upper(value: Any, upper: bool) -> Any:
     return value
 
 
-def shorten(full: dict[str, Any], drop: st.DrawFn) -> dict[str, Any]:
+def shorten(
+    full: dict[str, Any], drop: Callable[[st.SearchStrategy[bool]], bool]
+) -> dict[str, Any]:
     """The same spec with some defaults left out and some hex in upper case."""
-    out = json.loads(json.dumps(full))
+    out: dict[str, Any] = json.loads(json.dumps(full))
     for feat in out["features"]:
         for key, default in (("min", I32[0]), ("max", I32[1]), ("decimals", 0), ("signed", False)):
             if (

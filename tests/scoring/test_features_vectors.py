@@ -54,7 +54,7 @@ ARRAY_ELEM = (int.from_bytes(keccak(word(7)), "big") + 5) % 2**256
 
 
 def lending_vector() -> dict[str, Any]:
-    spec = {
+    spec: dict[str, Any] = {
         "format": "coproc-features",
         "version": 1,
         "name": "lending-test",

@@ -16,6 +16,7 @@ from typing import Any
 
 from eth_account import Account
 from web3 import Web3
+from web3.types import Wei
 
 from coprocessor.chain.bundle import parse_bundle, verify_bundle
 from coprocessor.dev.devnet import AnvilNode, start_anvil, stop_pid
@@ -175,7 +176,7 @@ def start_chain(workdir: Path, name: str = "svc") -> Chain:
         signed = contracts.at(w3, "SignedScores", stack.signed_scores)
         operator = Account.from_key(OPERATOR_KEY).address
         tx = signed.functions.register(operator).transact(
-            {"from": w3.eth.accounts[0], "value": 10**18}
+            {"from": w3.eth.accounts[0], "value": Wei(10**18)}
         )
         assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
         w3.provider.make_request("anvil_mine", [3])  # type: ignore[arg-type]

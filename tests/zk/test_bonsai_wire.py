@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp import web
@@ -60,13 +60,13 @@ class FakeBonsai:
         @web.middleware
         async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
             if request.path.startswith("/put/") or request.path.startswith("/download/"):
-                return await handler(request)  # presigned URLs carry no key
+                return cast(web.StreamResponse, await handler(request))  # presigned: no key
             if request.headers.get("x-api-key") != KEY:
                 self.bad_keys += 1
                 return web.Response(status=401, text="invalid API key")
             if not request.headers.get("x-risc0-version"):
                 return web.Response(status=400, text="missing x-risc0-version")
-            return await handler(request)
+            return cast(web.StreamResponse, await handler(request))
 
         app.middlewares.append(auth)
 

@@ -171,7 +171,7 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
                 read["block_offset"] = draw(st.integers(0, 2**32))
             f = {"name": name, "read": read}
             if kind == "storage":
-                path = []
+                path: list[dict[str, Any]] = []
                 for _ in range(draw(st.integers(0, 3))):
                     step = draw(st.sampled_from(["mapping", "index", "field"]))
                     if step == "mapping":
@@ -194,7 +194,7 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
                     else:
                         path.append({"field": draw(st.integers(0, 2**256 - 1))})
                 slot: dict[str, Any] = {"base": draw(st.integers(0, 2**256 - 1))}
-                if path or draw(st.booleans()):
+                if len(path) > 0 or draw(st.booleans()):
                     slot["path"] = path
                 read["slot"] = slot
                 if draw(st.booleans()):
