@@ -9,7 +9,7 @@
 //!   run             stdin: {"bundle", "model", "spec", "subject", "request_id"?, "block"?}
 //!                   -> the journal the guest would commit
 
-use crate::cli::{options, print_json, Failure, Res};
+use crate::output::{options, print_json, Failure, Res};
 use crate::request::journal_json;
 use coproc_core::input::GuestInput;
 use coproc_core::{bundle, features, hex, json_bundle, keccak, model, request, spec};

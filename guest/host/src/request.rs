@@ -1,6 +1,6 @@
 //! Reading a request (bundle, model, spec files + subject, id, block) into a GuestInput.
 
-use crate::cli::{Failure, Res};
+use crate::output::{Failure, Res};
 use coproc_core::input::GuestInput;
 use coproc_core::{hex, json_bundle, model, spec};
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! The zkVM commands: image-id, execute, prove, verify.
 
-use crate::cli::{options, print_json, Failure, Res};
+use crate::output::{options, print_json, Failure, Res};
 use crate::request::{decode_journal, from_options, journal_json, REQUEST_OPTIONS};
 use coproc_core::hex;
 use risc0_zkvm::sha::{Digest, Digestible};
