@@ -6,6 +6,7 @@
 
 use crate::error::{Error, Result, Rule};
 use crate::u256::Word;
+use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -111,6 +112,50 @@ pub fn parse(text: &[u8]) -> Result<Json> {
     Ok(v)
 }
 
+/// The deepest nesting of arrays and objects accepted, here and by every Python
+/// reader (coprocessor/jsonfile.py `MAX_DEPTH`).
+pub const MAX_DEPTH: u32 = 64;
+
+/// What serde_json lets through and the file formats refuse: a key twice in one
+/// object (serde_json keeps the last; formats.md: one spelling) or nesting deeper
+/// than [`MAX_DEPTH`]. The host-side readers of bundle, model and receipt files
+/// call this before serde_json. It scans without recursion and says nothing about
+/// other faults (the reader that follows reports those): `Some(problem)` or `None`.
+pub fn structure_problem(text: &[u8]) -> Option<String> {
+    let mut p = Parser { s: text, i: 0, depth: 0 };
+    // one entry per open container: the keys of an object so far, None for an array
+    let mut open: Vec<Option<BTreeSet<String>>> = Vec::new();
+    while let Some(c) = p.peek() {
+        match c {
+            b'{' | b'[' => {
+                open.push(if c == b'{' { Some(BTreeSet::new()) } else { None });
+                if open.len() > MAX_DEPTH as usize {
+                    return Some(format!("nested deeper than {MAX_DEPTH} levels"));
+                }
+                p.i += 1;
+            }
+            b'}' | b']' => {
+                open.pop();
+                p.i += 1;
+            }
+            b'"' => {
+                let Ok(text) = p.string() else { return None };
+                p.ws();
+                if p.peek() == Some(b':') {
+                    if let Some(Some(keys)) = open.last_mut() {
+                        if keys.contains(&text) {
+                            return Some(format!("duplicate key {text:?}"));
+                        }
+                        keys.insert(text);
+                    }
+                }
+            }
+            _ => p.i += 1,
+        }
+    }
+    None
+}
+
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
@@ -148,7 +193,7 @@ impl Parser<'_> {
     }
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
-        if self.depth > 64 {
+        if self.depth > MAX_DEPTH {
             return Err(err("nesting too deep"));
         }
         self.i += 1;
@@ -460,6 +505,21 @@ fn write(v: &Json, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn structure_problem_finds_duplicates_and_depth() {
+        assert_eq!(structure_problem(br#"{"a":1,"b":{"a":2},"c":[{"a":3}]}"#), None);
+        assert_eq!(structure_problem(br#"{"a":1,"a":1}"#).as_deref(), Some("duplicate key \"a\""));
+        assert_eq!(structure_problem(br#"{"k":{"\u0061":1,"a":2}}"#).as_deref(), Some("duplicate key \"a\""));
+        assert_eq!(structure_problem(br#"[{"x":1},{"x":1}]"#), None); // one key per object
+        assert_eq!(structure_problem(br#"{"v":"a:b","w":"\"a\":"}"#), None); // colons inside strings
+        let deep = |n: usize| [alloc::vec![b'['; n], alloc::vec![b']'; n]].concat();
+        assert_eq!(structure_problem(&deep(MAX_DEPTH as usize)), None);
+        assert!(structure_problem(&deep(MAX_DEPTH as usize + 1)).unwrap().contains("nested deeper"));
+        assert!(structure_problem(&deep(1_000_000)).is_some());
+        assert!(parse(&deep(MAX_DEPTH as usize)).is_ok());
+        assert!(parse(&deep(MAX_DEPTH as usize + 1)).is_err());
+    }
 
     #[test]
     fn roundtrip_and_strictness() {

@@ -38,6 +38,9 @@ fn array<'a>(m: &'a Map<String, Value>, k: &str, what: &str) -> Result<&'a Vec<V
 
 /// Parse a bundle from its JSON text.
 pub fn parse(text: &[u8]) -> Result<Bundle> {
+    if let Some(problem) = crate::json::structure_problem(text) {
+        return Err(Error::Input(Rule::BundleKeys, format!("bundle: {problem}")));
+    }
     let v: Value =
         serde_json::from_slice(text).map_err(|e| Error::Input(Rule::BundleTypes, format!("bundle is not JSON: {e}")))?;
     from_value(&v)

@@ -9,6 +9,7 @@
 //!   run             stdin: {"bundle", "model", "spec", "subject", "request_id"?, "block"?}
 //!                   -> the journal the guest would commit
 
+use crate::jsontext;
 use crate::output::{options, print_json, Failure, Res};
 use crate::request::journal_json;
 use coproc_core::input::GuestInput;
@@ -23,7 +24,7 @@ fn stdin_bytes() -> Res<Vec<u8>> {
 }
 
 fn stdin_json() -> Res<Value> {
-    serde_json::from_slice(&stdin_bytes()?).map_err(|e| Failure::user(format!("stdin is not JSON: {e}")))
+    jsontext::parse(&stdin_bytes()?, "stdin")
 }
 
 /// A spec given as JSON text in a string (exact, any integer size) or as an object.

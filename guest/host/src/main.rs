@@ -11,6 +11,7 @@
 
 mod cli;
 mod core_cmds;
+mod jsontext;
 mod output;
 mod request;
 mod zkvm;

@@ -1,5 +1,6 @@
 //! Reading a request (bundle, model, spec files + subject, id, block) into a GuestInput.
 
+use crate::jsontext;
 use crate::output::{Failure, Res};
 use coproc_core::input::GuestInput;
 use coproc_core::{hex, json_bundle, model, spec};
@@ -10,7 +11,7 @@ pub const REQUEST_OPTIONS: [&str; 6] = ["bundle", "model", "spec", "subject", "r
 
 fn read_json(path: &str, what: &str) -> Res<serde_json::Value> {
     let text = std::fs::read(Path::new(path)).map_err(|e| Failure::user(format!("{what} {path}: {e}")))?;
-    serde_json::from_slice(&text).map_err(|e| Failure::user(format!("{what} {path}: not JSON: {e}")))
+    jsontext::parse(&text, &format!("{what} {path}"))
 }
 
 fn need<'a>(o: &'a BTreeMap<String, String>, k: &str) -> Res<&'a str> {

@@ -1,5 +1,6 @@
 //! The zkVM commands: image-id, execute, prove, verify.
 
+use crate::jsontext;
 use crate::output::{options, print_json, Failure, Res};
 use crate::request::{decode_journal, from_options, journal_json, REQUEST_OPTIONS};
 use coproc_core::hex;
@@ -261,8 +262,7 @@ pub fn verify_cmd(args: &[String]) -> Res<()> {
     let o = options(args, &["receipt", "image-id"])?;
     let path = o.get("receipt").ok_or_else(|| Failure::user("--receipt is required"))?;
     let text = std::fs::read(path).map_err(|e| Failure::user(format!("receipt {path}: {e}")))?;
-    let doc: serde_json::Value =
-        serde_json::from_slice(&text).map_err(|e| Failure::user(format!("receipt {path}: not JSON: {e}")))?;
+    let doc = jsontext::parse(&text, &format!("receipt {path}"))?;
     if doc["format"] != "coproc-receipt" || doc["version"] != 1 {
         return Err(Failure::user(format!("receipt {path}: not a coproc-receipt v1 file")));
     }
@@ -284,6 +284,24 @@ pub fn verify_cmd(args: &[String]) -> Res<()> {
     }
     let j = decode_journal(&receipt.journal.bytes)?;
     let fake = matches!(receipt.inner, InnerReceipt::Fake(_));
+    let claim_digest = receipt.claim().map_err(|e| Failure::verify(format!("receipt claim: {e}")))?.digest();
+    // What `prove` writes beside the receipt bytes, derived from them again: a file
+    // whose fields say something else is refused in every mode (dev included), so
+    // nobody reading the file's fields is misled. (prover, cycles and prove_seconds
+    // are how the proof was made, not what it proves; they are not checked.)
+    let derived = json!({
+        "dev_mode": fake,
+        "receipt_kind": kind_name(&receipt.inner),
+        "image_id": digest_hex(&id),
+        "journal": journal_json(&j),
+        "claim_digest": digest_hex(&claim_digest),
+        "seal_hex": onchain_seal(&receipt, &claim_digest).map(|s| hex::encode(&s)),
+    });
+    for (key, value) in derived.as_object().into_iter().flatten() {
+        if doc.get(key) != Some(value) {
+            return Err(Failure::verify(format!("receipt {path}: {key} in the file differs from the receipt")));
+        }
+    }
     print_json(&json!({
         "ok": true,
         "dev_mode": fake,
