@@ -19,6 +19,7 @@ from coprocessor.errors import RpcError
 from coprocessor.index.rpc import RpcClient
 from coprocessor.index.store import Store
 from coprocessor.sqlite import from_int64, to_int64
+from coprocessor.zk import journal, receipt_store
 
 VECTOR = Path(__file__).resolve().parent.parent / "vectors" / "features" / "lending_bundle.json"
 BOUNDS = [0, 1, 2**63 - 1, 2**63, 2**64 - 2, 2**64 - 1]
@@ -73,3 +74,39 @@ def test_rpc_refuses_a_chain_id_that_is_not_uint64(answer: str) -> None:
             asyncio.run(connect())
     finally:
         server.stop()
+
+
+def test_the_receipt_index_keeps_uint64_journal_fields_at_the_bounds(tmp_path: Path) -> None:
+    top = 2**64 - 1
+    fields = {
+        "version": 1,
+        "chainId": top,
+        "anchorNumber": 2**63,
+        "anchorHash": "0x" + "11" * 32,
+        "blockNumber": 2**63 - 1,
+        "subject": "0x" + "22" * 20,
+        "modelHash": "0x" + "33" * 32,
+        "featureSpecHash": "0x" + "44" * 32,
+        "score": 1234,
+        "requestId": "0x" + "55" * 32,
+    }
+    doc = {
+        "format": "coproc-receipt",
+        "version": 1,
+        "journal_hex": "0x" + journal.encode(fields).hex(),
+        "claim_digest": "0x" + "66" * 32,
+        "image_id": "0x" + "77" * 32,
+    }
+    path = tmp_path / "receipt.json"
+    path.write_text(json.dumps(doc))
+    store = receipt_store.ReceiptStore(tmp_path / "receipts.sqlite")
+    try:
+        store.record(path, doc)
+        (row,) = store.rows()
+    finally:
+        store.close()
+    assert (row["chain_id"], row["anchor_number"], row["block_number"]) == (
+        top,
+        2**63,
+        2**63 - 1,
+    )
