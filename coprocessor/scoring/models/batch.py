@@ -16,6 +16,8 @@ from coprocessor.errors import UserInputError
 from coprocessor.scoring.models.fixedpoint import BPS_MAX, INT32_MAX, INT32_MIN, SCALE_BITS
 from coprocessor.scoring.models.model import Clip, Dense, Layer, Model, Relu, Sigmoid, ToBps
 from coprocessor.scoring.models.sigmoid import STEP_MASK, STEP_SHIFT, X_MAX, X_MIN, table
+from coprocessor.scoring.models.tree_batch import apply_trees
+from coprocessor.scoring.models.trees import TreeEnsemble
 
 I64 = npt.NDArray[np.int64]
 _HALF = np.int64(1 << (SCALE_BITS - 1))
@@ -75,6 +77,8 @@ def apply_layer(layer: Layer, x: I64) -> I64:
     if isinstance(layer, ToBps):
         bps: I64 = np.clip((x * BPS_MAX + _HALF) >> SCALE_BITS, 0, BPS_MAX)
         return bps
+    if isinstance(layer, TreeEnsemble):
+        return apply_trees(layer, x)
     raise AssertionError(f"unknown layer {layer!r}")  # pragma: no cover
 
 

@@ -1,5 +1,7 @@
-"""Model format v1 (``coproc-model``, docs/formats.md §2): the layer types, loading
-and validation of the JSON form, canonical bytes and the model hash."""
+"""Model format v1/v2 (``coproc-model``, docs/formats.md §2): the layer types, loading
+and validation of the JSON form, canonical bytes and the model hash. Version 2 is
+version 1 plus the ``tree_ensemble`` layer (:mod:`.trees`); a model is version 2
+exactly when it has one, so a v1 model keeps its bytes and its hash."""
 
 from __future__ import annotations
 
@@ -13,13 +15,24 @@ from typing import Any, Final
 from coprocessor.chain.keccak import keccak256
 from coprocessor.errors import UserInputError
 from coprocessor.jsonfile import load_json
+from coprocessor.scoring.models import trees
 from coprocessor.scoring.models.fixedpoint import INT32_MAX, SCALE_BITS, is_int32
+from coprocessor.scoring.models.trees import TreeEnsemble
 
 FORMAT: Final = "coproc-model"
 VERSION: Final = 1
+#: the version of a model with a tree_ensemble layer
+VERSION_TREES: Final = 2
 MAGIC: Final = b"CPM1"
 #: the layer codes of the canonical bytes
-OP_CODES: Final = {"dense": 1, "relu": 2, "sigmoid": 3, "clip": 4, "to_bps": 5}
+OP_CODES: Final = {
+    "dense": 1,
+    "relu": 2,
+    "sigmoid": 3,
+    "clip": 4,
+    "to_bps": 5,
+    trees.OP: trees.CODE,
+}
 #: limits that keep a hostile file from exhausting memory before validation ends
 MAX_DIM: Final = 4096
 MAX_LAYERS: Final = 256
@@ -64,7 +77,7 @@ class ToBps:
     op: str = field(default="to_bps", init=False)
 
 
-Layer = Dense | Relu | Sigmoid | Clip | ToBps
+Layer = Dense | Relu | Sigmoid | Clip | ToBps | TreeEnsemble
 
 
 @dataclass(frozen=True)
@@ -88,6 +101,12 @@ class Model:
 
     def hash_hex(self) -> str:
         return "0x" + self.hash().hex()
+
+    @property
+    def version(self) -> int:
+        """2 if the model has a tree_ensemble layer, else 1 (rule M017)."""
+        has_trees = any(isinstance(layer, TreeEnsemble) for layer in self.layers)
+        return VERSION_TREES if has_trees else VERSION
 
     def to_json(self) -> dict[str, Any]:
         return to_json(self)
@@ -147,6 +166,9 @@ def validate(model: Model) -> None:
                     )
             if not all(is_int32(b) for b in layer.bias):
                 raise UserInputError(f"model: {where}: a bias is outside int32", rule="model_int32")
+            width = layer.n_out
+        elif isinstance(layer, TreeEnsemble):
+            trees.validate(layer, width, where)
             width = layer.n_out
         elif isinstance(layer, Clip):
             if not (is_int32(layer.lo) and is_int32(layer.hi)):
@@ -229,6 +251,9 @@ def _layer_from_json(index: int, obj: object) -> Layer:
                 f"model: {where}: bias must be a list of {n_out} entries", rule="model_shape"
             )
         return Dense(tuple(rows), tuple(_int(b, f"{where} bias") for b in bias))
+    if op == trees.OP:
+        _keys(obj, {"op", "in", "base", "trees"}, where)
+        return trees.from_json(obj, where)
     if op == "clip":
         _keys(obj, {"op", "min", "max"}, where)
         return Clip(_int(obj.get("min"), f"{where} min"), _int(obj.get("max"), f"{where} max"))
@@ -246,10 +271,9 @@ def from_json(obj: object) -> Model:
         raise UserInputError(
             f"model: format must be {FORMAT!r}, got {obj.get('format')!r:.40}", rule="model_format"
         )
-    if obj.get("version") != VERSION:
-        raise UserInputError(
-            f"model: unsupported version {obj.get('version')!r:.20}", rule="model_version"
-        )
+    version = obj.get("version")
+    if type(version) is not int or version not in (VERSION, VERSION_TREES):
+        raise UserInputError(f"model: unsupported version {version!r:.20}", rule="model_version")
     _keys(obj, {"format", "version", "name", "scale_bits", "input_dim", "layers", "meta"}, "top")
     if obj.get("scale_bits") != SCALE_BITS:
         raise UserInputError(f"model: scale_bits must be {SCALE_BITS}", rule="model_scale")
@@ -266,12 +290,19 @@ def from_json(obj: object) -> Model:
         raise UserInputError(
             f"model: layers must be a list of 1..{MAX_LAYERS} layers", rule="model_limits"
         )
-    return Model(
+    model = Model(
         input_dim=_int(obj.get("input_dim"), "input_dim"),
         layers=tuple(_layer_from_json(i, layer) for i, layer in enumerate(layers)),
         name=name,
         meta=meta,
     )
+    if version != model.version:
+        raise UserInputError(
+            f"model: version {version} but the model is version {model.version} "
+            "(2 exactly when it has a tree_ensemble layer)",
+            rule="model_tree_version",
+        )
+    return model
 
 
 def _layer_to_json(layer: Layer) -> dict[str, Any]:
@@ -285,6 +316,8 @@ def _layer_to_json(layer: Layer) -> dict[str, Any]:
         }
     if isinstance(layer, Clip):
         return {"op": "clip", "min": layer.lo, "max": layer.hi}
+    if isinstance(layer, TreeEnsemble):
+        return trees.to_json(layer)
     return {"op": layer.op}
 
 
@@ -292,7 +325,7 @@ def to_json(model: Model) -> dict[str, Any]:
     """The JSON form (what :func:`from_json` reads)."""
     out: dict[str, Any] = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": model.version,
         "name": model.name,
         "scale_bits": SCALE_BITS,
         "input_dim": model.input_dim,
@@ -319,7 +352,8 @@ def load(path: str | Path) -> Model:
 def canonical_bytes(model: Model) -> bytes:
     """``CPM1 ‖ u8 version ‖ u8 scale_bits ‖ u32 input_dim ‖ u32 layer_count ‖ layers``,
     little-endian (docs/formats.md §2)."""
-    parts = [MAGIC, struct.pack("<BBII", VERSION, SCALE_BITS, model.input_dim, len(model.layers))]
+    head = struct.pack("<BBII", model.version, SCALE_BITS, model.input_dim, len(model.layers))
+    parts = [MAGIC, head]
     for layer in model.layers:
         parts.append(struct.pack("<B", OP_CODES[layer.op]))
         if isinstance(layer, Dense):
@@ -329,4 +363,6 @@ def canonical_bytes(model: Model) -> bytes:
             parts.append(struct.pack(f"<{len(layer.bias)}i", *layer.bias))
         elif isinstance(layer, Clip):
             parts.append(struct.pack("<ii", layer.lo, layer.hi))
+        elif isinstance(layer, TreeEnsemble):
+            parts.append(trees.canonical_bytes(layer))
     return b"".join(parts)

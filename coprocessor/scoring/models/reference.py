@@ -1,4 +1,4 @@
-"""Scalar reference inference: the specification of model format v1 written out
+"""Scalar reference inference: the specification of model format v1/v2 written out
 one integer operation at a time. The numpy path and the Rust guest must match it
 bit for bit; keep it obvious rather than fast."""
 
@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from coprocessor.errors import UserInputError
+from coprocessor.scoring.models import trees
 from coprocessor.scoring.models.fixedpoint import SCALE_BITS, is_int32, rshift_round, sat32, to_bps
 from coprocessor.scoring.models.model import Clip, Dense, Layer, Model, Relu, Sigmoid, ToBps
 from coprocessor.scoring.models.sigmoid import sigmoid_q16
+from coprocessor.scoring.models.trees import TreeEnsemble
 
 
 def check_input(model: Model, x: Sequence[int]) -> list[int]:
@@ -45,6 +47,8 @@ def apply_layer(layer: Layer, x: list[int]) -> list[int]:
         return [min(max(v, layer.lo), layer.hi) for v in x]
     if isinstance(layer, ToBps):
         return [to_bps(v) for v in x]
+    if isinstance(layer, TreeEnsemble):
+        return trees.apply(layer, x)
     raise AssertionError(f"unknown layer {layer!r}")  # pragma: no cover
 
 
