@@ -43,7 +43,8 @@ class Series:
         if oldest < 0:
             raise UserInputError(
                 f"series: its oldest sample, {self.samples - 1} x {self.every} blocks before "
-                f"block {newest}, is below block 0"
+                f"block {newest}, is below block 0",
+                rule="series_block",
             )
         return [oldest + i * self.every for i in range(self.samples)]
 
@@ -61,23 +62,23 @@ class Series:
 
 def _int(value: object, where: str, lo: int, hi: int) -> int:
     if type(value) is not int or not lo <= value <= hi:
-        raise UserInputError(f"{where}: expected an integer in [{lo}, {hi}]")
+        raise UserInputError(f"{where}: expected an integer in [{lo}, {hi}]", rule="series_shape")
     return value
 
 
 def parse_series(obj: object, where: str) -> Series:
     """``{"samples": k, "every": d, "op": OP[, "threshold": T]}`` strictly."""
     if not isinstance(obj, Mapping):
-        raise UserInputError(f"{where}: expected an object")
+        raise UserInputError(f"{where}: expected an object", rule="series_shape")
     op = obj.get("op")
     if op not in OPS:
-        raise UserInputError(f"{where}.op: expected one of {', '.join(OPS)}")
+        raise UserInputError(f"{where}.op: expected one of {', '.join(OPS)}", rule="series_shape")
     keys = {"samples", "every", "op"} | ({"threshold"} if op == "count_above" else set())
     if set(obj) != keys:
         extra = sorted(set(obj) - keys)
         missing = sorted(keys - set(obj))
         what = f"unknown key {extra[0]!r}" if extra else f"missing key {missing[0]!r}"
-        raise UserInputError(f"{where}: {what}")
+        raise UserInputError(f"{where}: {what}", rule="series_shape")
     samples = _int(obj["samples"], f"{where}.samples", 1, MAX_SAMPLES)
     every = _int(obj["every"], f"{where}.every", 1, MAX_EVERY)
     threshold = (
@@ -132,10 +133,10 @@ def aggregate(op: str, xs: Sequence[int], threshold: int = 0) -> int:
     ``last`` = x_{k-1}; ``min``/``max``; ``change`` = x_{k-1} - x_0; ``count_above``
     = (number of samples > threshold) · 2^16 (a count in Q16)."""
     if not xs:
-        raise UserInputError("series: no samples")
+        raise UserInputError("series: no samples", rule="series_shape")
     for x in xs:
         if not INT32_MIN <= x <= INT32_MAX:
-            raise UserInputError(f"series: sample {x} is not an int32")
+            raise UserInputError(f"series: sample {x} is not an int32", rule="series_shape")
     if op == "last":
         value = xs[-1]
     elif op == "mean":
@@ -153,7 +154,7 @@ def aggregate(op: str, xs: Sequence[int], threshold: int = 0) -> int:
     elif op == "count_above":
         value = sum(1 for x in xs if x > threshold) * ONE
     else:
-        raise UserInputError(f"series: unknown op {op!r}")
+        raise UserInputError(f"series: unknown op {op!r}", rule="series_shape")
     return sat32(value)
 
 

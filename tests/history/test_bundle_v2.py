@@ -6,7 +6,6 @@ refuses a v2 bundle by its version."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from typing import Any
 
@@ -20,60 +19,13 @@ from coprocessor.chain.bundle import parse_bundle
 from coprocessor.chain.bundle_v2 import parse_bundle_v2, verify_bundle_v2
 from coprocessor.chain.hexutil import hexstr
 from coprocessor.chain.history import HISTORY_ADDRESS, HistoryRuleError
-from coprocessor.dev.devnet import AnvilNode, rpc_call
+from coprocessor.dev.devnet import rpc_call
 from coprocessor.errors import CoprocessorError, UserInputError
-from coprocessor.index.history_index import index_history
-from coprocessor.index.indexer import Read
-from coprocessor.index.rpc import RpcClient
-
-CONTRACT = "0x00000000000000000000000000000000c0ffee13"
-#: runtime code: sstore(0, calldataload(0))
-CODE = "0x5f355f5500"
-SENDER = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
-SLOT0 = bytes(32)
-
-
-@pytest.fixture(scope="module")
-def chain(anvil: AnvilNode) -> dict[str, Any]:
-    """Writes of slot 0 every 10 blocks over 60 blocks; the reads' blocks."""
-    rpc_call(anvil.rpc, "anvil_setCode", [CONTRACT, CODE])
-    for i in range(6):
-        value = 1000 + 7 * i
-        rpc_call(
-            anvil.rpc,
-            "eth_sendTransaction",
-            [{"from": SENDER, "to": CONTRACT, "data": "0x" + value.to_bytes(32, "big").hex()}],
-        )
-        rpc_call(anvil.rpc, "anvil_mine", ["0x9"])
-    head = int(rpc_call(anvil.rpc, "eth_blockNumber"), 16)
-    return {"rpc": anvil.rpc, "head": head, "blocks": [head - 55, head - 31, head - 30, head - 2]}
-
-
-def _index(chain: dict[str, Any], chain_max: int = 2) -> Any:
-    async def run() -> Any:
-        async with RpcClient(chain["rpc"]) as rpc:
-            reads = {b: [Read(bytes.fromhex(CONTRACT[2:]), (SLOT0,))] for b in chain["blocks"]}
-            return await index_history(rpc, reads, anchor=chain["head"], chain_max=chain_max)
-
-    return asyncio.run(run())
-
-
-@pytest.fixture(scope="module")
-def v2(chain: dict[str, Any]) -> dict[str, Any]:
-    verified, plan = _index(chain)
-    assert plan.hops  # the reads 55 and 31 blocks back take hops
-    out: dict[str, Any] = parse_bundle_v2_json(verified)
-    return out
-
-
-def parse_bundle_v2_json(verified: Any) -> dict[str, Any]:
-    from coprocessor.chain.bundle_v2 import BundleV2
-
-    return BundleV2(base=verified.bundle, hops=verified.hops).to_json()
 
 
 def _storage_at(chain: dict[str, Any], block: int) -> int:
-    return int(rpc_call(chain["rpc"], "eth_getStorageAt", [CONTRACT, "0x0", hex(block)]), 16)
+    answer = rpc_call(chain["rpc"], "eth_getStorageAt", [chain["contract"], "0x0", hex(block)])
+    return int(answer, 16)
 
 
 def test_reads_far_back_are_proven_at_their_blocks(
@@ -84,7 +36,7 @@ def test_reads_far_back_are_proven_at_their_blocks(
     values = {
         a.block: a.storage[0].value
         for a in verified.bundle.accounts
-        if a.address == bytes.fromhex(CONTRACT[2:])
+        if a.address == bytes.fromhex(chain["contract"][2:])
     }
     # independent: what the node says the slot held at each block
     assert values == {b: _storage_at(chain, b) for b in chain["blocks"]}
