@@ -486,6 +486,30 @@ fn proof_part<'py>(
     Ok(Some((PyBytes::new(py, part.account.as_bytes()), out)))
 }
 
+/// Parse bundle v2 JSON text (docs/formats.md §1b), verify it with the core's
+/// `bundle_v2::verify` (the guest's), and return the verified values as JSON text (the
+/// shape of `verify_bundle_json`'s, plus `hops`).
+#[pyfunction]
+fn verify_bundle_v2_json<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let out = py
+        .detach(|| -> Result<serde_json::Result<Vec<u8>>, Error> {
+            let b = coproc_core::bundle_v2::parse_json(data)?;
+            let v = coproc_core::bundle_v2::verify(&b)?;
+            let mut values = values_json(&b.base, &v);
+            values["hops"] = serde_json::json!(b.hops.iter().map(|(f, t)| [f, t]).collect::<Vec<_>>());
+            Ok(serde_json::to_vec(&values))
+        })
+        .map_err(to_py)?
+        .map_err(|e| NativeError::new_err(e.to_string()))?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// One spec v2 series aggregate (`coproc_core::series::aggregate`, the guest's).
+#[pyfunction]
+fn series_aggregate(op: &str, samples: Vec<i32>, threshold: i32) -> PyResult<i32> {
+    coproc_core::series::aggregate(op, &samples, threshold).map_err(to_py)
+}
+
 /// keccak256 of each bytes object of a list (the store's node keys).
 #[pyfunction]
 fn keccak_many<'py>(py: Python<'py>, items: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyList>> {
@@ -497,6 +521,8 @@ fn keccak_many<'py>(py: Python<'py>, items: &Bound<'py, PyList>) -> PyResult<Bou
 #[pymodule]
 fn coproc_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify_bundle_json, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_bundle_v2_json, m)?)?;
+    m.add_function(wrap_pyfunction!(series_aggregate, m)?)?;
     m.add_function(wrap_pyfunction!(verify_parts, m)?)?;
     m.add_function(wrap_pyfunction!(storage_claims, m)?)?;
     m.add_function(wrap_pyfunction!(keccak_many, m)?)?;

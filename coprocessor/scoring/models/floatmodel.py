@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,19 +18,23 @@ import numpy.typing as npt
 from coprocessor.errors import UserInputError
 from coprocessor.jsonfile import load_json as read_json
 
+if TYPE_CHECKING:
+    from coprocessor.scoring.models.tree_import import FloatTrees
+
 F64 = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
 class FloatLayer:
-    """``op`` is dense, relu, sigmoid or clip. Dense: ``weights`` (out, in) and
-    ``bias`` (out,); clip: ``lo``/``hi``."""
+    """``op`` is dense, relu, sigmoid, clip or trees. Dense: ``weights`` (out, in) and
+    ``bias`` (out,); clip: ``lo``/``hi``; trees: ``trees`` (one output)."""
 
     op: str
     weights: F64 | None = None
     bias: F64 | None = None
     lo: float = -math.inf
     hi: float = math.inf
+    trees: FloatTrees | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,9 @@ class FloatModel:
                 x = 0.5 * (1.0 + np.tanh(0.5 * x))  # the logistic, without exp overflow
             elif layer.op == "clip":
                 x = np.clip(x, layer.lo, layer.hi)
+            elif layer.op == "trees":
+                assert layer.trees is not None
+                x = layer.trees.raw(x)[:, None]
             else:  # pragma: no cover - constructors only make the four ops
                 raise AssertionError(layer.op)
         return x
@@ -66,6 +73,8 @@ class FloatModel:
         """The JSON weights form (what :func:`from_json` reads)."""
         layers: list[dict[str, Any]] = []
         for layer in self.layers:
+            if layer.op == "trees":
+                raise UserInputError("float model: tree ensembles have no JSON weights form")
             if layer.op == "dense":
                 assert layer.weights is not None and layer.bias is not None
                 layers.append(
@@ -100,6 +109,10 @@ def validate(model: FloatModel) -> FloatModel:
         elif layer.op == "clip":
             if math.isnan(layer.lo) or math.isnan(layer.hi) or layer.lo > layer.hi:
                 raise UserInputError(f"float model: {where}: bad min/max")
+        elif layer.op == "trees":
+            if layer.trees is None or layer.trees.n_in != width:
+                raise UserInputError(f"float model: {where}: the trees do not take {width} inputs")
+            width = 1
         elif layer.op not in ("relu", "sigmoid"):
             raise UserInputError(f"float model: {where}: unsupported op {layer.op!r}")
     if width != 1:

@@ -1,7 +1,8 @@
 """ONNX → float model. Supported: Gemm, MatMul (+ Add), Relu, Sigmoid, Clip,
 Flatten, Identity, with parameters in initializers or Constant nodes; the graph
 must be one chain from its single input to its single output (batch × features).
-Anything else is rejected with an error naming the op."""
+Anything else is rejected with an error naming the op. A graph with ONNX-ML nodes goes
+to :mod:`.tree_import` (tree ensembles)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from typing import Any
 import numpy as np
 
 from coprocessor.errors import UserInputError
+from coprocessor.scoring.models import tree_import
 from coprocessor.scoring.models.floatmodel import F64, FloatLayer, FloatModel, validate
+from coprocessor.scoring.models.tree_import import ML_DOMAIN
 
 SUPPORTED_OPS = ("Gemm", "MatMul", "Add", "Relu", "Sigmoid", "Clip", "Flatten", "Identity")
 
@@ -64,6 +67,8 @@ def from_proto(proto: Any) -> FloatModel:
     onnx = _onnx()
     numpy_helper = onnx.numpy_helper
     graph = proto.graph
+    if any(n.domain == ML_DOMAIN for n in graph.node):
+        return tree_import.from_graph(graph)  # ONNX-ML tree ensembles
     consts: dict[str, F64] = {}
     for init in graph.initializer:
         consts[init.name] = numpy_helper.to_array(init).astype(np.float64)

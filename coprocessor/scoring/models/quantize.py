@@ -20,6 +20,7 @@ from coprocessor.scoring.models.fixedpoint import INT32_MAX, INT32_MIN, ONE, is_
 from coprocessor.scoring.models.floatmodel import F64, FloatModel
 from coprocessor.scoring.models.metrics import auc, brier, ece
 from coprocessor.scoring.models.model import Clip, Dense, Layer, Model, Relu, Sigmoid, ToBps
+from coprocessor.scoring.models.tree_import import quantize_trees
 
 
 def _q(value: float, where: str) -> int:
@@ -57,6 +58,9 @@ def quantize(fm: FloatModel, name: str = "", meta: dict[str, Any] | None = None)
             layers.append(Sigmoid())
         elif layer.op == "clip":
             layers.append(Clip(_bound(layer.lo), _bound(layer.hi)))
+        elif layer.op == "trees":
+            assert layer.trees is not None
+            layers.append(quantize_trees(layer.trees))
         else:  # pragma: no cover - FloatModel.validate admits only these
             raise AssertionError(layer.op)
     layers.append(ToBps())

@@ -26,6 +26,7 @@ pub mod rlp;
 pub mod rules;
 pub mod sigmoid;
 pub mod spec;
+pub mod trees;
 pub mod trie;
 pub mod u256;
 

@@ -1,7 +1,10 @@
-//! Model format v1 (formats.md §2): canonical bytes, validation and fixed-point inference.
+//! Model format v1/v2 (formats.md §2): canonical bytes, validation and fixed-point inference.
+//! Version 2 is version 1 plus the `tree_ensemble` layer (`trees.rs`), used exactly when a
+//! model has one.
 
 use crate::error::{Error, Result, Rule};
 use crate::sigmoid::sigmoid_q16;
+use crate::trees::TreeEnsemble;
 use alloc::format;
 
 use alloc::vec::Vec;
@@ -24,6 +27,8 @@ pub enum Layer {
     Clip { min: i32, max: i32 },
     /// Q16 to basis points, clamped to 0..=10000.
     ToBps,
+    /// A sum of decision trees (version 2), one output.
+    Trees(TreeEnsemble),
 }
 
 /// A validated model.
@@ -45,12 +50,15 @@ pub fn sat32(v: i64) -> i32 {
     v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     b: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
+    pub(crate) fn remaining(&self) -> usize {
+        self.b.len() - self.pos
+    }
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len());
         let end = end.ok_or_else(|| Error::Model(Rule::ModelBytes, "truncated canonical bytes".into()))?;
@@ -58,15 +66,15 @@ impl<'a> Reader<'a> {
         self.pos = end;
         Ok(s)
     }
-    fn u8(&mut self) -> Result<u8> {
+    pub(crate) fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
-    fn u32(&mut self) -> Result<u32> {
+    pub(crate) fn u32(&mut self) -> Result<u32> {
         let mut a = [0u8; 4];
         a.copy_from_slice(self.take(4)?);
         Ok(u32::from_le_bytes(a))
     }
-    fn i32(&mut self) -> Result<i32> {
+    pub(crate) fn i32(&mut self) -> Result<i32> {
         Ok(self.u32()? as i32)
     }
 }
@@ -79,7 +87,7 @@ impl Model {
             return Err(Error::Model(Rule::ModelBytes, "bad magic (expected CPM1)".into()));
         }
         let version = r.u8()?;
-        if version != 1 {
+        if version != 1 && version != 2 {
             return Err(Error::Model(Rule::ModelVersion, format!("unsupported version {version}")));
         }
         let scale = r.u8()?;
@@ -115,6 +123,7 @@ impl Model {
                 3 => Layer::Sigmoid,
                 4 => Layer::Clip { min: r.i32()?, max: r.i32()? },
                 5 => Layer::ToBps,
+                6 => Layer::Trees(TreeEnsemble::read(&mut r)?),
                 c => return Err(Error::Model(Rule::ModelOp, format!("unknown layer code {c}"))),
             };
             layers.push(layer);
@@ -124,7 +133,28 @@ impl Model {
         }
         let m = Model { input_dim, layers };
         m.validate()?;
+        m.check_version(version)?;
         Ok(m)
+    }
+
+    /// 2 if the model has a tree_ensemble layer, else 1.
+    pub fn version(&self) -> u8 {
+        if self.layers.iter().any(|l| matches!(l, Layer::Trees(_))) {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Rule M017: the stated version is the model's version.
+    fn check_version(&self, stated: u8) -> Result<()> {
+        if stated != self.version() {
+            return Err(Error::Model(Rule::ModelTreeVersion, format!(
+                "version {stated} but the model is version {} (2 exactly when it has a tree_ensemble layer)",
+                self.version()
+            )));
+        }
+        Ok(())
     }
 
     /// The checks of formats.md §2 "Validity" (including the size limits).
@@ -163,6 +193,10 @@ impl Model {
                     }
                     width = *out;
                 }
+                Layer::Trees(t) => {
+                    t.validate(width, k)?;
+                    width = 1;
+                }
                 Layer::Clip { min, max } if min > max => {
                     return Err(Error::Model(Rule::ModelClip, format!("layer {k}: clip min > max")));
                 }
@@ -182,7 +216,7 @@ impl Model {
     pub fn to_canonical(&self) -> Vec<u8> {
         let mut o = Vec::new();
         o.extend_from_slice(b"CPM1");
-        o.push(1);
+        o.push(self.version());
         o.push(16);
         o.extend_from_slice(&self.input_dim.to_le_bytes());
         o.extend_from_slice(&(self.layers.len() as u32).to_le_bytes());
@@ -204,6 +238,10 @@ impl Model {
                     o.extend_from_slice(&max.to_le_bytes());
                 }
                 Layer::ToBps => o.push(5),
+                Layer::Trees(t) => {
+                    o.push(6);
+                    t.write(&mut o);
+                }
             }
         }
         o
@@ -241,6 +279,7 @@ impl Model {
                     .iter()
                     .map(|&a| ((i64::from(a) * 10_000 + (1 << 15)) >> 16).clamp(0, 10_000) as i32)
                     .collect(),
+                Layer::Trees(t) => alloc::vec![t.eval(&v)],
             };
         }
         // validate() guarantees a final width of 1 and a to_bps last layer.
@@ -249,7 +288,7 @@ impl Model {
 }
 
 #[cfg(feature = "std")]
-fn json_i32(v: &serde_json::Value, what: &str) -> Result<i32> {
+pub(crate) fn json_i32(v: &serde_json::Value, what: &str) -> Result<i32> {
     if !(v.is_i64() || v.is_u64()) {
         return Err(Error::Model(Rule::ModelTypes, format!("{what}: expected an integer")));
     }
@@ -259,7 +298,7 @@ fn json_i32(v: &serde_json::Value, what: &str) -> Result<i32> {
 }
 
 #[cfg(feature = "std")]
-fn json_u32(v: &serde_json::Value, what: &str) -> Result<u32> {
+pub(crate) fn json_u32(v: &serde_json::Value, what: &str) -> Result<u32> {
     v.as_u64()
         .and_then(|n| u32::try_from(n).ok())
         .ok_or_else(|| Error::Model(Rule::ModelTypes, format!("{what}: expected a uint32 integer")))
@@ -285,9 +324,11 @@ pub fn from_json(v: &serde_json::Value) -> Result<Model> {
     if m.get("format").and_then(|f| f.as_str()) != Some("coproc-model") {
         return Err(Error::Model(Rule::ModelFormat, "format is not \"coproc-model\"".into()));
     }
-    if m.get("version").and_then(serde_json::Value::as_u64) != Some(1) {
-        return Err(Error::Model(Rule::ModelVersion, "unsupported version (this reader knows version 1)".into()));
-    }
+    let version = match m.get("version").and_then(serde_json::Value::as_u64) {
+        Some(1) => 1u8,
+        Some(2) => 2u8,
+        _ => return Err(Error::Model(Rule::ModelVersion, "unsupported version (this reader knows versions 1 and 2)".into())),
+    };
     if m.get("scale_bits").and_then(serde_json::Value::as_u64) != Some(16) {
         return Err(Error::Model(Rule::ModelScale, "scale_bits must be 16".into()));
     }
@@ -304,6 +345,7 @@ pub fn from_json(v: &serde_json::Value) -> Result<Model> {
         let allowed: &[&str] = match op {
             "dense" => &["op", "in", "out", "weights", "bias"],
             "clip" => &["op", "min", "max"],
+            "tree_ensemble" => &["op", "in", "base", "trees"],
             _ => &["op"],
         };
         known(lo, allowed, &format!("layers[{k}]"))?;
@@ -334,10 +376,12 @@ pub fn from_json(v: &serde_json::Value) -> Result<Model> {
             "sigmoid" => Layer::Sigmoid,
             "clip" => Layer::Clip { min: json_i32(field("min"), &w("min"))?, max: json_i32(field("max"), &w("max"))? },
             "to_bps" => Layer::ToBps,
+            "tree_ensemble" => Layer::Trees(crate::trees::from_json(lo, k)?),
             other => return Err(Error::Model(Rule::ModelOp, format!("layers[{k}]: unknown op {other:?}"))),
         });
     }
     let model = Model { input_dim, layers };
     model.validate()?;
+    model.check_version(version)?;
     Ok(model)
 }
