@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Final
 
 import numpy as np
@@ -122,22 +123,24 @@ def quantize_branch(mode: str, t: float) -> tuple[str, int, bool]:
     exactly when the real test on ``q / 2^16`` does (``swap``: children exchanged)."""
     if math.isnan(t):
         raise UserInputError("ONNX-ML: a NaN threshold")
-    if mode in ("BRANCH_LEQ", "BRANCH_GT"):  # GT = not LEQ
-        if t == math.inf or math.floor(t * ONE) >= INT32_MAX:
-            q_mode, q_t = "<=", INT32_MAX  # always true
-        elif t == -math.inf or math.floor(t * ONE) < INT32_MIN:
-            q_mode, q_t = "<", INT32_MIN  # always false
-        else:
-            q_mode, q_t = "<=", math.floor(t * ONE)
-        return q_mode, q_t, mode == "BRANCH_GT"
-    # LT, and GTE = not LT
-    if t == math.inf or math.ceil(t * ONE) > INT32_MAX:
-        q_mode, q_t = "<=", INT32_MAX
-    elif t == -math.inf or math.ceil(t * ONE) <= INT32_MIN:
-        q_mode, q_t = "<", INT32_MIN
-    else:
-        q_mode, q_t = "<", math.ceil(t * ONE)
-    return q_mode, q_t, mode == "BRANCH_GTE"
+    always_true, always_false = ("<=", INT32_MAX), ("<", INT32_MIN)
+    if math.isinf(t):
+        q_mode, q_t = always_true if t > 0 else always_false
+    elif mode in ("BRANCH_LEQ", "BRANCH_GT"):  # GT = not LEQ
+        floor = math.floor(Fraction(t) * ONE)
+        q_mode, q_t = (
+            always_true
+            if floor >= INT32_MAX
+            else always_false
+            if floor < INT32_MIN
+            else ("<=", floor)
+        )
+    else:  # LT, and GTE = not LT
+        ceil = math.ceil(Fraction(t) * ONE)
+        q_mode, q_t = (
+            always_true if ceil > INT32_MAX else always_false if ceil <= INT32_MIN else ("<", ceil)
+        )
+    return q_mode, q_t, mode in ("BRANCH_GT", "BRANCH_GTE")
 
 
 def _q(value: float, where: str) -> int:
