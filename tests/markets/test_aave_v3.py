@@ -41,7 +41,7 @@ def test_account_data_equals_pool_at_every_sampled_block(markets: Markets, tmp_p
     pool = markets.meta["aave"]["pool"]
     provider = addr(markets.meta["aave"]["provider"])
     users = [b["address"] for b in markets.borrowers("aave")] + [markets.meta["liquidator"]]
-    compared = with_debt = unhealthy = 0
+    compared = with_debt = unhealthy = in_emode = with_stable = 0
     for block in markets.sample_blocks():
         expected = markets.node.views(
             [(pool, "getUserAccountData(address)", ACCOUNT_DATA, (u,)) for u in users], block
@@ -55,8 +55,11 @@ def test_account_data_equals_pool_at_every_sampled_block(markets: Markets, tmp_p
             compared += 1
             with_debt += account.total_debt_base > 0
             unhealthy += account.total_debt_base > 0 and account.health_factor < 10**18
+            in_emode += account.emode_category != 0 and account.total_debt_base > 0
+            with_stable += any(p.stable_debt > 0 for p in account.positions)
     assert compared >= 200 * len(markets.sample_blocks())
     assert with_debt > 0 and unhealthy > 0  # liquidatable accounts were among those checked
+    assert in_emode > 0 and with_stable > 0  # eMode users and stable-rate debt too
 
 
 def test_balances_and_indexes_equal_the_protocol_views(markets: Markets, tmp_path: Path) -> None:

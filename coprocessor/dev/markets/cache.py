@@ -41,7 +41,7 @@ from coprocessor.dev.markets.simulate import BLOCK_SECONDS, MarketSim, SimConfig
 from coprocessor.errors import ToolError
 
 #: bump when the simulation or the deployment changes what it builds
-SIM_VERSION = 2
+SIM_VERSION = 3
 #: genesis timestamp of the market chain (a fixed date: deterministic blocks)
 GENESIS_TIMESTAMP = 1_767_225_600  # 2026-01-01T00:00:00Z
 CHAIN_ID = 31337

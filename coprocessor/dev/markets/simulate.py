@@ -73,6 +73,9 @@ RESERVES = (
         aave.RateModel(RAY * 90 // 100, 0, RAY * 4 // 100, RAY * 60 // 100),
     ),
 )
+#: an eMode category for WETH and WBTC (LTV 85%, LT 88%, bonus 2%, no price source)
+EMODE_CATEGORY = 1
+EMODE = (EMODE_CATEGORY, 8500, 8800, 10200, "0x" + "00" * 20, "majors")
 #: the USDC strategy switched to at ``rate_change_epoch`` (a governance rate change)
 USDC_STEEP = aave.RateModel(RAY * 80 // 100, RAY * 1 // 100, RAY * 7 // 100, RAY * 120 // 100)
 #: Morpho markets: (name, loan, collateral, LLTV)
@@ -100,6 +103,8 @@ class Borrower:
     debt: str
     market: str = ""  # Morpho market name
     borrowed: int = 0  # raw units of ``debt`` received so far
+    rate_mode: int = 2  # Aave: 1 stable, 2 variable
+    emode: int = 0  # Aave eMode category the borrower chose
 
 
 @dataclass
@@ -170,6 +175,38 @@ class MarketSim:
                 node, admin, self.cache_dir, spec.price, spec.symbol
             )
         self.aave = aave.deploy_aave(node, admin, RESERVES, self.tokens, self.aggregators)
+        conf = self.aave.configurator
+        node.send(
+            [
+                Tx(
+                    admin,
+                    conf,
+                    calldata(
+                        "setReserveStableRateBorrowing(address,bool)", self.tokens["USDC"], True
+                    ),
+                    "stable USDC",
+                ),
+                Tx(
+                    admin,
+                    conf,
+                    calldata("setEModeCategory(uint8,uint16,uint16,uint16,address,string)", *EMODE),
+                    "eMode category",
+                ),
+            ]
+        )
+        node.send(
+            [
+                Tx(
+                    admin,
+                    conf,
+                    calldata(
+                        "setAssetEModeCategory(address,uint8)", self.tokens[s], EMODE_CATEGORY
+                    ),
+                    f"eMode {s}",
+                )
+                for s in ("WETH", "WBTC")
+            ]
+        )
         self.steep_strategy = aave.deploy_strategy(
             node, admin, self.aave.provider, USDC_STEEP, "USDC steep"
         )
@@ -282,7 +319,13 @@ class MarketSim:
             debt = "USDC" if rng.random() < 0.8 else ("WETH" if "WETH" not in coll else "WBTC")
             if debt in coll:
                 debt = "USDC"
-            borrowers.append(Borrower(derived(f"aave/{i}"), "aave", coll, debt))
+            borrower = Borrower(derived(f"aave/{i}"), "aave", coll, debt)
+            choice = rng.random()
+            if debt == "USDC" and choice < 0.15:
+                borrower.rate_mode = 1  # stable rate
+            elif debt != "USDC" and choice < 0.5:
+                borrower.emode = EMODE_CATEGORY
+            borrowers.append(borrower)
         names = list(self.morpho.markets)
         for j in range(cfg.morpho_borrowers):
             name = names[j % len(names)]
@@ -304,7 +347,16 @@ class MarketSim:
                     amount = self.units(c, usd / len(b.collateral))
                     txs += self.aave_supply(b.address, c, amount)
                 b.borrowed = self.units(b.debt, borrow_usd)
-                txs.append(self.aave_borrow(b.address, b.debt, b.borrowed))
+                txs.append(self.aave_borrow(b, b.borrowed))
+                if b.emode:
+                    txs.append(
+                        Tx(
+                            b.address,
+                            self.aave.pool,
+                            calldata("setUserEMode(uint8)", b.emode),
+                            "setUserEMode",
+                        )
+                    )
                 txs.append(
                     Tx(
                         b.address,
@@ -345,23 +397,35 @@ class MarketSim:
             ),
         ]
 
-    def aave_borrow(self, who: str, symbol: str, amount: int, must: bool = True) -> Tx:
-        """A variable-rate borrow."""
+    def aave_borrow(self, b: Borrower, amount: int, must: bool = True) -> Tx:
+        """A borrow of the borrower's debt asset at its rate mode (stable or variable)."""
         assert self.aave
         return Tx(
-            who,
+            b.address,
             self.aave.pool,
             calldata(
                 "borrow(address,uint256,uint256,uint16,address)",
-                self.tokens[symbol],
+                self.tokens[b.debt],
                 amount,
-                2,
+                b.rate_mode,
                 0,
-                who,
+                b.address,
             ),
-            f"borrow {symbol}",
+            f"borrow {b.debt}",
             must,
         )
+
+    def repay(self, b: Borrower, amount: int) -> Tx:
+        """Repay part of the borrower's debt (may fail: e.g. after a liquidation)."""
+        assert self.aave and self.morpho
+        if b.protocol == "aave":
+            signature = "repay(address,uint256,uint256,address)"
+            args: tuple[Any, ...] = (self.tokens[b.debt], amount, b.rate_mode, b.address)
+            return Tx(b.address, self.aave.pool, calldata(signature, *args), "repay", False)
+        market = self.morpho.markets[b.market]
+        signature = f"repay({morpho.MARKET_PARAMS},uint256,uint256,address,bytes)"
+        args = (market.params, amount, 0, b.address, b"")
+        return Tx(b.address, self.morpho.morpho, calldata(signature, *args), "morpho repay", False)
 
     def morpho_borrow(self, b: Borrower, amount: int, must: bool = True) -> Tx:
         """Borrow ``amount`` loan tokens from the borrower's Morpho market."""
@@ -472,60 +536,20 @@ class MarketSim:
         for b in actors:
             roll = rng.random()
             self.result.actions += 1
-            if b.protocol == "aave":
-                if roll < 0.35:
-                    amount = int(b.borrowed * rng.uniform(0.05, 0.25))
-                    txs.append(self.aave_borrow(b.address, b.debt, amount, must=False))
-                    b.borrowed += amount
-                elif roll < 0.7:
-                    amount = int(b.borrowed * rng.uniform(0.1, 0.4))
-                    txs.append(
-                        Tx(
-                            b.address,
-                            self.aave.pool,
-                            calldata(
-                                "repay(address,uint256,uint256,address)",
-                                self.tokens[b.debt],
-                                amount,
-                                2,
-                                b.address,
-                            ),
-                            "repay",
-                            False,
-                        )
-                    )
-                else:
-                    c = rng.choice(b.collateral)
-                    txs += self.aave_supply(b.address, c, self.units(c, rng.uniform(1_000, 20_000)))
+            if roll < 0.35:
+                top = 0.25 if b.protocol == "aave" else 0.2
+                amount = int(b.borrowed * rng.uniform(0.05, top))
+                borrow = self.aave_borrow if b.protocol == "aave" else self.morpho_borrow
+                txs.append(borrow(b, amount, must=False))
+                b.borrowed += amount
+            elif roll < 0.7:
+                txs.append(self.repay(b, int(b.borrowed * rng.uniform(0.1, 0.4))))
+            elif b.protocol == "aave":
+                c = rng.choice(b.collateral)
+                txs += self.aave_supply(b.address, c, self.units(c, rng.uniform(1_000, 20_000)))
             else:
-                market = self.morpho.markets[b.market]
-                if roll < 0.35:
-                    amount = int(b.borrowed * rng.uniform(0.05, 0.2))
-                    txs.append(self.morpho_borrow(b, amount, must=False))
-                    b.borrowed += amount
-                elif roll < 0.7:
-                    amount = int(b.borrowed * rng.uniform(0.1, 0.4))
-                    txs.append(
-                        Tx(
-                            b.address,
-                            self.morpho.morpho,
-                            calldata(
-                                f"repay({morpho.MARKET_PARAMS},uint256,uint256,address,bytes)",
-                                market.params,
-                                amount,
-                                0,
-                                b.address,
-                                b"",
-                            ),
-                            "morpho repay",
-                            False,
-                        )
-                    )
-                else:
-                    coll = b.collateral[0]
-                    txs += self.morpho_supply_collateral(
-                        b, self.units(coll, rng.uniform(1_000, 20_000))
-                    )
+                usd = rng.uniform(1_000, 20_000)
+                txs += self.morpho_supply_collateral(b, self.units(b.collateral[0], usd))
         return txs
 
     def unhealthy(self) -> list[Tx]:

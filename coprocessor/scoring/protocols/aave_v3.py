@@ -47,6 +47,7 @@ PROVIDER_ADDRESSES_SLOT = 2
 POOL_RESERVES_SLOT = 52
 POOL_USERS_CONFIG_SLOT = 53
 POOL_RESERVES_LIST_SLOT = 54
+POOL_EMODE_CATEGORIES_SLOT = 55
 POOL_USERS_EMODE_SLOT = 56
 POOL_RESERVES_COUNT_SLOT = 59
 RESERVE_DATA_SLOTS = 8  # of 10: the last two (treasury, unbacked, isolation debt) unused
@@ -145,6 +146,29 @@ def _check_time(last: int, now: int) -> None:
 
 
 @dataclass(frozen=True)
+class EModeCategory:
+    """An eMode category (``_eModeCategories[id]``: ltv, threshold, bonus and price
+    source packed in its first slot; the label in the second is not read)."""
+
+    id: int
+    ltv: int
+    liquidation_threshold: int
+    liquidation_bonus: int
+    price_source: bytes
+
+    @classmethod
+    def decode(cls, category: int, word: int) -> EModeCategory:
+        """Bits 0-15, 16-31, 32-47, then the price source's 160 bits from bit 48."""
+        return cls(
+            category,
+            _bits(word, 0, 16),
+            _bits(word, 16, 16),
+            _bits(word, 32, 16),
+            _bits(word, 48, 160).to_bytes(20, "big"),
+        )
+
+
+@dataclass(frozen=True)
 class ReservePosition:
     """The user's balances in one reserve (raw units of the asset unless scaled)."""
 
@@ -201,8 +225,7 @@ async def read_account(
 
     ``base_currency``/``base_currency_unit`` are AaveOracle's immutables (not in
     storage): USD with 8 decimals (address 0, 1e8) on the devnet and on Ethereum.
-    Refuses a Pool whose revision is not ``POOL_REVISION`` and users in an eMode
-    category (not supported)."""
+    Refuses a Pool whose revision is not ``POOL_REVISION``."""
     pool_key = mapping_slot(PROVIDER_ADDRESSES_SLOT, _key("POOL"))
     oracle_key = mapping_slot(PROVIDER_ADDRESSES_SLOT, _key("PRICE_ORACLE"))
     await storage.load([(provider, pool_key), (provider, oracle_key)])
@@ -224,8 +247,11 @@ async def read_account(
     user_config = storage.value(pool, config_slot)
     emode = storage.value(pool, emode_slot) & 0xFF
     count = _bits(storage.value(pool, POOL_RESERVES_COUNT_SLOT), 64, 16)
+    category = None
     if emode != 0:
-        raise UserInputError(f"user 0x{user.hex()} is in eMode category {emode}: not supported")
+        category_slot = mapping_slot(POOL_EMODE_CATEGORIES_SLOT, emode)
+        await storage.load([(pool, category_slot)])
+        category = EModeCategory.decode(emode, storage.value(pool, category_slot))
     active = [i for i in range(count) if _bits(user_config, 2 * i, 2)]
     list_slots = [mapping_slot(POOL_RESERVES_LIST_SLOT, i) for i in active]
     await storage.load([(pool, s) for s in list_slots])
@@ -239,10 +265,10 @@ async def read_account(
         active,
         assets,
         reserves,
-        base_currency,
-        base_currency_unit,
+        category,
+        (base_currency, base_currency_unit),
     )
-    return _account(positions, user_config, emode, count, pool, oracle)
+    return _account(positions, user_config, category, count, pool, oracle)
 
 
 async def _read_reserves(
@@ -279,16 +305,18 @@ async def _read_positions(
     active: list[int],
     assets: list[bytes],
     reserves: dict[bytes, ReserveData],
-    base_currency: bytes,
-    base_unit: int,
+    category: EModeCategory | None,
+    base: tuple[bytes, int],
 ) -> list[ReservePosition]:
     a_slot = mapping_slot(ATOKEN_USER_STATE_SLOT, user)
     d_slot = mapping_slot(DEBT_USER_STATE_SLOT, user)
     t_slot = mapping_slot(STABLE_TIMESTAMPS_SLOT, user)
-    pairs: list[Pair] = []
+    priced = list(reserves)
+    if category is not None and category.price_source != bytes(20):
+        priced.append(category.price_source)
+    pairs: list[Pair] = [(oracle, mapping_slot(ORACLE_SOURCES_SLOT, a)) for a in priced]
     for r in reserves.values():
         pairs += [
-            (oracle, mapping_slot(ORACLE_SOURCES_SLOT, r.asset)),
             (r.a_token, 0),
             (r.a_token, a_slot),
             (r.variable_debt_token, 0),
@@ -306,22 +334,30 @@ async def _read_positions(
                     f"{storage.value(token, 0)}; {VERSION} expects 1"
                 )
     sources = {
-        r.asset: _address(storage.value(oracle, mapping_slot(ORACLE_SOURCES_SLOT, r.asset)))
-        for r in reserves.values()
+        a: _address(storage.value(oracle, mapping_slot(ORACLE_SOURCES_SLOT, a))) for a in priced
     }
     for asset, source in sources.items():
-        if source == bytes(20) and asset != base_currency:
+        if source == bytes(20) and asset != base[0]:
             raise UserInputError(
                 f"no price source for 0x{asset.hex()}: fallback oracle not supported"
             )
     await storage.load([(s, AGGREGATOR_ANSWER_SLOT) for s in sources.values() if s != bytes(20)])
     now = storage.timestamp
+    # EModeLogic.getEModeConfiguration: the category's price source, if it has one
+    emode_price = 0
+    if category is not None and category.price_source != bytes(20):
+        emode_price = _price(storage, category.price_source, sources[category.price_source], base)
     out = []
     for i, asset in zip(active, assets, strict=True):
         if asset == bytes(20):
             continue
         r = reserves[asset]
-        price = _price(storage, asset, sources[asset], base_currency, base_unit)
+        in_category = category is not None and category.id == r.config.emode_category
+        price = (
+            emode_price
+            if emode_price != 0 and in_category
+            else _price(storage, asset, sources[asset], base)
+        )
         unit = 10**r.config.decimals
         collateral = bool(_bits(user_config, 2 * i + 1, 1))
         borrowing = bool(_bits(user_config, 2 * i, 1))
@@ -354,11 +390,11 @@ async def _read_positions(
     return out
 
 
-def _price(storage: StorageSource, asset: bytes, source: bytes, base: bytes, unit: int) -> int:
+def _price(storage: StorageSource, asset: bytes, source: bytes, base: tuple[bytes, int]) -> int:
     """AaveOracle.getAssetPrice: the base currency is worth its unit; else the
     aggregator's latestAnswer (a non-positive answer would go to the fallback oracle)."""
-    if asset == base:
-        return unit
+    if asset == base[0]:
+        return base[1]
     answer = storage.value(source, AGGREGATOR_ANSWER_SLOT)
     if answer >= 1 << 255 or answer == 0:
         raise UserInputError(f"price of 0x{asset.hex()} is not positive: fallback not supported")
@@ -378,21 +414,28 @@ def _stable_balance(user_state: int, timestamp_word: int, now: int) -> int:
 def _account(
     positions: list[ReservePosition],
     user_config: int,
-    emode: int,
+    category: EModeCategory | None,
     count: int,
     pool: bytes,
     oracle: bytes,
 ) -> AaveAccount:
-    """GenericLogic.calculateUserAccountData + calculateAvailableBorrows."""
+    """GenericLogic.calculateUserAccountData + calculateAvailableBorrows (in eMode,
+    collateral of the user's category counts at the category's LTV and threshold)."""
+    emode = 0 if category is None else category.id
     if user_config == 0:
         return AaveAccount(0, 0, 0, 0, 0, UINT256_MAX, user_config, emode, count, pool, oracle)
     total_collateral = total_debt = avg_ltv = avg_lt = 0
     for p in positions:
         config = p.reserve.config
         if config.liquidation_threshold != 0 and p.using_as_collateral:
+            in_category = category is not None and config.emode_category == category.id
+            ltv, threshold = config.ltv, config.liquidation_threshold
+            if category is not None and in_category:
+                ltv, threshold = category.ltv, category.liquidation_threshold
             total_collateral += p.collateral_base
-            avg_ltv += p.collateral_base * config.ltv
-            avg_lt += p.collateral_base * config.liquidation_threshold
+            if config.ltv != 0:  # a zero-LTV asset adds nothing to the average LTV
+                avg_ltv += p.collateral_base * ltv
+            avg_lt += p.collateral_base * threshold
         if p.borrowing:
             total_debt += p.debt_base
     avg_ltv = avg_ltv // total_collateral if total_collateral else 0
