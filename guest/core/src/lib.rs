@@ -10,11 +10,14 @@ extern crate alloc;
 
 pub mod batch;
 pub mod bundle;
+pub mod bundle_v2;
 pub mod error;
 pub mod features;
 pub mod header;
+pub mod history;
 pub mod hex;
 pub mod input;
+pub mod input_v2;
 pub mod journal;
 pub mod json;
 #[cfg(feature = "std")]
@@ -24,6 +27,7 @@ pub mod model;
 pub mod request;
 pub mod rlp;
 pub mod rules;
+pub mod series;
 pub mod sigmoid;
 pub mod spec;
 pub mod trees;
