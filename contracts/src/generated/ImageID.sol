@@ -4,5 +4,5 @@ pragma solidity ^0.8.20;
 
 /// Image ID of the coproc risk-score zkVM guest (journal v1).
 library ImageID {
-    bytes32 public constant RISK_SCORE_ID = bytes32(0xbba19d9f5456dad445d7f0efc2feb44ca1212c0858f084e8e85611ce67094144);
+    bytes32 public constant RISK_SCORE_ID = bytes32(0xc428f22523bc1129c432bbfa67293ebf9ac02dd05cbf43da51bec002254194fe);
 }

@@ -17,6 +17,7 @@ pub mod header;
 pub mod history;
 pub mod hex;
 pub mod input;
+pub mod input_v2;
 pub mod journal;
 pub mod json;
 #[cfg(feature = "std")]

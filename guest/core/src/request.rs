@@ -24,6 +24,12 @@ pub struct Outcome {
 /// Run a request; any inconsistency is an error and yields no journal.
 pub fn run(input: &GuestInput) -> Result<Outcome> {
     let verified = bundle::verify(&input.bundle)?;
+    score(input, &verified)
+}
+
+/// The request on a verified bundle (v1, or v2 through `input_v2`): features, score,
+/// journal.
+pub fn score(input: &GuestInput, verified: &bundle::Verified) -> Result<Outcome> {
     let model = Model::from_canonical(&input.model)?;
     let spec = spec::parse_canonical(&input.spec)?;
     let b = input.request_block;
@@ -34,7 +40,7 @@ pub fn run(input: &GuestInput) -> Result<Outcome> {
             verified.anchor().number
         )));
     }
-    let feats = features::compute(&spec, &verified, &input.subject, b)?;
+    let feats = features::compute(&spec, verified, &input.subject, b)?;
     if feats.len() != model.input_dim as usize {
         return Err(Error::Spec(Rule::FeatureCount, format!(
             "the spec yields {} features, the model takes {}",

@@ -37,6 +37,11 @@ pub fn request_id(s: Option<&str>) -> Res<[u8; 32]> {
 /// Build the guest input from the command-line options.
 pub fn from_options(o: &BTreeMap<String, String>) -> Res<GuestInput> {
     let bundle = json_bundle::from_value(&read_json(need(o, "bundle")?, "bundle")?)?;
+    from_options_with(o, bundle)
+}
+
+/// [`from_options`] with the bundle already read.
+fn from_options_with(o: &BTreeMap<String, String>, bundle: coproc_core::bundle::Bundle) -> Res<GuestInput> {
     let m = model::from_json(&read_json(need(o, "model")?, "model")?)?;
     let spec_path = need(o, "spec")?;
     let spec_text = std::fs::read(spec_path).map_err(|e| Failure::user(format!("spec {spec_path}: {e}")))?;
@@ -55,6 +60,19 @@ pub fn from_options(o: &BTreeMap<String, String>) -> Res<GuestInput> {
         request_id: request_id(o.get("request-id").map(String::as_str))?,
         request_block,
     })
+}
+
+/// The guest's input bytes for the command-line options: the v1 transport, or the v2
+/// one (`core::input_v2`, with the hops) when the bundle is version 2.
+pub fn encoded_input(o: &BTreeMap<String, String>) -> Res<Vec<u8>> {
+    let path = need(o, "bundle")?;
+    let value = read_json(path, "bundle")?;
+    if value.get("version").and_then(serde_json::Value::as_u64) != Some(2) {
+        return Ok(from_options(o)?.encode());
+    }
+    let v2 = coproc_core::bundle_v2::from_value(value)?;
+    let input = from_options_with(o, v2.base)?;
+    Ok(coproc_core::input_v2::GuestInputV2 { input, hops: v2.hops }.encode())
 }
 
 /// Journal v1 fields as JSON (names from the journal field list).

@@ -2,7 +2,7 @@
 
 use crate::jsontext;
 use crate::output::{options, print_json, Failure, Res};
-use crate::request::{decode_journal, from_options, journal_json, REQUEST_OPTIONS};
+use crate::request::{decode_journal, encoded_input, journal_json, REQUEST_OPTIONS};
 use coproc_core::hex;
 use risc0_zkvm::sha::{Digest, Digestible};
 use risc0_zkvm::{default_prover, ExecutorEnv, ExecutorImpl, InnerReceipt, ProverOpts, Receipt};
@@ -116,7 +116,7 @@ pub fn execute_cmd(args: &[String]) -> Res<()> {
     let mut known = REQUEST_OPTIONS.to_vec();
     known.push("segment-po2");
     let o = options(args, &known)?;
-    let input = from_options(&o)?.encode();
+    let input = encoded_input(&o)?;
     let p = program()?;
     let id = image_id(&p)?;
     let started = Instant::now();
@@ -185,7 +185,7 @@ pub fn prove_cmd(args: &[String]) -> Res<()> {
         "groth16" => ProverOpts::groth16(),
         k => return Err(Failure::user(format!("--receipt-kind: unknown kind {k:?}"))),
     };
-    let input = from_options(&o)?.encode();
+    let input = encoded_input(&o)?;
     let p = program()?;
     let id = image_id(&p)?;
     let prover = default_prover();
