@@ -38,9 +38,11 @@ def test_demo_json(tmp_path: Path) -> None:
         assert row["anchor"] == row["block"] + 2
         assert row["dev_mode"] is True
         assert row["max_ltv_bps"] == 8000 * (10_000 - row["onchain_score"]) // 10_000
-        # posted by the service (destination l2): its L2 RiskOracle.submit transaction
+        # posted by the service (destination l2): the batch's L2 storeLeaves transaction
         assert row["tx"].startswith("0x") and len(row["tx"]) == 66
-    assert len({row["tx"] for row in rows}) == len(rows)
+    # one batch receipt for all subjects (one results root, one storeLeaves), a leaf each
+    assert len({row["batch"] for row in rows}) == 1 and len({row["tx"] for row in rows}) == 1
+    assert sorted(row["leaf_index"] for row in rows) == list(range(len(rows)))
     assert len({row["subject"] for row in rows}) == len(rows)
     assert len({row["journal_score"] for row in rows}) > 1  # scores depend on the subject
     # the devnet was stopped at the end

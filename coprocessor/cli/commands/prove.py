@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from coprocessor.chain.hexutil import parse_address
-from coprocessor.errors import VerificationError
+from coprocessor.cli.commands import prove_batch
+from coprocessor.errors import UserInputError, VerificationError
 from coprocessor.paths import data_dir
-from coprocessor.zk import prover, receipt_store, router_seal
+from coprocessor.zk import batch_prover, prover, receipt_store
 
 
 def register(subparsers: Any) -> None:
@@ -28,8 +29,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--bundle", required=True, help="proof bundle v1 JSON file")
     p.add_argument("--model", required=True, help="model v1 JSON file")
     p.add_argument("--spec", required=True, help="feature spec v1 JSON file")
-    p.add_argument("--subject", required=True, help="address scored ($subject)")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--subject", help="address scored ($subject)")
+    who.add_argument(
+        "--subjects",
+        help="a batch: many addresses (A,B,C or a file, one a line) proven in one receipt "
+        "committing batch journal v1 (docs/formats.md §5)",
+    )
     p.add_argument("--request-id", help="bytes32 hex or a decimal integer (default 0)")
+    p.add_argument(
+        "--request-ids", help="with --subjects: one bytes32 hex per subject (A,B,C or a file)"
+    )
+    p.add_argument("--batch-id", help="with --subjects: bytes32 hex (default: the results root)")
     p.add_argument("--block", type=int, help="request block B (default: the bundle's anchor)")
     p.add_argument("--out", required=True, help="receipt file to write")
     p.add_argument(
@@ -71,6 +82,10 @@ def register(subparsers: Any) -> None:
     v.add_argument(
         "--dev", action="store_true", help="accept dev-mode (fake) receipts, labelled as such"
     )
+    v.add_argument(
+        "--leaf",
+        help="batch receipt: print this leaf (index or subject) with its Merkle proof",
+    )
     v.set_defaults(handler=cmd_verify_receipt)
 
 
@@ -79,6 +94,10 @@ def _progress(event: dict[str, Any]) -> None:
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
+    if args.subjects is not None:
+        return prove_batch.cmd_prove_batch(args, _progress)
+    if args.request_ids is not None or args.batch_id is not None:
+        raise UserInputError("--request-ids and --batch-id go with --subjects")
     subject = "0x" + parse_address(args.subject, "--subject").hex()
     request = prover.ProveRequest(
         bundle=Path(args.bundle),
@@ -96,10 +115,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         on_progress=None if args.quiet else _progress,
     )
-    summary["image_id_matches_spec"] = summary.get("image_id") == prover.committed_image_id()
-    if args.receipt_kind == "groth16" or summary.get("receipt_kind") == "fake":
-        # what RISC Zero's router (RiskOracle.submit) takes, checked: selector ‖ seal
-        summary["router_seal"] = "0x" + router_seal.router_seal(summary, str(args.out)).hex()
+    prove_batch.add_seal_facts(summary, args)
     if not args.no_record:
         store = receipt_store.open_default(data_dir(args.data_dir))
         try:
@@ -142,5 +158,12 @@ def cmd_verify_receipt(args: argparse.Namespace) -> int:
             "(pass --dev to check its journal and claim anyway)"
         )
     result = prover.verify_receipt(args.receipt, image_id=args.image_id, dev=args.dev)
+    if batch_prover.is_batch_receipt(doc):
+        _journal, leaves = batch_prover.receipt_leaves(doc)
+        result["batch"] = {"leaves": len(leaves), "leaves_match_root": True}
+        if args.leaf is not None:
+            result["batch"]["leaf"] = batch_prover.leaf_with_proof(doc, args.leaf)
+    elif args.leaf is not None:
+        raise UserInputError(f"--leaf: {args.receipt} is not a batch receipt")
     print(json.dumps(result, indent=1))
     return 0

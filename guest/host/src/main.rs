@@ -5,10 +5,13 @@
 //!   execute --bundle F --model F --spec F --subject ADDR [--request-id HEX] [--block N]
 //!   prove   (same inputs) --out RECEIPT [--receipt-kind composite|succinct|groth16]
 //!   verify  --receipt RECEIPT [--image-id HEX]
+//!   execute|prove ... --subjects A,B,C|FILE [--request-ids ..] [--batch-id HEX]  (batch mode)
+//!   batch   (request options) --subjects ...   (the batch natively: journal and leaves)
 //!   core run|verify-bundle|model-eval|model-hash|spec-hash|features  (JSON on stdin)
 //!
 //! Exit codes: 0 ok, 1 verification failed, 2 bad input, 3 prover/tool failure.
 
+mod batch;
 mod cli;
 mod core_cmds;
 mod jsontext;

@@ -65,6 +65,9 @@ fn from_options_with(o: &BTreeMap<String, String>, bundle: coproc_core::bundle::
 /// The guest's input bytes for the command-line options: the v1 transport, or the v2
 /// one (`core::input_v2`, with the hops) when the bundle is version 2.
 pub fn encoded_input(o: &BTreeMap<String, String>) -> Res<Vec<u8>> {
+    if o.contains_key("subjects") {
+        return crate::batch::encoded_batch(o);
+    }
     let path = need(o, "bundle")?;
     let value = read_json(path, "bundle")?;
     if value.get("version").and_then(serde_json::Value::as_u64) != Some(2) {

@@ -2,7 +2,7 @@
 
 use crate::jsontext;
 use crate::output::{options, print_json, Failure, Res};
-use crate::request::{decode_journal, encoded_input, journal_json, REQUEST_OPTIONS};
+use crate::request::{encoded_input, REQUEST_OPTIONS};
 use coproc_core::hex;
 use risc0_zkvm::sha::{Digest, Digestible};
 use risc0_zkvm::{default_prover, ExecutorEnv, ExecutorImpl, InnerReceipt, ProverOpts, Receipt};
@@ -115,6 +115,7 @@ fn guest_failure(e: &anyhow::Error) -> Failure {
 pub fn execute_cmd(args: &[String]) -> Res<()> {
     let mut known = REQUEST_OPTIONS.to_vec();
     known.push("segment-po2");
+    known.extend(crate::batch::BATCH_OPTIONS);
     let o = options(args, &known)?;
     let input = encoded_input(&o)?;
     let p = program()?;
@@ -127,12 +128,12 @@ pub fn execute_cmd(args: &[String]) -> Res<()> {
     if journal.is_empty() {
         return Err(Failure::verify(format!("guest committed no journal (exit {:?})", session.exit_code)));
     }
-    let j = decode_journal(&journal)?;
+    let j = crate::batch::journal_value(&journal)?;
     print_json(&json!({
         "dev_mode": dev_mode(),
         "image_id": digest_hex(&id),
         "journal_hex": hex::encode(&journal),
-        "journal": journal_json(&j),
+        "journal": j.clone(),
         "cycles": {
             "total": session.total_cycles,
             "user": session.user_cycles,
@@ -177,6 +178,7 @@ fn onchain_seal(r: &Receipt, claim_digest: &Digest) -> Option<Vec<u8>> {
 pub fn prove_cmd(args: &[String]) -> Res<()> {
     let mut known = REQUEST_OPTIONS.to_vec();
     known.extend(["out", "receipt-kind", "segment-po2"]);
+    known.extend(crate::batch::BATCH_OPTIONS);
     let o = options(args, &known)?;
     let out = o.get("out").ok_or_else(|| Failure::user("--out is required"))?.clone();
     let opts = match o.get("receipt-kind").map(String::as_str).unwrap_or("composite") {
@@ -218,7 +220,7 @@ pub fn prove_cmd(args: &[String]) -> Res<()> {
             prover.get_name()
         )));
     }
-    let j = decode_journal(&journal)?;
+    let j = crate::batch::journal_value(&journal)?;
     let claim_digest = receipt
         .claim()
         .map_err(|e| Failure::tool(format!("receipt claim: {e}")))?
@@ -239,7 +241,7 @@ pub fn prove_cmd(args: &[String]) -> Res<()> {
         "receipt_kind": kind_name(&receipt.inner),
         "image_id": digest_hex(&id),
         "journal_hex": hex::encode(&journal),
-        "journal": journal_json(&j),
+        "journal": j.clone(),
         "claim_digest": digest_hex(&claim_digest),
         "seal_hex": seal.map(|s| hex::encode(&s)),
         "cycles": cycles,
@@ -282,7 +284,7 @@ pub fn verify_cmd(args: &[String]) -> Res<()> {
     if receipt.journal.bytes != field("journal_hex")? {
         return Err(Failure::verify("journal_hex in the file differs from the receipt's journal"));
     }
-    let j = decode_journal(&receipt.journal.bytes)?;
+    let j = crate::batch::journal_value(&receipt.journal.bytes)?;
     let fake = matches!(receipt.inner, InnerReceipt::Fake(_));
     let claim_digest = receipt.claim().map_err(|e| Failure::verify(format!("receipt claim: {e}")))?.digest();
     // What `prove` writes beside the receipt bytes, derived from them again: a file
@@ -293,7 +295,7 @@ pub fn verify_cmd(args: &[String]) -> Res<()> {
         "dev_mode": fake,
         "receipt_kind": kind_name(&receipt.inner),
         "image_id": digest_hex(&id),
-        "journal": journal_json(&j),
+        "journal": j.clone(),
         "claim_digest": digest_hex(&claim_digest),
         "seal_hex": onchain_seal(&receipt, &claim_digest).map(|s| hex::encode(&s)),
     });
@@ -307,6 +309,6 @@ pub fn verify_cmd(args: &[String]) -> Res<()> {
         "dev_mode": fake,
         "receipt_kind": kind_name(&receipt.inner),
         "image_id": digest_hex(&id),
-        "journal": journal_json(&j),
+        "journal": j.clone(),
     }))
 }
