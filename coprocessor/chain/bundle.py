@@ -385,37 +385,15 @@ def load_bundle(path: str | Path) -> Bundle:
 # ----------------------------------------------------------------------------- verifying
 
 
-def verify_bundle(
-    bundle: Bundle | Mapping[str, Any], *, _decoded: dict[bytes, Any] | None = None
-) -> VerifiedBundle:
-    """Apply every rule of bundle v1. Returns the verified bundle or raises.
-
-    ``_decoded`` lets :func:`build_bundle` share node decodes it already made
-    (keyed by node hash, so a decode can only be reused for the same bytes)."""
-    if not isinstance(bundle, Bundle):
-        bundle = parse_bundle(bundle)
-    if not bundle.headers:
-        raise VerificationError("bundle: no headers", rule="bundle_headers")
-    headers = tuple(decode_header(raw, f"headers[{i}]") for i, raw in enumerate(bundle.headers))
-    verify_chain(headers)
-    anchor = headers[-1]
-    if anchor.hash != bundle.anchor_hash:
-        raise VerificationError(
-            f"anchor: hash of the last header {hexstr(anchor.hash)} != anchor.hash "
-            f"{hexstr(bundle.anchor_hash)}",
-            rule="anchor_hash",
-        )
-    if anchor.number != bundle.anchor_number:
-        raise VerificationError(
-            f"anchor: the last header is block {anchor.number}, not {bundle.anchor_number}",
-            rule="anchor_number",
-        )
-    by_number = {h.number: h for h in headers}
-
-    pool = NodePool(decoded=_decoded if _decoded is not None else {})
+def node_pool(
+    nodes: Sequence[bytes], decoded: dict[bytes, Any] | None = None
+) -> tuple[NodePool, tuple[bytes, ...]]:
+    """Rule 4's order and uniqueness while hashing each node once: the pool and the
+    nodes' hashes in order (shared by bundle v1 and v2)."""
+    pool = NodePool(decoded=decoded if decoded is not None else {})
     previous = b""
     digests = []
-    for i, node in enumerate(bundle.nodes):
+    for i, node in enumerate(nodes):
         digest = pool.add(node)
         digests.append(digest)
         if digest <= previous:
@@ -424,7 +402,12 @@ def verify_bundle(
                 rule="nodes_ascending",
             )
         previous = digest
+    return pool, tuple(digests)
 
+
+def verify_reads(bundle: Bundle, by_number: Mapping[int, Header], pool: NodePool) -> None:
+    """Rules 2 and 3: every read proven from its block's state root (shared by bundle
+    v1 and v2; rule 4's unused nodes are checked by the caller afterwards)."""
     seen_reads: set[tuple[int, bytes]] = set()
     for i, read in enumerate(bundle.accounts):
         where = f"accounts[{i}] ({hexstr(read.address)} @ {read.block})"
@@ -459,13 +442,44 @@ def verify_bundle(
                     f"{swhere}: claimed value {hex(slot_read.value)} != proven {hex(value)}",
                     rule="storage_proven",
                 )
+
+
+def verify_bundle(
+    bundle: Bundle | Mapping[str, Any], *, _decoded: dict[bytes, Any] | None = None
+) -> VerifiedBundle:
+    """Apply every rule of bundle v1. Returns the verified bundle or raises.
+
+    ``_decoded`` lets :func:`build_bundle` share node decodes it already made
+    (keyed by node hash, so a decode can only be reused for the same bytes)."""
+    if not isinstance(bundle, Bundle):
+        bundle = parse_bundle(bundle)
+    if not bundle.headers:
+        raise VerificationError("bundle: no headers", rule="bundle_headers")
+    headers = tuple(decode_header(raw, f"headers[{i}]") for i, raw in enumerate(bundle.headers))
+    verify_chain(headers)
+    anchor = headers[-1]
+    if anchor.hash != bundle.anchor_hash:
+        raise VerificationError(
+            f"anchor: hash of the last header {hexstr(anchor.hash)} != anchor.hash "
+            f"{hexstr(bundle.anchor_hash)}",
+            rule="anchor_hash",
+        )
+    if anchor.number != bundle.anchor_number:
+        raise VerificationError(
+            f"anchor: the last header is block {anchor.number}, not {bundle.anchor_number}",
+            rule="anchor_number",
+        )
+    by_number = {h.number: h for h in headers}
+
+    pool, digests = node_pool(bundle.nodes, _decoded)
+    verify_reads(bundle, by_number, pool)
     unused = pool.unused()
     if unused:
         raise VerificationError(
             f"nodes: {len(unused)} node(s) not used by any proof, first {hexstr(unused[0])}",
             rule="nodes_used",
         )
-    return VerifiedBundle(bundle=bundle, headers=headers, node_hashes=tuple(digests))
+    return VerifiedBundle(bundle=bundle, headers=headers, node_hashes=digests)
 
 
 # ----------------------------------------------------------------------------- building

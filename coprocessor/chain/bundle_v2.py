@@ -22,8 +22,10 @@ from coprocessor.chain.bundle import (
     ProofAtBlock,
     StorageRead,
     VerifiedBundle,
+    node_pool,
     parse_bundle,
     proven_account,
+    verify_reads,
 )
 from coprocessor.chain.headers import Header, decode_header, verify_chain
 from coprocessor.chain.hexutil import hexstr, to_bytes
@@ -39,8 +41,6 @@ from coprocessor.chain.history import (
 from coprocessor.chain.mpt import NodePool
 from coprocessor.chain.proofs import (
     claimed_int,
-    decode_account,
-    decode_storage_value,
     parse_slot_key,
 )
 from coprocessor.errors import UserInputError, VerificationError
@@ -250,57 +250,6 @@ def _check_tied(headers: Mapping[int, Header], hops: Sequence[tuple[int, int]]) 
             )
 
 
-def _verify_reads(bundle: Bundle, headers: Mapping[int, Header], pool: NodePool) -> None:
-    """The v1 rules 2-3 on every read, against its block's state root."""
-    seen_reads: set[tuple[int, bytes]] = set()
-    for i, read in enumerate(bundle.accounts):
-        where = f"accounts[{i}] ({hexstr(read.address)} @ {read.block})"
-        header = headers.get(read.block)
-        if header is None:
-            raise VerificationError(
-                f"{where}: block {read.block} is not among the headers", rule="read_block"
-            )
-        if (read.block, read.address) in seen_reads:
-            raise VerificationError(f"{where}: duplicate read", rule="read_unique")
-        seen_reads.add((read.block, read.address))
-        leaf = pool.get(header.state_root, read.key, f"{where} account proof")
-        proven = decode_account(leaf, where) if leaf is not None else None
-        if proven != read.account:
-            raise VerificationError(
-                f"{where}: claimed account differs from the proven one", rule="account_proven"
-            )
-        if len({s.slot for s in read.storage}) != len(read.storage):
-            raise VerificationError(f"{where}: duplicate slot", rule="slot_unique")
-        for slot_read in read.storage:
-            swhere = f"{where} slot {hexstr(slot_read.slot)}"
-            value = 0
-            if proven is not None:
-                leaf = pool.get(proven.storage_root, slot_read.key, swhere)
-                value = decode_storage_value(leaf, swhere)
-            if value != slot_read.value:
-                raise VerificationError(
-                    f"{swhere}: claimed value {hex(slot_read.value)} != proven {hex(value)}",
-                    rule="storage_proven",
-                )
-
-
-def _pool(nodes: Sequence[bytes]) -> tuple[NodePool, tuple[bytes, ...]]:
-    """v1 rule 4 (order and uniqueness) while hashing each node once."""
-    pool = NodePool()
-    digests = []
-    previous = b""
-    for i, node in enumerate(nodes):
-        digest = pool.add(node)
-        if digest <= previous:
-            raise VerificationError(
-                f"nodes[{i}]: pool not strictly ascending by keccak256 (duplicate or out of order)",
-                rule="nodes_ascending",
-            )
-        digests.append(digest)
-        previous = digest
-    return pool, tuple(digests)
-
-
 def verify_bundle_v2(
     bundle: BundleV2 | Mapping[str, Any], *, first: int | None = None
 ) -> VerifiedBundleV2:
@@ -313,8 +262,8 @@ def verify_bundle_v2(
     for hop in bundle.hops:
         _check_hop(base, headers, hop, first)
     _check_tied(headers, bundle.hops)
-    pool, digests = _pool(base.nodes)
-    _verify_reads(base, headers, pool)
+    pool, digests = node_pool(base.nodes)
+    verify_reads(base, headers, pool)
     unused = pool.unused()
     if unused:
         raise VerificationError(
