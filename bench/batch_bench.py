@@ -85,17 +85,20 @@ def bundle_for(url: str, chain_id: int, block: int, n: int) -> dict[str, Any]:
 
 
 def run_child(args: list[str]) -> tuple[dict[str, Any], int]:
-    """Run ``coproc-host ARGS`` and return (JSON, peak RSS KiB) from wait4."""
+    """Run ``coproc-host ARGS`` under ``/usr/bin/time``; return (JSON, peak RSS KiB). (Not
+    ``wait4`` from here: a child's max RSS starts at this Python process's size at fork.)"""
     env = dict(os.environ, RISC0_DEV_MODE="0")
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([str(prover.host_binary()), *args], stdout=out, stderr=err, env=env)
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if proc.returncode != 0:
-            raise SystemExit(f"coproc-host {args[0]} failed: {err.read().decode()[-600:]}")
-        return json.loads(out.read()), int(usage.ru_maxrss)
+    with tempfile.TemporaryDirectory() as tmp:
+        rss_file = Path(tmp) / "rss"
+        done = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), str(prover.host_binary()), *args],
+            capture_output=True,
+            env=env,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"coproc-host {args[0]} failed: {done.stderr.decode()[-600:]}")
+        return json.loads(done.stdout), int(rss_file.read_text().split()[-1])
 
 
 def cycles(work: Path, url: str, chain_id: int, block: int) -> list[str]:
