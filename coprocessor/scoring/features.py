@@ -1,11 +1,14 @@
-"""Feature spec v1 (``coproc-features``, docs/formats.md §3): load, validate and
+"""Feature spec v1 and v2 (``coproc-features``, docs/formats.md §3, §3b): load, validate and
 normalize a spec into a typed :class:`Spec` (defaults filled in), its canonical bytes
 and hash, the reads it needs, and the Q16 feature vector computed from *verified*
 values: a :class:`~coprocessor.chain.bundle.VerifiedBundle` (:func:`compute_bundle`)
 or the dict that ``coproc verify-bundle`` prints (:func:`compute`).
 
 The parser (:func:`normalize`, :func:`load`) is the only way in: a :class:`Spec` is
-valid by construction, and ``to_json`` gives back its canonical (normalized) JSON."""
+valid by construction, and ``to_json`` gives back its canonical (normalized) JSON.
+Version 2 adds one optional key to a read feature, ``series`` (samples of the read over
+a window of blocks, aggregated: :mod:`coprocessor.scoring.series`); a version 1 spec
+has the same canonical bytes and hash as before v2 existed."""
 
 from __future__ import annotations
 
@@ -36,9 +39,11 @@ from coprocessor.scoring.models.fixedpoint import (
     rshift_round,
     sat32,
 )
+from coprocessor.scoring.series import Series, parse_series
 
 FORMAT: Final = "coproc-features"
 VERSION: Final = 1
+VERSIONS: Final = (1, 2)  # 2: read features may carry a ``series``
 SUBJECT: Final = "$subject"
 READ_KINDS: Final = ("balance", "nonce", "storage", "code_present")
 COMBINE_OPS: Final = ("sub", "add", "mul", "ratio")
@@ -157,16 +162,30 @@ class Source:
 
 @dataclass(frozen=True)
 class ReadFeature:
-    """A feature read from the chain: the raw value in Q16 (``value / 10**decimals``)."""
+    """A feature read from the chain: the raw value in Q16 (``value / 10**decimals``),
+    or (spec v2, ``series`` set) an aggregate of such values sampled over blocks."""
 
     name: str
     read: Source
     decimals: int = 0
     signed: bool = False
     bounds: Bounds = Bounds()
+    series: Series | None = None
+
+    def blocks(self, request_block: int) -> list[int]:
+        """The blocks this feature reads for request block ``request_block``, oldest
+        first (one block without a series)."""
+        if self.series is not None:
+            return self.series.blocks(request_block, self.read.block_offset)
+        number = request_block - self.read.block_offset
+        if number < 0:
+            raise UserInputError(
+                f"feature {self.name!r}: block {number} is before genesis", rule="feature_block"
+            )
+        return [number]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "read": self.read.to_json(),
             "decimals": self.decimals,
@@ -174,6 +193,9 @@ class ReadFeature:
             "min": self.bounds.lo,
             "max": self.bounds.hi,
         }
+        if self.series is not None:
+            out["series"] = self.series.to_json()
+        return out
 
 
 @dataclass(frozen=True)
@@ -307,8 +329,16 @@ def _bounds(obj: dict[str, Any], where: str) -> Bounds:
     return Bounds(lo, hi)
 
 
-def _read_feature(obj: dict[str, Any], where: str) -> ReadFeature:
-    obj = _keys(obj, {"name", "read"}, {"decimals", "signed", "min", "max"}, where)
+def _series(obj: dict[str, Any], where: str, version: int) -> Series | None:
+    if "series" not in obj:
+        return None
+    if version < 2:
+        raise _fail(where, "a series needs a version 2 spec", "series_version")
+    return parse_series(obj["series"], f"feature spec: {where} series")
+
+
+def _read_feature(obj: dict[str, Any], where: str, version: int) -> ReadFeature:
+    obj = _keys(obj, {"name", "read"}, {"decimals", "signed", "min", "max", "series"}, where)
     raw = _keys(obj["read"], {"kind", "address"}, {"block_offset", "slot", "bits"}, where)
     kind = raw["kind"]
     if kind not in READ_KINDS:
@@ -344,6 +374,7 @@ def _read_feature(obj: dict[str, Any], where: str) -> ReadFeature:
         decimals=_int(obj.get("decimals", 0), f"{where} decimals", 0, MAX_DECIMALS),
         signed=signed,
         bounds=bounds,
+        series=_series(obj, where, version),
     )
 
 
@@ -371,7 +402,7 @@ def normalize(obj: object) -> Spec:
     obj = _keys(obj, {"format", "version", "name", "features"}, set(), "top")
     if obj["format"] != FORMAT:
         raise _fail("format", f"must be {FORMAT!r}", "spec_format")
-    if obj["version"] != VERSION or type(obj["version"]) is not int:
+    if obj["version"] not in VERSIONS or type(obj["version"]) is not int:
         raise _fail("version", f"unsupported version {obj['version']!r:.20}", "spec_version")
     if not isinstance(obj["name"], str) or not obj["name"].isascii():
         raise _fail("name", "must be an ASCII string", "spec_name")
@@ -391,13 +422,13 @@ def normalize(obj: object) -> Spec:
         if name in names:
             raise _fail(where, "duplicate name", "feature_unique")
         if "read" in feat:
-            out.append(_read_feature(feat, where))
+            out.append(_read_feature(feat, where, obj["version"]))
         elif "combine" in feat:
             out.append(_combine_feature(feat, where, names))
         else:
             raise _fail(where, "needs `read` or `combine`", "feature_kind")
         names.add(name)
-    return Spec(obj["name"], tuple(out), VERSION)
+    return Spec(obj["name"], tuple(out), obj["version"])
 
 
 def load(path: str | Path) -> Spec:
@@ -451,16 +482,12 @@ def required_reads(spec: Spec, subject: str, block: int) -> list[Read]:
         if not isinstance(feat, ReadFeature):
             continue
         read = feat.read
-        number = block - read.block_offset
-        if number < 0:
-            raise UserInputError(
-                f"feature {feat.name!r}: block {number} is before genesis", rule="feature_block"
-            )
         address = _resolve_address(read.address, subject)
         slot = read.slot.resolve(subject) if read.slot is not None else None
-        item = Read(number, address, slot)
-        if item not in out:
-            out.append(item)
+        for number in feat.blocks(block):
+            item = Read(number, address, slot)
+            if item not in out:
+                out.append(item)
     return out
 
 
@@ -586,9 +613,9 @@ class _JsonValues:
         return to_quantity(storage[key], f"slot {key}")
 
 
-def _raw_value(feat: ReadFeature, data: _Values, subject: str, block: int) -> int:
+def _raw_value(feat: ReadFeature, data: _Values, subject: str, number: int) -> int:
+    """The raw value ``feat`` reads at block ``number`` (the read's own block)."""
     read = feat.read
-    number = block - read.block_offset
     address = _resolve_address(read.address, subject)
     if read.slot is not None and read.bits is not None:
         word = data.storage(number, address, read.slot.resolve(subject), feat.name)
@@ -619,8 +646,11 @@ def _vector(spec: Spec, data: _Values, subject: str, block: int) -> FeatureVecto
     values: dict[str, int] = {}
     for feat in spec.features:
         if isinstance(feat, ReadFeature):
-            raw = _raw_value(feat, data, subject, block)
-            value = sat32(to_q16(raw, feat.decimals))
+            samples = [
+                sat32(to_q16(_raw_value(feat, data, subject, number), feat.decimals))
+                for number in feat.blocks(block)
+            ]
+            value = samples[0] if feat.series is None else feat.series.aggregate(samples)
         else:
             a, b = (values[arg] for arg in feat.args)
             value = combine(feat.op, a, b, feat.bounds.hi)

@@ -49,7 +49,7 @@ def test_defaults_do_not_change_the_hash() -> None:
 
 BAD: list[tuple[dict[str, Any], str]] = [
     ({**spec_with(BAL), "format": "x"}, "format"),
-    ({**spec_with(BAL), "version": 2}, "version"),
+    ({**spec_with(BAL), "version": 3}, "version"),
     ({**spec_with(BAL), "extra": 1}, "unknown key"),
     (spec_with(), "features"),
     (spec_with(BAL, BAL), "duplicate"),
