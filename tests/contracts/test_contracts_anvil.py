@@ -183,7 +183,8 @@ def test_challenge_slashes_on_anvil(w3: Web3, stack: dict[str, Contract]) -> Non
     receipt = w3.eth.wait_for_transaction_receipt(tx)
     assert receipt["status"] == 1
     fee = receipt["gasUsed"] * receipt["effectiveGasPrice"]
-    assert w3.eth.get_balance(challenger) - before + fee == 10**18 // 2  # half the bond; half burned
+    # half the bond; the other half is burned
+    assert w3.eth.get_balance(challenger) - before + fee == 10**18 // 2
 
 
 def test_batch_built_in_python_reads_on_chain(w3: Web3, stack: dict[str, Contract]) -> None:
