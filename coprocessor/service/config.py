@@ -78,6 +78,14 @@ class ServiceConfig:
     backoff_max_seconds: float = 60.0
     #: idle poll interval of workers and the feed (s)
     poll_seconds: float = 0.2
+    #: on-chain requests to follow (``listener``), one object per chain: ``name`` "l1"
+    #: (the chain of rpc_url; fulfilled there) or "l2" (the Arbitrum chain of
+    #: l2_network; anchors bridged), ``rpc_url`` (default: rpc_url), ``requests`` (the
+    #: RiskRequests address), ``confirmations`` (default 2), ``poll_seconds`` (default
+    #: 1.0), ``start_block`` (first block read when there is no cursor yet, default 0),
+    #: ``min_fee_wei`` (smaller fees are refused, default 0), ``max_range`` (blocks per
+    #: eth_getLogs, default 1000)
+    request_chains: list[dict[str, Any]] = field(default_factory=list)
     #: TEST ONLY — a lying operator: the scores of these subjects (0x-hex) are computed
     #: and then published and signed one basis point off (see ``lied_score``). It exists
     #: so tests and bench/watch_bench.py can show independent watchers catching a liar;
@@ -114,9 +122,53 @@ class ServiceConfig:
             raise UserInputError("config: batch_max_size must be in 0..4096 (0: no batching)")
         if self.batch_wait_seconds < 0:
             raise UserInputError("config: batch_wait_seconds must not be negative")
+        for chain in self.request_chains:
+            check_request_chain(chain)
+        if len({c.get("name") for c in self.request_chains}) != len(self.request_chains):
+            raise UserInputError("config: request_chains names must be different")
         if self.ancestors > 200:
             raise UserInputError("config: ancestors must be at most 200 (oracle anchor lag)")
         return self
+
+
+#: keys of a ``request_chains`` entry and their types
+REQUEST_CHAIN_KEYS: dict[str, type] = {
+    "name": str,
+    "rpc_url": str,
+    "requests": str,
+    "confirmations": int,
+    "poll_seconds": float,
+    "start_block": int,
+    "min_fee_wei": int,
+    "max_range": int,
+}
+
+
+def check_request_chain(chain: object) -> None:
+    """One ``request_chains`` entry: known keys of the right types, sane values."""
+    if not isinstance(chain, dict):
+        raise UserInputError("config: request_chains entries must be objects")
+    unknown = sorted(set(chain) - set(REQUEST_CHAIN_KEYS))
+    if unknown:
+        raise UserInputError(f"config: request_chains: unknown key(s) {', '.join(unknown)}")
+    for key, want in REQUEST_CHAIN_KEYS.items():
+        value = chain.get(key)
+        if value is None:
+            continue
+        ok = isinstance(value, want) and not isinstance(value, bool)
+        ok = ok or (want is float and isinstance(value, int) and not isinstance(value, bool))
+        if not ok:
+            raise UserInputError(f"config: request_chains {key} must be a {want.__name__}")
+    if chain.get("name") not in ("l1", "l2"):
+        raise UserInputError('config: request_chains name must be "l1" or "l2"')
+    if not chain.get("requests"):
+        raise UserInputError("config: request_chains needs requests (the RiskRequests address)")
+    for key in ("confirmations", "start_block", "min_fee_wei"):
+        if chain.get(key, 0) < 0:
+            raise UserInputError(f"config: request_chains {key} must not be negative")
+    for key in ("poll_seconds", "max_range"):
+        if chain.get(key, 1) <= 0:
+            raise UserInputError(f"config: request_chains {key} must be positive")
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> ServiceConfig:

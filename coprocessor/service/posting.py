@@ -78,9 +78,11 @@ def _message(exc: Exception) -> str:
 class L1Poster:
     """RiskOracle.submit on the L1 through web3 (blocking; call from a thread)."""
 
-    def __init__(self, rpc_url: str, oracle: str, private_key: bytes) -> None:
+    def __init__(
+        self, rpc_url: str, oracle: str, private_key: bytes, contract: str = "RiskOracle"
+    ) -> None:
         self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
-        self.oracle = contracts.at(self.w3, "RiskOracle", oracle)
+        self.oracle = contracts.at(self.w3, contract, oracle)
         self._account = Account.from_key(private_key)
         self.sender = str(self._account.address)
 
@@ -147,6 +149,30 @@ class L1Poster:
     def nonce_taken(self, sender: str, nonce: int) -> bool:
         latest = self.w3.eth.get_transaction_count(sender, "latest")  # type: ignore[arg-type]
         return bool(latest > nonce)
+
+
+class FulfilPoster(L1Poster):
+    """``RiskRequests.fulfil(journal, seal)`` on the chain of a requests contract (L1 or
+    the Arbitrum chain), with the same exactly-once protocol as ``submit``: the journal's
+    request id is the on-chain request's, and a request that is no longer pending
+    (fulfilled by anyone, refunded, or reorged away) counts as used."""
+
+    def __init__(self, rpc_url: str, requests: str, private_key: bytes) -> None:
+        super().__init__(rpc_url, requests, private_key, contract="RiskRequests")
+
+    def __repr__(self) -> str:
+        return f"FulfilPoster(sender={self.sender}, requests={self.oracle.address})"
+
+    def request_used(self, request_id: bytes) -> bool:
+        stored = self.oracle.functions.requestOf(request_id).call()
+        return bool(int(stored[2]) != REQUEST_PENDING)
+
+    def prepare(self, journal: bytes, seal: bytes) -> Prepared:
+        return self.prepare_call("fulfil", journal, seal)
+
+
+#: ``RiskRequests.Status.Pending``
+REQUEST_PENDING = 1
 
 
 def _error_name(abi: Any, exc: ContractLogicError) -> str:

@@ -16,7 +16,7 @@ from coprocessor.chain.hexutil import to_bytes
 from coprocessor.errors import UserInputError
 from coprocessor.index.rpc import RpcClient
 from coprocessor.index.store import Store
-from coprocessor.service import posting, sampling
+from coprocessor.service import listener, posting, sampling
 from coprocessor.service.app import make_app
 from coprocessor.service.catalog import load_catalog
 from coprocessor.service.config import ServiceConfig
@@ -89,11 +89,28 @@ async def build_runtime(
             runtime.l2_poster = l2
         elif config.l2_poster:
             runtime.l2_poster = _import_factory(config.l2_poster, "l2_poster")(config)
+        await _fulfil_posters(runtime, poster_key)
         _register_gauges(runtime)
         return runtime
     except BaseException:
         await rpc.close()
         raise
+
+
+async def _fulfil_posters(runtime: Runtime, poster_key: bytes | None) -> None:
+    """One RiskRequests.fulfil poster per followed request chain (``listener``)."""
+    config = runtime.config
+    for entry in config.request_chains:
+        chain = listener.ChainSettings.of(entry, config.rpc_url)
+        if poster_key is None:
+            raise UserInputError(
+                f"config: request_chains {chain.name} needs ${config.poster_key_env} (poster key)"
+            )
+        if chain.name == "l2" and runtime.l2_poster is None:
+            raise UserInputError("config: request_chains l2 needs l2_network (anchors bridged)")
+        runtime.fulfil_posters[chain.name] = await asyncio.to_thread(
+            posting.FulfilPoster, chain.rpc_url, chain.requests, poster_key
+        )
 
 
 def _import_factory(setting: str, name: str) -> Any:
@@ -143,6 +160,11 @@ async def start(
     site = web.TCPSite(runner, host, port, backlog=1024)
     await site.start()
     tasks = [asyncio.create_task(runtime.worker_loop(i)) for i in range(runtime.config.workers)]
+    for entry in runtime.config.request_chains:
+        follow = listener.Listener(
+            runtime, listener.ChainSettings.of(entry, runtime.config.rpc_url)
+        )
+        tasks.append(asyncio.create_task(follow.run()))
     return runner, tasks
 
 

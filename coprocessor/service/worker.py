@@ -74,6 +74,15 @@ def request_id_of(job_id: str) -> bytes:
     return keccak256(b"coproc-job:" + job_id.encode())
 
 
+def job_request_id(job: Job) -> bytes:
+    """The journal's request id of ``job``: the on-chain request's id for a job the
+    listener made (``request["onchain"]``), else :func:`request_id_of` its id."""
+    onchain = job.request.get("onchain")
+    if onchain is not None:
+        return bytes.fromhex(onchain["request_id"][2:])
+    return request_id_of(job.id)
+
+
 @dataclass
 class Runtime:
     """Everything the stages use; one per service process."""
@@ -90,6 +99,8 @@ class Runtime:
     signer: Signer | None = None
     l1_poster: posting.Poster | None = None
     l2_poster: posting.L2Poster | None = None
+    #: RiskRequests.fulfil per request chain name (``request_chains``)
+    fulfil_posters: dict[str, posting.Poster] = field(default_factory=dict)
     challenger_key: bytes | None = None
     sampler: sampling.Sampler = field(default_factory=lambda: sampling.Sampler(0.0))
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -155,7 +166,7 @@ class Runtime:
             "sampling": d.get("sampling"),
             "batch": d.get("batch"),
             "job_id": job.id,
-            "request_id": hexstr(request_id_of(job.id)),
+            "request_id": hexstr(job_request_id(job)),
         }
 
     def _store_result(self, job: Job, served: ServedModel) -> str:
@@ -283,7 +294,8 @@ class Runtime:
             data["signer"] = self.signer.address
             if mode == "signed" and self.sampler.pick():
                 data["sampled"] = True
-        if self.config.batch_max_size > 0 and mode in ("proven", "both"):
+        batchable = "onchain" not in job.request  # fulfilled one by one (RiskRequests.fulfil)
+        if self.config.batch_max_size > 0 and mode in ("proven", "both") and batchable:
             data["batched"] = True  # proven in a batch (lifecycle: batching)
         with self.db.tx():
             job = self.db.advance(job, owner, next_state(job, data), data)
@@ -317,7 +329,7 @@ class Runtime:
             model=served.model_path,
             spec=served.spec_path,
             subject=job.request["subject"],
-            request_id=hexstr(request_id_of(job.id)),
+            request_id=hexstr(job_request_id(job)),
             block=job.data["block"],
         )
         receipt = await asyncio.to_thread(
@@ -414,7 +426,7 @@ class Runtime:
             "subject": job.request["subject"],
             "modelHash": hexstr(served.model_hash),
             "featureSpecHash": hexstr(served.spec_hash),
-            "requestId": hexstr(request_id_of(job.id)),
+            "requestId": hexstr(job_request_id(job)),
         }
         for name, want in expected.items():
             if journal.get(name) != want:
@@ -425,6 +437,8 @@ class Runtime:
         served = self.model_of(job)
         destination = job.request["destination"]
         poster = self.l1_poster if destination == "l1" else self.l2_poster
+        if "onchain" in job.request:  # an on-chain request: RiskRequests.fulfil
+            poster = self.fulfil_posters.get(job.request["onchain"]["chain"])
         if poster is None:
             raise UserInputError(f"destination {destination} is not configured on this service")
         if "batch" in job.data:
@@ -479,7 +493,7 @@ class Runtime:
                 if landed is None:
                     raise ToolError(f"transaction {record['tx_hash']} not mined within 60 s")
                 return landed
-            if await asyncio.to_thread(poster.request_used, request_id_of(job.id)):
+            if await asyncio.to_thread(poster.request_used, job_request_id(job)):
                 raise VerificationError("request id already used on-chain by another transaction")
             prepared = await asyncio.to_thread(poster.prepare, journal, seal)
             self.db.record_post(
