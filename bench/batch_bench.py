@@ -36,6 +36,7 @@ from coprocessor.zk import journal as journal_v1
 SIZES = (1, 16, 64, 256, 1024)
 GAS_SIZES = (64, 256)
 GOAL = 0.20
+REPO = Path(__file__).resolve().parent.parent
 ZERO = "0x0000000000000000000000000000000000000000"
 IMAGE = Web3.keccak(text="coproc batch bench image")
 SPEC = {
@@ -192,6 +193,36 @@ def cycles(work: Path, url: str, chain_id: int, block: int) -> list[str]:
     return lines
 
 
+def lending(work: Path) -> list[str]:
+    """The lending model (models/lending-risk-v1, 5 features over the demo market's
+    contracts) on the committed lending vector's bundle: its borrowers in one batch."""
+    vector = json.loads(
+        (REPO / "tests" / "vectors" / "features" / "lending_bundle.json").read_text()
+    )
+    bundle = work / "lending-bundle.json"
+    bundle.write_text(json.dumps(vector["bundle"]))
+    subjects = [c["subject"] for c in vector["cases"]]
+    block = str(vector["cases"][0]["block"])
+    common = ["--bundle", str(bundle), "--model", str(REPO / vector["model_file"])]
+    common += ["--spec", str(REPO / vector["spec_file"]), "--block", block]
+    single, _ = run_child(["execute", *common, "--subject", subjects[0]])
+    base = single["cycles"]["total"]
+    totals = {}
+    for n in (1, len(subjects)):
+        out, _ = run_child(["execute", *common, "--subjects", ",".join(subjects[:n])])
+        totals[n] = (out["cycles"]["user"], out["cycles"]["total"])
+    n = len(subjects)
+    marginal_user = (totals[n][0] - totals[1][0]) / (n - 1)
+    return [
+        f"lending model (committed vector, {n} borrowers of the demo market, 5 features): "
+        f"single receipt {single['cycles']['user']:,} user / {base:,} total cycles; batch "
+        f"of 1: {totals[1][0]:,} / {totals[1][1]:,}; batch of {n}: {totals[n][0]:,} / "
+        f"{totals[n][1]:,}; marginal per extra subject {marginal_user:,.0f} user cycles = "
+        f"{marginal_user / single['cycles']['user']:.1%} of the single receipt's user cycles "
+        "(total cycles move by whole padded segments at this size)"
+    ]
+
+
 def check_journal(out: dict[str, Any], bundle: Path, n: int) -> None:
     """The guest's batch journal equals the Python pipeline's (or the bench stops)."""
     scored = batch.run(
@@ -303,7 +334,7 @@ def main() -> None:
         node = start_anvil("bench-batch", work, persist=False)
         try:
             block = fund(node.rpc, max(SIZES) + sum(GAS_SIZES))
-            lines = cycles(work, node.rpc, node.chain_id, block) if guest else []
+            lines = cycles(work, node.rpc, node.chain_id, block) + lending(work) if guest else []
             lines += gas(node.rpc, node.chain_id)
         finally:
             stop_pid(node.pid)
