@@ -1,0 +1,152 @@
+"""Crash test: a real ``coproc serve`` process following RiskRequests is killed with
+SIGKILL at random moments while borrowers open positions on the example pool (some of
+them while the service is down, so it back-fills from its cursor when it restarts).
+At the end every request has exactly one job, exactly one ``RequestFulfilled`` event,
+the poster sent exactly one transaction per request (no second or reverted fulfil),
+every position is open and every score equals an independent computation."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from locations import REPO
+from requests_support import (
+    deploy_requests,
+    fulfilments,
+    job_states,
+    listening_config,
+    open_position,
+)
+from test_service_support import POSTER_KEY, Chain, chain_fixture, expected_score, http, wait_for
+
+COPROC = REPO / ".venv" / "bin" / "coproc"
+POSITION_OPEN = 2
+KILLS = 4
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    yield from chain_fixture(tmp_path_factory.mktemp("requests-crash-chain"), "req-crash")
+
+
+class Proc:
+    def __init__(self, config: Path, data: Path, log: Path) -> None:
+        from coprocessor.dev.devnet import free_port
+
+        self.port = free_port()
+        self.args = [str(COPROC), "--data-dir", str(data), "serve", "--config", str(config)]
+        self.log = log
+        self.env = dict(os.environ)
+        self.env["PYTHONPATH"] = str(REPO / "tests" / "service")
+        self.env["COPROC_TEST_PROVE_DELAY"] = "0.25"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [*self.args, "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        url = f"http://127.0.0.1:{self.port}/healthz"
+
+        def up() -> bool:
+            assert self.proc is not None and self.proc.poll() is None, self.log.read_text()[-2000:]
+            try:
+                return http("GET", url, timeout=1)[0] == 200
+            except OSError:
+                return False
+
+        wait_for(up, 30, "service start")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def test_kill_9_while_following_loses_no_request_and_fulfils_none_twice(
+    chain: Chain, tmp_path: Path
+) -> None:
+    rng = random.Random(20261207)
+    w3 = chain.w3
+    deployed = deploy_requests(chain)
+    cfg = listening_config(chain, deployed, tmp_path, workers=2, lease_seconds=1.5)
+    cfg["max_attempts"] = 20
+    config = tmp_path / "service.json"
+    config.write_text(json.dumps(cfg))
+    data = tmp_path / "data"
+    poster = Account.from_key(POSTER_KEY).address
+    nonce_before = w3.eth.get_transaction_count(poster)
+    borrowers = list(w3.eth.accounts[:8])  # 8 and 9 are the service's poster and signer
+    proc = Proc(config, data, tmp_path / "serve.log")
+    proc.start()
+    request_ids: dict[str, bytes] = {}
+    kills = 0
+    seen_at_kills: Counter[str] = Counter()
+    try:
+        for i, borrower in enumerate(borrowers):
+            if borrower not in request_ids:  # not already made while the service was down
+                request_ids[borrower], _ = open_position(w3, deployed.pool, borrower)
+            w3.provider.make_request("anvil_mine", [1])  # type: ignore[arg-type]
+            if i % 2 == 1 and kills < KILLS:
+                time.sleep(rng.uniform(0.05, 0.8))
+                proc.kill9()
+                kills += 1
+                seen_at_kills.update(job_states(data / "service.sqlite"))
+                # a request made while the service is down: back-filled on restart
+                if i + 1 < len(borrowers):
+                    nxt = borrowers[i + 1]
+                    request_ids[nxt], _ = open_position(w3, deployed.pool, nxt)
+                proc.start()
+        assert kills == KILLS
+
+        def all_open() -> bool:
+            w3.provider.make_request("anvil_mine", [1])  # type: ignore[arg-type]
+            states = [deployed.pool.functions.positionOf(b).call()[0] for b in borrowers]
+            return all(s == POSITION_OPEN for s in states)
+
+        wait_for(all_open, 120, "every position opened by its callback")
+        states = job_states(data / "service.sqlite")
+    finally:
+        proc.stop()
+    print("job states seen at kills:", dict(seen_at_kills))
+    # the kills hit jobs in the middle of their stages, not only before or after
+    assert sum(n for state, n in seen_at_kills.items() if state not in ("done", "failed")) > 0
+    assert len(request_ids) == len(borrowers)
+    assert states == Counter({"done": len(borrowers)})
+    assert fulfilments(deployed.requests, deployed.first_block) == Counter(
+        dict.fromkeys(request_ids.values(), 1)
+    )
+    assert w3.eth.get_transaction_count(poster) - nonce_before == len(borrowers)
+    conn = sqlite3.connect(data / "service.sqlite")
+    rows = conn.execute("SELECT request_id, status, job_id FROM onchain_requests").fetchall()
+    conn.close()
+    assert sorted(r for r, _, _ in rows) == sorted("0x" + r.hex() for r in request_ids.values())
+    assert {s for _, s, _ in rows} == {"job"}
+    assert len({j for _, _, j in rows}) == len(borrowers)
+    for borrower, request_id in request_ids.items():
+        stored = deployed.requests.functions.requestOf(request_id).call()
+        assert stored[5] == expected_score(w3, borrower, stored[14]), borrower
