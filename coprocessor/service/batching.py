@@ -260,7 +260,9 @@ class Batcher:
                 )
             return
         subjects = [s for _j, _g, s in who]
-        request_ids = [keccak256(b"coproc-job:" + j.encode()) for j, _g, _s in who]
+        from coprocessor.service.worker import request_id_of  # (worker imports this module)
+
+        request_ids = [request_id_of(j) for j, _g, _s in who]
         beat = asyncio.create_task(self._heartbeat(batch.id, owner))
         try:
             reads = scoring_batch.batch_reads(served.spec, subjects, batch.block)

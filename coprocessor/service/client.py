@@ -26,8 +26,8 @@ from typing import Any
 
 from coprocessor.errors import CoprocessorError, ToolError, UserInputError, VerificationError
 from coprocessor.onchain import eip712
+from coprocessor.zk import batch_journal, receipt_claim
 from coprocessor.zk import journal as journal_v1
-from coprocessor.zk import receipt_claim
 
 
 class ApiError(CoprocessorError):
@@ -190,11 +190,12 @@ class Client:
         """Check the result's receipt locally: the journal decodes and its fields are the
         result's; the seal is bound to (image ID, journal). A dev-mode seal (accepted only
         by mock verifiers) passes only with ``allow_dev``; a Groth16 seal is bound on-chain
-        by the verifier contract, so here only its journal is checked."""
+        by the verifier contract, so here only its journal is checked. A result proven in
+        a batch (``batch``) is checked as its leaf: the leaf built from the result's own
+        fields, with the result's proof, folds into the batch journal's results root."""
         raw_journal, seal = result.get("journal"), result.get("seal")
         if not isinstance(raw_journal, str) or not isinstance(seal, str):
             raise VerificationError("result carries no receipt (journal and seal)")
-        journal = journal_v1.decode(bytes.fromhex(raw_journal[2:]))
         want = {
             "chainId": result["chain_id"],
             "blockNumber": result["block"],
@@ -205,6 +206,10 @@ class Client:
             "anchorNumber": result["anchor"]["number"],
             "anchorHash": result["anchor"]["hash"],
         }
+        if result.get("batch") is not None:
+            journal = _batch_leaf_journal(result, bytes.fromhex(raw_journal[2:]))
+        else:
+            journal = journal_v1.decode(bytes.fromhex(raw_journal[2:]))
         for name, value in want.items():
             if journal[name] != value:
                 raise VerificationError(f"journal {name} is {journal[name]}, result says {value}")
@@ -218,3 +223,33 @@ class Client:
             if seal_raw != receipt_claim.dev_seal(image, bytes.fromhex(raw_journal[2:])):
                 raise VerificationError("dev seal is not bound to this image ID and journal")
         return journal
+
+
+def _batch_leaf_journal(result: dict[str, Any], raw: bytes) -> dict[str, Any]:
+    """A batched result against its batch journal: the leaf made of the result's fields
+    and request id, with the result's proof at its index, folds into the results root.
+    Returns the journal's fields with the leaf's (so the caller's field check applies)."""
+    b = result["batch"]
+    leaf = batch_journal.Leaf(
+        block_number=int(result["block"]),
+        subject=str(result["subject"]).lower(),
+        model_hash=bytes.fromhex(str(result["model_hash"])[2:]),
+        feature_spec_hash=bytes.fromhex(str(result["feature_spec_hash"])[2:]),
+        score=int(result["score"]),
+        request_id=bytes.fromhex(str(result["request_id"])[2:]),
+    )
+    proof = [bytes.fromhex(p[2:]) for p in b["proof"]]
+    batch_journal.check_leaf(raw, leaf, int(b["leaf_index"]), proof)
+    fields = batch_journal.decode_batch(raw)
+    return {
+        "chainId": fields["chainId"],
+        "anchorNumber": fields["anchorNumber"],
+        "anchorHash": "0x" + fields["anchorHash"].hex(),
+        "blockNumber": leaf.block_number,
+        "subject": leaf.subject,
+        "modelHash": "0x" + leaf.model_hash.hex(),
+        "featureSpecHash": "0x" + leaf.feature_spec_hash.hex(),
+        "score": leaf.score,
+        "resultsRoot": "0x" + fields["resultsRoot"].hex(),
+        "leafIndex": int(b["leaf_index"]),
+    }

@@ -30,6 +30,7 @@ from test_service_support import (
 )
 
 from coprocessor.chain.bundle import load_bundle
+from coprocessor.errors import VerificationError
 from coprocessor.onchain import contracts
 from coprocessor.scoring import batch, features, pipeline
 from coprocessor.scoring.models import model as fmt
@@ -139,6 +140,17 @@ def test_jobs_share_batches_and_each_leaf_is_served(chain: Chain, service: LiveS
         assert (score, at) == (want, block)
         result = client.score(subject.lower(), "svc-test")
         assert result["score"] == want and result["batch"]["leaf_index"] == b["leaf_index"]
+        # the client checks a batched result as its leaf under the batch journal
+        checked = Client.verify_receipt(result, "0x" + IMAGE_ID.hex(), allow_dev=True)
+        assert checked["score"] == want and checked["leafIndex"] == b["leaf_index"]
+        for forged in (
+            dict(result, score=want + 1),
+            dict(result, request_id="0x" + "00" * 32),
+            dict(result, batch=dict(b, proof=["0x" + "11" * 32, *b["proof"]])),
+            dict(result, batch=dict(b, leaf_index=b["size"])),
+        ):
+            with pytest.raises(VerificationError):
+                Client.verify_receipt(forged, "0x" + IMAGE_ID.hex(), allow_dev=True)
     assert sorted(sizes.values()) == [1, 4]
     # each batch posted once: one submitBatch per batch, shared by its members
     batch_txs = {j["batch"]["id"]: set() for j in jobs}
