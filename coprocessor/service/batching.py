@@ -242,6 +242,8 @@ class Batcher:
                 self._park(job, owner, time.time() + min(2.0, self.rt.config.lease_seconds))
             await self._prove(batch, owner)
             batch = _batch(self.db, batch.id)
+            if batch.state == CLOSED:  # another worker took the proving over meanwhile
+                self._park(job, owner, time.time() + min(2.0, self.rt.config.lease_seconds))
         if batch.state == FAILED:
             raise VerificationError(f"batch {batch.id}: {batch.error}")
         return self._take_leaf(job, owner, batch)
