@@ -21,11 +21,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from bench.common import table
-from bench.service_bench import IMAGE_ID, MODEL, OPERATOR_KEY, POSTER_KEY, SPEC, _zkvm_available
+from bench.service_bench import (
+    IMAGE_ID,
+    MODEL,
+    OPERATOR_KEY,
+    POSTER_KEY,
+    SPEC,
+    _pct,
+    _wait_up,
+    _zkvm_available,
+)
 from coprocessor.dev.devnet import free_port, start_anvil, stop_pid
 from coprocessor.onchain import contracts
 from coprocessor.paths import REPO_ROOT
@@ -36,23 +44,6 @@ SEQUENTIAL = int(os.environ.get("COPROC_BENCH_REQUESTS_SEQ", "8"))
 BURST = int(os.environ.get("COPROC_BENCH_REQUESTS_BURST", "40"))
 PRICE = 10**15
 OPEN = 2
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
-def _wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise RuntimeError("server exited")
-        try:
-            urllib.request.urlopen(url, timeout=1).read()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def main() -> None:

@@ -89,11 +89,3 @@ def recorded(db: Path) -> dict[str, dict[str, Any]]:
         conn.close()
     keys = ("block", "hash", "status", "reason", "job_id")
     return {r[0]: dict(zip(keys, r[1:], strict=True)) for r in rows}
-
-
-def job_states(db: Path) -> Counter[str]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-    try:
-        return Counter(s for (s,) in conn.execute("SELECT state FROM jobs"))
-    finally:
-        conn.close()

@@ -17,11 +17,11 @@ from requests_support import (
     PRICE,
     deploy_requests,
     fulfilments,
-    job_states,
     listening_config,
     open_position,
     recorded,
 )
+from test_service_crash import _active_states
 from test_service_support import (
     POSTER_KEY,
     Chain,
@@ -111,7 +111,7 @@ def test_unserved_model_refused_with_reason(chain: Chain, tmp_path: Path) -> Non
         service.stop()
     assert row["status"] == "refused" and row["job_id"] is None
     assert "unknown model " + _hex(other_model) in row["reason"]
-    assert sum(job_states(db).values()) == 0
+    assert sum(_active_states(db).values()) == 0
 
 
 def test_reorged_request_dropped_and_reread(chain: Chain, tmp_path: Path) -> None:

@@ -8,11 +8,8 @@ every position is open and every score equals an independent computation."""
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
 import sqlite3
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,17 +17,15 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from locations import REPO
 from requests_support import (
     deploy_requests,
     fulfilments,
-    job_states,
     listening_config,
     open_position,
 )
-from test_service_support import POSTER_KEY, Chain, chain_fixture, expected_score, http, wait_for
+from test_service_crash import Proc, _active_states
+from test_service_support import POSTER_KEY, Chain, chain_fixture, expected_score, wait_for
 
-COPROC = REPO / ".venv" / "bin" / "coproc"
 POSITION_OPEN = 2
 KILLS = 4
 
@@ -38,53 +33,6 @@ KILLS = 4
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     yield from chain_fixture(tmp_path_factory.mktemp("requests-crash-chain"), "req-crash")
-
-
-class Proc:
-    def __init__(self, config: Path, data: Path, log: Path) -> None:
-        from coprocessor.dev.devnet import free_port
-
-        self.port = free_port()
-        self.args = [str(COPROC), "--data-dir", str(data), "serve", "--config", str(config)]
-        self.log = log
-        self.env = dict(os.environ)
-        self.env["PYTHONPATH"] = str(REPO / "tests" / "service")
-        self.env["COPROC_TEST_PROVE_DELAY"] = "0.25"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [*self.args, "--port", str(self.port)],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        url = f"http://127.0.0.1:{self.port}/healthz"
-
-        def up() -> bool:
-            assert self.proc is not None and self.proc.poll() is None, self.log.read_text()[-2000:]
-            try:
-                return http("GET", url, timeout=1)[0] == 200
-            except OSError:
-                return False
-
-        wait_for(up, 30, "service start")
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 def test_kill_9_while_following_loses_no_request_and_fulfils_none_twice(
@@ -101,7 +49,9 @@ def test_kill_9_while_following_loses_no_request_and_fulfils_none_twice(
     poster = Account.from_key(POSTER_KEY).address
     nonce_before = w3.eth.get_transaction_count(poster)
     borrowers = list(w3.eth.accounts[:8])  # 8 and 9 are the service's poster and signer
-    proc = Proc(config, data, tmp_path / "serve.log")
+    from coprocessor.dev.devnet import free_port
+
+    proc = Proc(config, data, free_port(), tmp_path / "serve.log")
     proc.start()
     request_ids: dict[str, bytes] = {}
     kills = 0
@@ -115,7 +65,7 @@ def test_kill_9_while_following_loses_no_request_and_fulfils_none_twice(
                 time.sleep(rng.uniform(0.05, 0.8))
                 proc.kill9()
                 kills += 1
-                seen_at_kills.update(job_states(data / "service.sqlite"))
+                seen_at_kills.update(_active_states(data / "service.sqlite"))
                 # a request made while the service is down: back-filled on restart
                 if i + 1 < len(borrowers):
                     nxt = borrowers[i + 1]
@@ -129,7 +79,7 @@ def test_kill_9_while_following_loses_no_request_and_fulfils_none_twice(
             return all(s == POSITION_OPEN for s in states)
 
         wait_for(all_open, 120, "every position opened by its callback")
-        states = job_states(data / "service.sqlite")
+        states = _active_states(data / "service.sqlite")
     finally:
         proc.stop()
     print("job states seen at kills:", dict(seen_at_kills))
