@@ -8,8 +8,9 @@ a state on the devnet) back by hops; the header chain directly at 1 hour and, fr
 its measured cost per header, extrapolated linearly beyond (said so in the table);
 30 days (216,000 blocks, beyond the devnet) extrapolated from the measured cost per
 hop. Also: a second read at an already reached block, a 30-sample series of one slot
-(30 reads spaced 2,000 blocks, sharing hops), bundle bytes per reached block, and
-indexing time against the raw RPC calls it needs.
+(30 spec v1 reads spaced 2,000 blocks, sharing hops; and one spec v2 series feature,
+the mean of 30 samples spaced 1,000 blocks, the devnet's state spacing), bundle
+bytes per reached block, and indexing time against the raw RPC calls it needs.
 
 Run: ``.venv/bin/python -m bench.history_bench`` (builds the history first if the
 machine has none: minutes).
@@ -93,10 +94,26 @@ async def _v1(node: AnvilNode, history: History, back: int) -> dict[str, Any]:
     return verified.bundle.to_json()
 
 
-def _cycles(work: Path, name: str, bundle: dict[str, Any], offsets: list[int]) -> int:
+def _series_spec(samples: int, every: int) -> dict[str, Any]:
+    """Spec v2: one feature, the mean of ``samples`` reads of the slot ``every`` apart."""
+    read = {"kind": "storage", "address": "0x" + VALUE_CONTRACT.hex(), "slot": {"base": 0}}
+    series = {"samples": samples, "every": every, "op": "mean"}
+    feature = {"name": "mean", "read": read, "decimals": 18, "series": series}
+    return {"format": "coproc-features", "version": 2, "name": "series", "features": [feature]}
+
+
+def _cycles(
+    work: Path,
+    name: str,
+    bundle: dict[str, Any],
+    offsets: list[int],
+    spec: dict[str, Any] | None = None,
+) -> int:
     d = work / name
     d.mkdir()
-    for k, v in (("bundle", bundle), ("spec", _spec(offsets)), ("model", model(len(offsets), 0))):
+    spec = _spec(offsets) if spec is None else spec
+    dim = len(spec["features"])
+    for k, v in (("bundle", bundle), ("spec", spec), ("model", model(dim, 0))):
         (d / f"{k}.json").write_text(json.dumps(v))
     request = prover.ProveRequest(
         d / "bundle.json", d / "model.json", d / "spec.json", SUBJECT, block=None
@@ -171,6 +188,12 @@ def _measure(
     series, series_hops, _, _ = asyncio.run(_v2(node, history, series_blocks))
     series_cycles = _cycles(work, "series", series, [head - b for b in series_blocks])
     rows.append(["30 samples, 2,000 apart", 58_000, series_hops, f"{series_cycles:,}", "-", "-"])
+    # spec v2: one feature aggregating 30 samples 1,000 blocks apart (the devnet keeps a
+    # state every 1,000 blocks; daily samples would reach 216,000 blocks back)
+    v2_blocks = [head - 1_000 * i for i in range(30)]
+    v2, v2_hops, _, _ = asyncio.run(_v2(node, history, v2_blocks))
+    v2_cycles = _cycles(work, "series-v2", v2, [], _series_spec(30, 1_000))
+    rows.append(["spec v2: mean of 30, 1,000 apart", 29_000, v2_hops, f"{v2_cycles:,}", "-", "-"])
     rows.append(["anchor only (base)", 0, 0, f"{base:,}", "-", "-"])
     return (
         ["read", "blocks back", "hops", "user cycles (hops)", "user cycles (chain)", "ratio"],

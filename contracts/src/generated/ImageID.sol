@@ -4,5 +4,5 @@ pragma solidity ^0.8.20;
 
 /// Image ID of the coproc risk-score zkVM guest (journal v1).
 library ImageID {
-    bytes32 public constant RISK_SCORE_ID = bytes32(0xc428f22523bc1129c432bbfa67293ebf9ac02dd05cbf43da51bec002254194fe);
+    bytes32 public constant RISK_SCORE_ID = bytes32(0xf8005a00536475b71cc5966ad1e70976d54b84012f84c1e5f2bbc92dbcb30576);
 }

@@ -4,7 +4,7 @@ use crate::bundle::Verified;
 use crate::error::{Error, Result, Rule};
 use crate::keccak::{keccak256, keccak256_pair, EMPTY_CODE_HASH};
 use crate::model::{rshift_round, sat32};
-use crate::spec::{Addr, Key, Kind, Op, Source, Spec, Step};
+use crate::spec::{Addr, Feature, Key, Kind, Op, Source, Spec, Step};
 use crate::u256::{self, Word};
 use alloc::format;
 use alloc::vec::Vec;
@@ -65,52 +65,80 @@ fn convert(mag: &Word, negative: bool, decimals: u32) -> i32 {
     sat32(if negative { -q } else { q })
 }
 
+/// The Q16 value a read feature reads at `block` (before the feature's clamp).
+fn sample(f: &Feature, v: &Verified, subject: &[u8; 20], addr: &[u8; 20], block: u64) -> Result<i32> {
+    let Source::Read { kind, slot, bits_offset, bits_size, decimals, signed, .. } = &f.source else {
+        return Err(Error::Spec(Rule::FeatureKind, "not a read feature".into()));
+    };
+    let addr = *addr;
+    let read = v.read(block, &addr).ok_or_else(|| {
+        Error::Spec(Rule::FeatureReadPresent, format!(
+            "feature {:?}: the bundle has no read of {} at block {block}",
+            f.name,
+            crate::hex::encode(&addr)
+        ))
+    })?;
+    let raw: Word = match kind {
+        Kind::Balance => read.account.as_ref().map_or([0u8; 32], |a| a.balance),
+        Kind::Nonce => read.account.as_ref().map_or([0u8; 32], |a| a.nonce),
+        Kind::CodePresent => u256::from_u128(u128::from(
+            read.account.as_ref().is_some_and(|a| a.code_hash != EMPTY_CODE_HASH),
+        )),
+        Kind::Storage => {
+            let (base, path) = slot.as_ref().ok_or_else(|| Error::Spec(Rule::FeatureStorageOnly, "storage read without slot".into()))?;
+            let key = slot_of(base, path, subject);
+            match read.storage.iter().find(|s| s.slot == key) {
+                Some(s) => s.value,
+                // An absent account has only zero slots (formats.md §1 rule 3).
+                None if read.account.is_none() => [0u8; 32],
+                None => {
+                    return Err(Error::Spec(Rule::FeatureReadPresent, format!(
+                        "feature {:?}: the bundle has no slot {} of {} at block {block}",
+                        f.name,
+                        crate::hex::encode(&key),
+                        crate::hex::encode(&addr)
+                    )))
+                }
+            }
+        }
+    };
+    let (mag, neg) = extract(&raw, *bits_offset, *bits_size, *signed);
+    Ok(convert(&mag, neg, *decimals))
+}
+
 /// Compute the feature vector for `subject` at request block `request_block`.
 pub fn compute(spec: &Spec, v: &Verified, subject: &[u8; 20], request_block: u64) -> Result<Vec<i32>> {
     let mut out: Vec<i32> = Vec::with_capacity(spec.features.len());
     for f in &spec.features {
         let value = match &f.source {
-            Source::Read { kind, address, block_offset, slot, bits_offset, bits_size, decimals, signed } => {
+            Source::Read { address, block_offset, series, .. } => {
                 let addr = match address {
                     Addr::Subject => *subject,
                     Addr::Literal(a) => *a,
                 };
-                let block = request_block.checked_sub(*block_offset).ok_or_else(|| {
-                    Error::Spec(Rule::FeatureBlock, format!("feature {:?}: block_offset reaches below block 0", f.name))
-                })?;
-                let read = v.read(block, &addr).ok_or_else(|| {
-                    Error::Spec(Rule::FeatureReadPresent, format!(
-                        "feature {:?}: the bundle has no read of {} at block {block}",
-                        f.name,
-                        crate::hex::encode(&addr)
-                    ))
-                })?;
-                let raw: Word = match kind {
-                    Kind::Balance => read.account.as_ref().map_or([0u8; 32], |a| a.balance),
-                    Kind::Nonce => read.account.as_ref().map_or([0u8; 32], |a| a.nonce),
-                    Kind::CodePresent => u256::from_u128(u128::from(
-                        read.account.as_ref().is_some_and(|a| a.code_hash != EMPTY_CODE_HASH),
-                    )),
-                    Kind::Storage => {
-                        let (base, path) = slot.as_ref().ok_or_else(|| Error::Spec(Rule::FeatureStorageOnly, "storage read without slot".into()))?;
-                        let key = slot_of(base, path, subject);
-                        match read.storage.iter().find(|s| s.slot == key) {
-                            Some(s) => s.value,
-                            // An absent account has only zero slots (formats.md §1 rule 3).
-                            None if read.account.is_none() => [0u8; 32],
-                            None => {
-                                return Err(Error::Spec(Rule::FeatureReadPresent, format!(
-                                    "feature {:?}: the bundle has no slot {} of {} at block {block}",
-                                    f.name,
-                                    crate::hex::encode(&key),
-                                    crate::hex::encode(&addr)
-                                )))
-                            }
-                        }
+                let newest = request_block.checked_sub(*block_offset);
+                match series {
+                    None => {
+                        let newest = newest.ok_or_else(|| {
+                            Error::Spec(Rule::FeatureBlock, format!("feature {:?}: block_offset reaches below block 0", f.name))
+                        })?;
+                        sample(f, v, subject, &addr, newest)?
                     }
-                };
-                let (mag, neg) = extract(&raw, *bits_offset, *bits_size, *signed);
-                convert(&mag, neg, *decimals)
+                    Some(s) => {
+                        let span = u64::from(s.samples - 1) * s.every;
+                        let oldest = newest.and_then(|n| n.checked_sub(span)).ok_or_else(|| {
+                            Error::Spec(Rule::SeriesBlock, format!(
+                                "feature {:?}: the oldest sample of its series is below block 0",
+                                f.name
+                            ))
+                        })?;
+                        let mut xs: Vec<i32> = Vec::with_capacity(s.samples as usize);
+                        for i in 0..u64::from(s.samples) {
+                            xs.push(sample(f, v, subject, &addr, oldest + i * s.every)?);
+                        }
+                        crate::series::aggregate(s.op, &xs, s.threshold)?
+                    }
+                }
             }
             Source::Combine { op, a, b, .. } => {
                 let (x, y) = (i64::from(out[*a]), i64::from(out[*b]));

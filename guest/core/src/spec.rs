@@ -1,4 +1,4 @@
-//! Feature spec v1 (formats.md §3): strict parsing, defaults, canonical JSON and hash.
+//! Feature spec v1 and v2 (formats.md §3, §3b): strict parsing, defaults, canonical JSON and hash.
 //! The accept/reject rules and the defaults follow the Python reference
 //! (`coprocessor/scoring/features.py`, `normalize`) exactly; cross-language tests compare them.
 //!
@@ -77,6 +77,25 @@ pub enum Op {
     Ratio,
 }
 
+/// A spec v2 series (formats.md §3b): `samples` reads spaced `every` blocks, the newest
+/// at the read's block, aggregated by `op` (one of [`crate::series::OPS`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Series {
+    /// Number of samples, 1..=366.
+    pub samples: u32,
+    /// Spacing in blocks, 1..=10,000,000.
+    pub every: u64,
+    /// The aggregate op.
+    pub op: &'static str,
+    /// `count_above`'s Q16 threshold (0 for the other ops).
+    pub threshold: i32,
+}
+
+/// Most samples in a series.
+pub const MAX_SAMPLES: i64 = 366;
+/// Largest series spacing in blocks.
+pub const MAX_EVERY: i64 = 10_000_000;
+
 /// How a feature gets its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -91,6 +110,8 @@ pub enum Source {
         bits_size: u32,
         decimals: u32,
         signed: bool,
+        /// Spec v2: sampled over a window and aggregated.
+        series: Option<Series>,
     },
     /// A combination of two earlier features (indices into the feature list).
     Combine { op: Op, a: usize, b: usize },
@@ -112,6 +133,8 @@ pub struct Feature {
 /// A parsed, validated feature spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
+    /// Spec version: 1, or 2 (read features may carry a series).
+    pub version: u32,
     /// Spec name.
     pub name: String,
     /// Features, in vector order.
@@ -317,8 +340,45 @@ fn name_ok(n: &str) -> bool {
         && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
-fn read_feature(f: &Json, where_: Ctx<'_>) -> Result<Source> {
-    keys(f, &["name", "read"], &["decimals", "signed", "min", "max"], where_)?;
+fn series_int(v: Option<&Json>, lo: i64, hi: i64, where_: Ctx<'_>, what: &str) -> Result<i64> {
+    match v.and_then(Json::as_i64) {
+        Some(n) if matches!(v, Some(Json::Int(..))) && (lo..=hi).contains(&n) => Ok(n),
+        _ => Err(fail(where_, Rule::SeriesShape, &format!("{what}: expected an integer in [{lo}, {hi}]"))),
+    }
+}
+
+fn series_of(f: &Json, where_: Ctx<'_>, version: u32) -> Result<Option<Series>> {
+    let Some(s) = f.get("series") else { return Ok(None) };
+    if version < 2 {
+        return Err(fail(where_, Rule::SeriesVersion, "a series needs a version 2 spec"));
+    }
+    let at = At(where_, " series");
+    let Json::Obj(m) = s else {
+        return Err(fail(&at, Rule::SeriesShape, "expected an object"));
+    };
+    let op = s
+        .get("op")
+        .and_then(Json::as_str)
+        .and_then(|o| crate::series::OPS.iter().find(|x| **x == o).copied())
+        .ok_or_else(|| fail(&at, Rule::SeriesShape, "op: expected one of last, mean, min, max, stdev, slope, change, count_above"))?;
+    let count_above = op == "count_above";
+    for (k, _) in m {
+        if !matches!(k.as_str(), "samples" | "every" | "op") && !(count_above && k == "threshold") {
+            return Err(fail(&at, Rule::SeriesShape, &format!("unknown key {k:?}")));
+        }
+    }
+    let samples = series_int(s.get("samples"), 1, MAX_SAMPLES, &at, "samples")? as u32;
+    let every = series_int(s.get("every"), 1, MAX_EVERY, &at, "every")? as u64;
+    let threshold = if count_above {
+        series_int(s.get("threshold"), i64::from(i32::MIN), i64::from(i32::MAX), &at, "threshold")? as i32
+    } else {
+        0
+    };
+    Ok(Some(Series { samples, every, op, threshold }))
+}
+
+fn read_feature(f: &Json, where_: Ctx<'_>, version: u32) -> Result<Source> {
+    keys(f, &["name", "read"], &["decimals", "signed", "min", "max", "series"], where_)?;
     let r = f.get("read").unwrap_or(&Json::Null);
     keys(r, &["kind", "address"], &["block_offset", "slot", "bits"], where_)?;
     let kind = match r.get("kind").and_then(Json::as_str) {
@@ -354,7 +414,8 @@ fn read_feature(f: &Json, where_: Ctx<'_>) -> Result<Source> {
         (None, 0, 32)
     };
     let decimals = small_int(f.get("decimals"), 0, 0, i64::from(crate::u256::MAX_DECIMALS), &At(where_, " decimals"))?;
-    Ok(Source::Read { kind, address, block_offset, slot, bits_offset, bits_size, decimals: decimals as u32, signed })
+    let series = series_of(f, where_, version)?;
+    Ok(Source::Read { kind, address, block_offset, slot, bits_offset, bits_size, decimals: decimals as u32, signed, series })
 }
 
 fn combine_feature(f: &Json, where_: Ctx<'_>, earlier: &[Feature]) -> Result<Source> {
@@ -395,9 +456,10 @@ pub fn from_json(v: &Json) -> Result<Spec> {
     if v.get("format").and_then(Json::as_str) != Some("coproc-features") {
         return Err(fail(&"format", Rule::SpecFormat, "must be 'coproc-features'"));
     }
-    if v.get("version").and_then(Json::as_u64) != Some(1) {
-        return Err(fail(&"version", Rule::SpecVersion, "unsupported version"));
-    }
+    let version = match v.get("version").and_then(Json::as_u64) {
+        Some(n @ (1 | 2)) => n as u32,
+        _ => return Err(fail(&"version", Rule::SpecVersion, "unsupported version")),
+    };
     let name = match v.get("name") {
         Some(Json::Str(s)) if s.is_ascii() => s.clone(),
         _ => return Err(fail(&"name", Rule::SpecName, "must be an ASCII string")),
@@ -422,7 +484,7 @@ pub fn from_json(v: &Json) -> Result<Spec> {
             return Err(fail(&at, Rule::FeatureUnique, "duplicate name"));
         }
         let source = if f.get("read").is_some() {
-            read_feature(f, &at)?
+            read_feature(f, &at, version)?
         } else if f.get("combine").is_some() {
             combine_feature(f, &at, &features)?
         } else {
@@ -431,7 +493,7 @@ pub fn from_json(v: &Json) -> Result<Spec> {
         let (min, max) = bounds(f, &at)?;
         features.push(Feature { name: fname, source, min, max });
     }
-    Ok(Spec { name, features })
+    Ok(Spec { version, name, features })
 }
 
 fn word_json(w: &Word) -> Json {
@@ -455,7 +517,7 @@ impl Spec {
                     ("max", Json::int(i64::from(f.max))),
                 ];
                 match &f.source {
-                    Source::Read { kind, address, block_offset, slot, bits_offset, bits_size, decimals, signed } => {
+                    Source::Read { kind, address, block_offset, slot, bits_offset, bits_size, decimals, signed, series } => {
                         let kind_s = match kind {
                             Kind::Balance => "balance",
                             Kind::Nonce => "nonce",
@@ -502,6 +564,17 @@ impl Spec {
                         pairs.push(("read", Json::obj(read)));
                         pairs.push(("decimals", Json::int(i64::from(*decimals))));
                         pairs.push(("signed", Json::Bool(*signed)));
+                        if let Some(s) = series {
+                            let mut obj = vec![
+                                ("samples", Json::int(i64::from(s.samples))),
+                                ("every", Json::int(s.every as i64)),
+                                ("op", Json::Str(s.op.to_owned())),
+                            ];
+                            if s.op == "count_above" {
+                                obj.push(("threshold", Json::int(i64::from(s.threshold))));
+                            }
+                            pairs.push(("series", Json::obj(obj)));
+                        }
                     }
                     Source::Combine { op, a, b } => {
                         let op_s = match op {
@@ -522,7 +595,7 @@ impl Spec {
             .collect();
         Json::obj(vec![
             ("format", Json::Str("coproc-features".to_owned())),
-            ("version", Json::int(1)),
+            ("version", Json::int(i64::from(self.version))),
             ("name", Json::Str(self.name.clone())),
             ("features", Json::Arr(feats)),
         ])
