@@ -203,7 +203,7 @@ def service_config(chain: Chain, tmp: Path, **extra: Any) -> dict[str, Any]:
         "signed_scores": chain.signed_scores,
         "oracle": chain.oracle,
         "poster_key_env": POSTER_ENV,
-        "prover": "import:test_service_support:fake_prover",
+        "prover": "import:service_support:fake_prover",
         "lease_seconds": 3.0,
         "backoff_seconds": 0.2,
         "backoff_max_seconds": 1.0,

@@ -394,11 +394,28 @@ def _combine_feature(obj: dict[str, Any], where: str, earlier: set[str]) -> Comb
     return CombineFeature(obj["name"], comb["op"], (args[0], args[1]), _bounds(obj, where))
 
 
+def _json_numbers(obj: object) -> None:
+    """Every JSON number of a spec is an integer of at most 256 bits, wherever it stands
+    (the Rust core's JSON reader refuses anything else before reading the spec)."""
+    stack = [obj]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, float):
+            raise _fail("JSON", f"{value!r:.40} is not an integer", "spec_integer")
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**256:
+            raise _fail("JSON", "integer wider than 256 bits", "spec_integer")
+
+
 def normalize(obj: object) -> Spec:
     """Validate a spec's JSON object and return it typed, every default filled in (the
     canonical form); a :class:`Spec` is returned as it is."""
     if isinstance(obj, Spec):
         return obj
+    _json_numbers(obj)
     obj = _keys(obj, {"format", "version", "name", "features"}, set(), "top")
     if obj["format"] != FORMAT:
         raise _fail("format", f"must be {FORMAT!r}", "spec_format")

@@ -25,8 +25,7 @@ from web3 import Web3
 
 sys.path.insert(0, str(TESTS / "service"))
 
-from test_service_crash import COPROC, Proc, _active_states
-from test_service_support import (
+from service_support import (
     PASSWORD_ENV,
     POSTER_ENV,
     POSTER_KEY,
@@ -38,6 +37,7 @@ from test_service_support import (
     service_config,
     wait_for,
 )
+from test_service_crash import COPROC, Proc, _active_states
 
 from coprocessor.onchain import contracts
 from coprocessor.service.worker import request_id_of

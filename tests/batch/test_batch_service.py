@@ -19,7 +19,7 @@ from web3 import Web3
 
 sys.path.insert(0, str(TESTS / "service"))  # the service tests' shared pieces
 
-from test_service_support import (
+from service_support import (
     IMAGE_ID,
     Chain,
     LiveService,

@@ -1,4 +1,4 @@
-"""The explorer's browser tests: a real service (tests/service/test_service_support.py:
+"""The explorer's browser tests: a real service (tests/service/service_support.py:
 anvil, the contracts, a FakeProver sealing dev-mode receipts) with a few finished jobs,
 and Debian's chromium driven by Playwright (it cannot download its own browsers here)."""
 
@@ -18,7 +18,7 @@ SERVICE_TESTS = Path(__file__).resolve().parent.parent / "service"
 if str(SERVICE_TESTS) not in sys.path:
     sys.path.insert(0, str(SERVICE_TESTS))
 
-import test_service_support as support  # noqa: E402
+import service_support as support  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: screenshots of every main page (build output, gitignored)

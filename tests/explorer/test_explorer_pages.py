@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import test_service_support as support
+import service_support as support
 from conftest import Explorer, _submit, job_state, open_page, shot
 from web3 import Web3
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from zk.test_guest_helpers import SUBJECT, weth_request
+from guest_helpers import SUBJECT, weth_request
 
 from coprocessor.cli.main import main as coproc_main
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from test_service_support import Chain, model_hash, service_config, spec_hash
+from service_support import Chain, model_hash, service_config, spec_hash
 from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD

@@ -21,8 +21,7 @@ from requests_support import (
     open_position,
     recorded,
 )
-from test_service_crash import _active_states
-from test_service_support import (
+from service_support import (
     POSTER_KEY,
     Chain,
     LiveService,
@@ -30,6 +29,7 @@ from test_service_support import (
     expected_score,
     wait_for,
 )
+from test_service_crash import _active_states
 from web3 import Web3
 
 from coprocessor.onchain import contracts

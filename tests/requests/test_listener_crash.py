@@ -23,8 +23,8 @@ from requests_support import (
     listening_config,
     open_position,
 )
+from service_support import POSTER_KEY, Chain, chain_fixture, expected_score, wait_for
 from test_service_crash import Proc, _active_states
-from test_service_support import POSTER_KEY, Chain, chain_fixture, expected_score, wait_for
 
 POSITION_OPEN = 2
 KILLS = 4

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from test_service_support import (
+from service_support import (
     IMAGE_ID,
     OPERATOR_KEY,
     Chain,
@@ -331,7 +331,7 @@ def test_block_tags_resolve(chain: Chain, client: Client) -> None:
 def test_post_that_would_revert_fails_with_the_contract_error(chain: Chain, client: Client) -> None:
     """A second result for a block the oracle already holds is stale: the job fails with
     the oracle's error by name, and no transaction is sent."""
-    from test_service_support import POSTER_KEY
+    from service_support import POSTER_KEY
 
     posted = client.score(SUBJECT, "svc-test")
     oracle = contracts.at(chain.w3, "RiskOracle", chain.oracle)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from locations import REPO
-from test_service_support import (
+from service_support import (
     PASSWORD_ENV,
     POSTER_ENV,
     POSTER_KEY,
@@ -53,7 +53,9 @@ class Proc:
         self.port = port
         self.log = log
         self.env = dict(os.environ)
-        self.env["PYTHONPATH"] = str(REPO / "tests" / "service")
+        self.env["PYTHONPATH"] = os.pathsep.join(
+            [str(REPO / "tests"), str(REPO / "tests" / "service")]
+        )
         self.env["COPROC_TEST_PROVE_DELAY"] = "0.25"
         self.proc: subprocess.Popen[bytes] | None = None
 

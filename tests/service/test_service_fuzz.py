@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_service_support import Chain, LiveService, chain_fixture, service_config
+from service_support import Chain, LiveService, chain_fixture, service_config
 
 from coprocessor.service import openapi
 

@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 from bridge_fixtures import RelayThread, two_chain_devnet
 from eth_account import Account
-from test_service_crash import COPROC, Proc, _active_states
-from test_service_support import (
+from service_support import (
     IMAGE_ID,
     POSTER_ENV,
     POSTER_KEY,
@@ -33,6 +32,7 @@ from test_service_support import (
     wait_for,
     write_models,
 )
+from test_service_crash import COPROC, Proc, _active_states
 from web3 import Web3
 
 from bridge.chain import dev_account
@@ -90,7 +90,7 @@ def l2_config(net: L2Net, tmp: Path, **extra: Any) -> dict[str, Any]:
         "bridge_key_env": "COPROC_TEST_BRIDGE_KEY_UNSET",  # the poster key pushes too
         "l2_network": "devnet",
         "l2_devnet_dir": str(net.data),
-        "prover": "import:test_service_support:fake_prover",
+        "prover": "import:service_support:fake_prover",
         "lease_seconds": 3.0,
         "backoff_seconds": 0.2,
         "backoff_max_seconds": 1.0,
@@ -365,7 +365,13 @@ def test_l2_config_errors_are_one_line_exit_2(
     (tmp_path / "EMPTY").mkdir()
     config = tmp_path / "service.json"
     config.write_text(json.dumps(cfg))
-    run_env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), **env}
+    run_env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).parent.parent), str(Path(__file__).parent)]
+        ),
+        **env,
+    }
     from coprocessor.dev.devnet import free_port
 
     done = subprocess.run(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from test_service_support import (
+from service_support import (
     Chain,
     FakeProver,
     LiveService,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from test_service_support import (
+from service_support import (
     OPERATOR_KEY,
     POSTER_KEY,
     Chain,

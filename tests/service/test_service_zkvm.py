@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from test_service_support import (
+from service_support import (
     OPERATOR_KEY,
     Chain,
     LiveService,

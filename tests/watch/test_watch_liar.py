@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from locations import REPO
-from test_service_support import (
+from service_support import (
     OPERATOR_KEY,
     Chain,
     LiveService,
@@ -65,11 +65,11 @@ class WatchProcess:
             str(COPROC), "--data-dir", str(data), "watch",
             "--feed", service_url, "--chain", chain.node.rpc,
             "--probability", "1", "--models", str(models),
-            "--prover", "import:test_service_support:fake_prover",
+            "--prover", "import:service_support:fake_prover",
             "--metrics-port", str(self.port),
         ]  # fmt: skip
         self.env = dict(os.environ)
-        self.env["PYTHONPATH"] = str(REPO / "tests" / "service")
+        self.env["PYTHONPATH"] = str(REPO / "tests")
         self.env["COPROC_WATCH_API_KEY"] = api_key
         self.env["COPROC_WATCHER_KEY"] = "0x" + WATCHER_KEY.hex()
         self.proc: subprocess.Popen[bytes] | None = None

@@ -27,7 +27,7 @@ from typing import Any, cast
 
 import pytest
 from aiohttp import web
-from test_guest_helpers import (
+from guest_helpers import (
     SUBJECT,
     prove_request,
     reference_journal,

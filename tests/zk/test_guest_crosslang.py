@@ -10,10 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from locations import REPO
-from test_guest_helpers import (
+from guest_helpers import (
     SUBJECT,
     mainnet_bundle,
     reference_journal,
@@ -21,6 +18,9 @@ from test_guest_helpers import (
     weth_bundle,
     weth_spec,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from locations import REPO
 
 from coprocessor.chain.bundle import verify_bundle
 from coprocessor.errors import CoprocessorError, UserInputError, VerificationError

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_guest_helpers import (
+from guest_helpers import (
     SUBJECT,
     prove_request,
     reference_journal,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_guest_helpers import (
+from guest_helpers import (
     SUBJECT,
     reference_journal,
     weth_request,
