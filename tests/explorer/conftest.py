@@ -1,4 +1,4 @@
-"""The explorer's browser tests: a real service (tests/service/service_support.py:
+"""The explorer's browser tests: a real service (tests/service_support.py:
 anvil, the contracts, a FakeProver sealing dev-mode receipts) with a few finished jobs,
 and Debian's chromium driven by Playwright (it cannot download its own browsers here)."""
 

@@ -1,4 +1,4 @@
-"""On-chain request tests use the service test harness (tests/service/service_support.py)."""
+"""On-chain request tests use the service test harness (tests/service_support.py)."""
 
 from __future__ import annotations
 

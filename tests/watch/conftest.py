@@ -1,4 +1,4 @@
-"""The watcher tests run the service's test harness (tests/service/service_support.py)."""
+"""The watcher tests run the service's test harness (tests/service_support.py)."""
 
 from __future__ import annotations
 
