@@ -56,6 +56,9 @@ PASSWORD_ENV = "COPROC_KEYSTORE_PASSWORD"
 #: the service's poster key (L1 anchor pushes, L2 submits): dev account 2, its own
 POSTER_ENV = "COPROC_DEMO_POSTER_KEY"
 POSTER_ACCOUNT = 2
+#: the fee of the demo's on-chain request (wei), and the pool's "position open" state
+REQUEST_PRICE = 10**15
+POSITION_OPEN = 2
 #: seconds between L1 blocks while the service runs (anvil mines only on transactions)
 L1_BLOCK_SECONDS = 1.0
 
@@ -170,6 +173,15 @@ def _run(data_dir: Path, prove: bool, keep: bool = False) -> list[DemoRow]:
     consumer = contracts.deploy(
         l2, "ExampleLendingPool", oracle.address, model_hash, 7200, 8000, sender=owner.address
     )
+    # on-chain requests on L2: the callback pool asks RiskRequests, the service listens
+    requests = contracts.deploy(
+        l2, "RiskRequests", owner.address, oracle.address, 3600, 500_000, sender=owner.address
+    )
+    _send(l2, owner, requests.functions.offerModel(model_hash, REQUEST_PRICE))
+    callback_pool = contracts.deploy(
+        l2, "CallbackLendingPool", requests.address, model_hash, spec_hash, 8000, 100_000,
+        sender=owner.address,
+    )  # fmt: skip
     operator = Account.create()
     password = os.environ.get(PASSWORD_ENV) or "coproc-demo"
     os.environ[PASSWORD_ENV] = password
@@ -192,6 +204,16 @@ def _run(data_dir: Path, prove: bool, keep: bool = False) -> list[DemoRow]:
             "poster_key_env": POSTER_ENV,
             "l2_network": "devnet",
             "l2_devnet_dir": str(root),
+            "request_chains": [
+                {
+                    "name": "l2",
+                    "rpc_url": l2_url,
+                    "requests": requests.address,
+                    "confirmations": 0,
+                    "poll_seconds": 0.2,
+                    "start_block": l2.eth.block_number,
+                }
+            ],
         },
     )
     subjects = [b for b in market.borrowers if _debt(l1, market.pool, b) > 0] or market.borrowers[
@@ -253,12 +275,41 @@ def _run(data_dir: Path, prove: bool, keep: bool = False) -> list[DemoRow]:
                     leaf_index=int(result["batch"]["leaf_index"]),
                 )
             )
+        _onchain_request(l2, owner, requests, callback_pool)
         if keep:
             _keep_serving(service.url, key, rows)
     if len({r.batch for r in rows}) != 1:
         raise ToolError(f"expected one batch receipt, the subjects were proven in {len(rows)}")
     _say(f"{len(rows)} subjects proven in one batch receipt (results root {rows[0].batch[:18]}…)")
     return rows
+
+
+def _onchain_request(l2: Any, borrower: Any, requests: Any, pool: Any) -> None:
+    """A borrower opens a position on the L2 callback pool: its request event becomes a
+    job of the listening service, proven and fulfilled; the callback sets the LTV."""
+    import time
+
+    _say("on-chain: a borrower opens a position on L2 (RiskRequests.request with a callback)...")
+    receipt = _send(l2, borrower, pool.functions.openPosition(), value=REQUEST_PRICE)
+    from web3.logs import DISCARD
+
+    requested = requests.events.ScoreRequested().process_receipt(receipt, errors=DISCARD)
+    event = requested[0]["args"]
+    request_id = "0x" + bytes(event["requestId"]).hex()
+    started = time.monotonic()
+    while pool.functions.positionOf(borrower.address).call()[0] != POSITION_OPEN:
+        if time.monotonic() - started > 900:
+            raise ToolError(f"on-chain request {request_id} was not answered within 900 s")
+        time.sleep(0.5)
+    _, ltv, score, _ = pool.functions.positionOf(borrower.address).call()
+    fulfilled = requests.events.RequestFulfilled.get_logs(
+        from_block=receipt["blockNumber"], argument_filters={"requestId": event["requestId"]}
+    )
+    _say(
+        f"on-chain request {request_id[:18]}…: event -> job -> proof -> fulfil "
+        f"{'0x' + bytes(fulfilled[0]['transactionHash']).hex()[:16]}… -> callback: "
+        f"score {score}, LTV {ltv} bps ({time.monotonic() - started:.1f} s)"
+    )
 
 
 def _keep_serving(url: str, key: str, rows: list[DemoRow]) -> None:
