@@ -158,7 +158,8 @@ def check_request_chain(chain: object) -> None:
         ok = isinstance(value, want) and not isinstance(value, bool)
         ok = ok or (want is float and isinstance(value, int) and not isinstance(value, bool))
         if not ok:
-            raise UserInputError(f"config: request_chains {key} must be a {want.__name__}")
+            kind = {int: "an integer", float: "a number", str: "a string"}[want]
+            raise UserInputError(f"config: request_chains {key} must be {kind}")
     if chain.get("name") not in ("l1", "l2"):
         raise UserInputError('config: request_chains name must be "l1" or "l2"')
     if not chain.get("requests"):
