@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from locations import VECTORS
 from series_oracle import oracle
 
@@ -83,6 +85,68 @@ def test_the_rust_core_refuses_a_series_in_a_v1_spec() -> None:
         prover.run_host(
             ["core", "spec-hash"], stdin=json.dumps({**doc["spec"], "version": 1}).encode()
         )
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    op=st.sampled_from(["last", "mean", "min", "max", "stdev", "slope", "change", "count_above"]),
+    raws=st.lists(st.integers(0, 2**80), min_size=1, max_size=12),
+    every=st.integers(1, 9),
+    offset=st.integers(0, 5),
+    decimals=st.integers(0, 20),
+    threshold=st.integers(-(2**31), 2**31 - 1),
+    lo=st.integers(-(2**31), 0),
+)
+def test_python_and_the_rust_core_agree_on_random_series(
+    op: str,
+    raws: list[int],
+    every: int,
+    offset: int,
+    decimals: int,
+    threshold: int,
+    lo: int,
+) -> None:
+    """Random v2 specs and sampled balances: the Python reference (itself checked
+    against the fractions oracle in tests/scoring) and the Rust core give the same Q16."""
+    series: dict[str, Any] = {"samples": len(raws), "every": every, "op": op}
+    if op == "count_above":
+        series["threshold"] = threshold
+    read = {"kind": "balance", "address": "$subject", "block_offset": offset}
+    spec = {
+        "format": "coproc-features",
+        "version": 2,
+        "name": "h",
+        "features": [
+            {"name": "x", "read": read, "decimals": decimals, "series": series, "min": lo},
+            {"name": "y", "combine": {"op": "mul", "args": ["x", "x"]}},
+        ],
+    }
+    block = 1_000
+    newest = block - offset
+    accounts = [
+        {
+            "block": newest - (len(raws) - 1 - i) * every,
+            "address": SUBJECT,
+            "account": {
+                "nonce": "0x0",
+                "balance": hex(raw),
+                "storage_root": "0x" + "00" * 32,
+                "code_hash": "0x" + "cc" * 32,
+            },
+            "storage": {},
+        }
+        for i, raw in enumerate(raws)
+    ]
+    verified = {
+        "chain_id": 31337,
+        "anchor": {"number": block, "hash": "0x" + "ab" * 32},
+        "blocks": [],
+        "accounts": accounts,
+    }
+    python = features.compute(features.normalize(spec), verified, SUBJECT, block).values
+    payload = {"spec": spec, "verified": verified, "subject": SUBJECT, "block": block}
+    rust = prover.run_host(["core", "features"], stdin=json.dumps(payload).encode())
+    assert rust["features"] == list(python)
 
 
 def test_a_30_sample_series_in_the_guest(
