@@ -148,7 +148,7 @@ def test_batch_on_chain_every_byte_checked(
     seal = receipt_claim.dev_seal(bytes(IMAGE), journal)
     for i in range(len(journal)):  # any other journal: refused (never the same claim)
         _refused(contract.functions.submitBatch(_flip(journal, i), seal))
-    tx = contract.functions.submitBatch(journal, seal).transact({"from": w3.eth.accounts[1]})
+    tx = contract.functions.submitBatch(journal, seal).transact({"from": list(w3.eth.accounts)[1]})
     assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
     root, hashes, leaves = scored.root, scored.leaf_hashes, scored.leaves
     for i, leaf in enumerate(leaves):
@@ -172,7 +172,7 @@ def test_batch_on_chain_every_byte_checked(
     proofs = [batch.proof(hashes, i) for i in range(len(leaves))]
     tx = contract.functions.storeLeaves(
         [root] * len(leaves), [x.as_tuple() for x in leaves], proofs
-    ).transact({"from": w3.eth.accounts[2]})
+    ).transact({"from": list(w3.eth.accounts)[2]})
     assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
     model_hash = fmt.from_json(MODEL).hash()
     for leaf in leaves:

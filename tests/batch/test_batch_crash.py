@@ -76,7 +76,7 @@ def test_kill_9_every_batch_posted_once_every_job_done_once(chain: Chain, tmp_pa
     poster = Account.from_key(POSTER_KEY).address
     nonce_before = w3.eth.get_transaction_count(poster)
     first_block = w3.eth.block_number + 1
-    subjects = [a.lower() for a in w3.eth.accounts[1:6]]
+    subjects = [a.lower() for a in list(w3.eth.accounts)[1:6]]
     subjects += ["0x" + rng.randbytes(20).hex() for _ in range(JOBS - len(subjects))]
     w3.provider.make_request("anvil_mine", [2])  # type: ignore[arg-type]
     block = w3.eth.block_number - 1

@@ -153,7 +153,7 @@ def test_jobs_share_batches_and_each_leaf_is_served(chain: Chain, service: LiveS
                 Client.verify_receipt(forged, "0x" + IMAGE_ID.hex(), allow_dev=True)
     assert sorted(sizes.values()) == [1, 4]
     # each batch posted once: one submitBatch per batch, shared by its members
-    batch_txs = {j["batch"]["id"]: set() for j in jobs}
+    batch_txs: dict[str, set[str]] = {j["batch"]["id"]: set() for j in jobs}
     for job in jobs:
         full = service.runtime.db.get(job["id"])
         batch_txs[job["batch"]["id"]].add(full.data["batch_tx_hash"])

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Markets
-from proven import addr, read_all
+from markets.markets_support import Markets
+from markets.proven import addr, read_all
 
 from coprocessor.errors import UserInputError
 from coprocessor.scoring.protocols import aave_v3

@@ -9,9 +9,9 @@ import random
 from pathlib import Path
 from typing import Any
 
-from conftest import Markets
 from json_paths import hex_strings, replaced
-from proven import addr, read_all
+from markets.markets_support import Markets
+from markets.proven import addr, read_all
 
 from coprocessor.chain.bundle import verify_bundle
 from coprocessor.chain.keccak import keccak256

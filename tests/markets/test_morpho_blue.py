@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Markets
-from proven import addr, read_all
+from markets.markets_support import Markets
+from markets.proven import addr, read_all
 
 from coprocessor.chain.keccak import keccak256
 from coprocessor.chain.proofs import Account

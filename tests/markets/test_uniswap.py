@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from conftest import Markets
+from markets.markets_support import Markets
 
 
 def test_twap_follows_the_oracle_prices(markets: Markets) -> None:
