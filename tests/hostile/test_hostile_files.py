@@ -101,3 +101,34 @@ def test_service_config_with_duplicate_keys(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_text('{"workers": 1, "workers": 2}')
     assert_one_line_error(run(tmp_path, ["serve", "--config", str(path)]), 2, "duplicate key")
+
+
+def rlp_lists(depth: int) -> bytes:
+    """``depth`` properly nested RLP lists around one empty string (lengths correct,
+    so a decoder that follows them recurses ``depth`` deep)."""
+    raw = b"\x80"
+    for _ in range(depth):
+        size = len(raw)
+        if size < 56:
+            raw = bytes([0xC0 + size]) + raw
+        else:
+            width = (size.bit_length() + 7) // 8
+            raw = bytes([0xF7 + width]) + size.to_bytes(width, "big") + raw
+    return raw
+
+
+def test_deeply_nested_rlp_through_the_native_verifier(tmp_path: Path) -> None:
+    """`coproc features` verifies with the Rust core when it is installed: a header of
+    100,000 properly nested lists overflowed its stack (exit 139)."""
+    bundle = json.loads(BUNDLE.read_text())["bundle"]
+    bundle["headers"][0] = "0x" + rlp_lists(100_000).hex()
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    spec = (
+        Path(__file__).resolve().parent.parent.parent / "models" / "lending-risk-v1.features.json"
+    )
+    subject = "0x" + "00" * 19 + "aa"
+    proc = run(
+        tmp_path, ["features", "--spec", str(spec), "--bundle", str(path), "--subject", subject]
+    )
+    assert_one_line_error(proc, 1, "nested deeper than 16")

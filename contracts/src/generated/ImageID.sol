@@ -4,5 +4,5 @@ pragma solidity ^0.8.20;
 
 /// Image ID of the coproc risk-score zkVM guest (journal v1).
 library ImageID {
-    bytes32 public constant RISK_SCORE_ID = bytes32(0xf8005a00536475b71cc5966ad1e70976d54b84012f84c1e5f2bbc92dbcb30576);
+    bytes32 public constant RISK_SCORE_ID = bytes32(0x7aa6036479005d9e860b615dad7568f0cd6844f1dd1d19e147197375e738e94d);
 }

@@ -93,17 +93,32 @@ pub fn decode_list(data: &[u8]) -> Result<Vec<Item<'_>>> {
     }
 }
 
-/// Check that `data` is exactly one strictly-encoded item, nested lists included.
+/// The deepest list nesting [`validate`] accepts, as Python's reader
+/// (coprocessor/chain/rlpdepth.py `MAX_DEPTH`); no format nests more than a few lists.
+pub const MAX_DEPTH: usize = 16;
+
+/// Check that `data` is exactly one strictly-encoded item, nested lists included, at
+/// most [`MAX_DEPTH`] lists deep. Walks with an explicit stack (the payloads still
+/// to read of the open lists), so no input drives recursion.
 pub fn validate(data: &[u8]) -> Result<()> {
-    fn walk(item: Item<'_>) -> Result<()> {
-        if let Item::List(p) = item {
-            for it in list_items(p)? {
-                walk(it)?;
-            }
-        }
-        Ok(())
+    let mut open: Vec<&[u8]> = Vec::new();
+    if let Item::List(p) = decode(data)? {
+        open.push(p);
     }
-    walk(decode(data)?)
+    while let Some(payload) = open.pop() {
+        if payload.is_empty() {
+            continue;
+        }
+        let (item, rest) = decode_first(payload)?;
+        open.push(rest);
+        if let Item::List(p) = item {
+            if open.len() >= MAX_DEPTH {
+                return Err(Error::rlp("lists nested deeper than 16"));
+            }
+            open.push(p);
+        }
+    }
+    Ok(())
 }
 
 impl<'a> Item<'a> {
@@ -183,6 +198,24 @@ pub fn encode_list(items: &[Vec<u8>]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn validate_bounds_nesting_without_recursion() {
+        let nest = |depth: usize| {
+            let mut raw = alloc::vec![0x80u8];
+            for _ in 0..depth {
+                let mut outer = Vec::new();
+                encode_header(0xc0, raw.len(), &mut outer);
+                outer.extend_from_slice(&raw);
+                raw = outer;
+            }
+            raw
+        };
+        assert!(validate(&nest(MAX_DEPTH)).is_ok());
+        assert!(validate(&nest(MAX_DEPTH + 1)).is_err());
+        assert!(validate(&nest(200_000)).is_err()); // was a stack overflow
+        assert!(validate(&encode_list(&[alloc::vec![0x80], nest(3), alloc::vec![0x01]])).is_ok());
+    }
 
     #[test]
     fn strictness_basics() {
