@@ -242,7 +242,8 @@ def build_vectors() -> dict[str, dict[str, Any]]:
             for x, t in ((x, o_run(m, x)) for x in vec.pop("inputs"))
         ]
     files["invalid"] = {
-        "_doc": "models every reader must reject (with the reason)",
+        "_doc": "models every reader must reject (with the reason and the code of the rule "
+        "broken, docs/formats.md \u00a76)",
         "models": _invalid_models(),
     }
     return files
@@ -252,25 +253,27 @@ def _invalid_models() -> list[dict[str, Any]]:
     ok = [_dense([[65536, 65536]], [0]), {"op": "sigmoid"}, {"op": "to_bps"}]
     out = []
 
-    def bad(reason: str, layers: list[dict[str, Any]], **top: Any) -> None:
+    def bad(reason: str, code: str, layers: list[dict[str, Any]], **top: Any) -> None:
+        """``code``: the rule each model breaks, from docs/formats.md §6 (written here by
+        hand: the readers must report it)."""
         m = _model("bad", 2, layers)
         m.update(top)
-        out.append({"reason": reason, "model": m})
+        out.append({"reason": reason, "model": m, "code": code})
 
-    bad("unknown op", [ok[0], {"op": "softmax"}, ok[2]])
-    bad("shape mismatch", [_dense([[1, 2, 3]], [0]), ok[2]])
-    bad("bias length", [_dense([[1, 2]], [0, 1]), ok[2]])
-    bad("weight outside int32", [_dense([[2**31, 0]], [0]), ok[2]])
-    bad("bias outside int32", [_dense([[1, 0]], [-(2**31) - 1]), ok[2]])
-    bad("row sum |w| over 2^31-1", [_dense([[2**30, 2**30]], [0]), ok[2]])
-    bad("last layer not to_bps", [ok[0], ok[1]])
-    bad("to_bps not last", [ok[0], ok[2], ok[1], ok[2]])
-    bad("final width 2", [_dense([[1, 0], [0, 1]], [0, 0]), ok[2]])
-    bad("clip min > max", [ok[0], {"op": "clip", "min": 5, "max": 4}, ok[2]])
-    bad("non-integer weight", [_dense([[1.5, 0]], [0]), ok[2]])  # type: ignore[list-item]
-    bad("scale_bits 8", ok, scale_bits=8)
-    bad("version 3", ok, version=3)
-    bad("input_dim 0", ok, input_dim=0)
+    bad("unknown op", "M006", [ok[0], {"op": "softmax"}, ok[2]])
+    bad("shape mismatch", "M008", [_dense([[1, 2, 3]], [0]), ok[2]])
+    bad("bias length", "M008", [_dense([[1, 2]], [0, 1]), ok[2]])
+    bad("weight outside int32", "M009", [_dense([[2**31, 0]], [0]), ok[2]])
+    bad("bias outside int32", "M009", [_dense([[1, 0]], [-(2**31) - 1]), ok[2]])
+    bad("row sum |w| over 2^31-1", "M010", [_dense([[2**30, 2**30]], [0]), ok[2]])
+    bad("last layer not to_bps", "M012", [ok[0], ok[1]])
+    bad("to_bps not last", "M012", [ok[0], ok[2], ok[1], ok[2]])
+    bad("final width 2", "M013", [_dense([[1, 0], [0, 1]], [0, 0]), ok[2]])
+    bad("clip min > max", "M011", [ok[0], {"op": "clip", "min": 5, "max": 4}, ok[2]])
+    bad("non-integer weight", "M005", [_dense([[1.5, 0]], [0]), ok[2]])  # type: ignore[list-item]
+    bad("scale_bits 8", "M003", ok, scale_bits=8)
+    bad("version 3", "M002", ok, version=3)
+    bad("input_dim 0", "M007", ok, input_dim=0)
     return out
 
 
