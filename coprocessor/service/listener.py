@@ -84,6 +84,14 @@ def requests_of(db: JobDB, chain: str | None = None) -> list[dict[str, Any]]:
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
+def status_counts(db: JobDB) -> dict[tuple[str, str], int]:
+    """Recorded requests per (chain, status)."""
+    rows = db.conn.execute(
+        "SELECT chain, status, COUNT(*) FROM onchain_requests GROUP BY chain, status"
+    ).fetchall()
+    return {(str(c), str(s)): int(n) for c, s, n in rows}
+
+
 def cursor_of(db: JobDB, chain: str) -> int | None:
     """The last block whose events are committed (None: nothing read yet)."""
     row = db.conn.execute(

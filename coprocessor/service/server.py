@@ -111,6 +111,16 @@ async def _fulfil_posters(runtime: Runtime, poster_key: bytes | None) -> None:
         runtime.fulfil_posters[chain.name] = await asyncio.to_thread(
             posting.FulfilPoster, chain.rpc_url, chain.requests, poster_key
         )
+    if config.request_chains:
+        listener.ensure_schema(runtime.db)
+        runtime.metrics.registry.gauge(
+            "coproc_onchain_requests",
+            "On-chain requests read by the listener, by chain and status (job, refused, dropped)",
+            lambda: {
+                (("chain", c), ("status", s)): float(n)
+                for (c, s), n in listener.status_counts(runtime.db).items()
+            },
+        )
 
 
 def _import_factory(setting: str, name: str) -> Any:

@@ -27,6 +27,7 @@ from service_support import (
     LiveService,
     chain_fixture,
     expected_score,
+    http,
     wait_for,
 )
 from test_service_crash import _active_states
@@ -107,11 +108,13 @@ def test_unserved_model_refused_with_reason(chain: Chain, tmp_path: Path) -> Non
     service = LiveService(listening_config(chain, deployed, tmp_path), tmp_path / "data")
     try:
         row = wait_for(lambda: recorded(db).get(_hex(request_id)), 30, "the request read")
+        metrics = http("GET", service.url + "/metrics")[2].decode()
     finally:
         service.stop()
     assert row["status"] == "refused" and row["job_id"] is None
     assert "unknown model " + _hex(other_model) in row["reason"]
     assert sum(_active_states(db).values()) == 0
+    assert 'coproc_onchain_requests{chain="l1",status="refused"} 1' in metrics
 
 
 def test_reorged_request_dropped_and_reread(chain: Chain, tmp_path: Path) -> None:

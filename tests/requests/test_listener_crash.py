@@ -35,6 +35,10 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     yield from chain_fixture(tmp_path_factory.mktemp("requests-crash-chain"), "req-crash")
 
 
+def in_flight(states: Counter[str]) -> bool:
+    return any(n for state, n in states.items() if state not in ("done", "failed"))
+
+
 def test_kill_9_while_following_loses_no_request_and_fulfils_none_twice(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -62,7 +66,10 @@ def test_kill_9_while_following_loses_no_request_and_fulfils_none_twice(
                 request_ids[borrower], _ = open_position(w3, deployed.pool, borrower)
             w3.provider.make_request("anvil_mine", [1])  # type: ignore[arg-type]
             if i % 2 == 1 and kills < KILLS:
-                time.sleep(rng.uniform(0.05, 0.8))
+                # kill while this request's job is in flight (its prover is slowed down
+                # to 0.25 s), at a random moment of it
+                wait_for(lambda: in_flight(_active_states(data / "service.sqlite")), 30, "a job")
+                time.sleep(rng.uniform(0.0, 0.3))
                 proc.kill9()
                 kills += 1
                 seen_at_kills.update(_active_states(data / "service.sqlite"))
@@ -84,7 +91,7 @@ def test_kill_9_while_following_loses_no_request_and_fulfils_none_twice(
         proc.stop()
     print("job states seen at kills:", dict(seen_at_kills))
     # the kills hit jobs in the middle of their stages, not only before or after
-    assert sum(n for state, n in seen_at_kills.items() if state not in ("done", "failed")) > 0
+    assert in_flight(seen_at_kills)
     assert len(request_ids) == len(borrowers)
     assert states == Counter({"done": len(borrowers)})
     assert fulfilments(deployed.requests, deployed.first_block) == Counter(
