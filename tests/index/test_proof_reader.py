@@ -146,7 +146,7 @@ def _structural(rng: random.Random, body: bytes) -> bytes:
         del entries[rng.randrange(len(entries))]
     elif choice == 10 and entries:
         entries.append(dict(entries[0]))
-    elif choice == 11:
+    elif choice == 11 and isinstance(result.get("address"), str):
         result["address"] = result["address"].upper().replace("0X", "0x")
     elif choice == 12:
         answer["result"] = rng.choice([None, [], "0x"])
