@@ -19,6 +19,7 @@ from pathlib import Path
 
 from hexbytes import HexBytes
 from web3 import Web3
+from web3.types import Wei
 
 from bench.common import table
 from bridge import outbox, retryables
@@ -79,14 +80,14 @@ def main() -> None:
                 fees.gas_limit,
                 fees.max_fee_per_gas,
                 sample,
-            ).transact({"from": user, "value": fees.deposit})
+            ).transact({"from": user, "value": Wei(fees.deposit)})
             return int(l1.eth.wait_for_transaction_receipt(tx)["gasUsed"])
 
         bare()
         bare_gas = bare()
         tx = pusher.functions.push(
             head - 1, fees.max_submission_cost, fees.gas_limit, fees.max_fee_per_gas
-        ).transact({"from": user, "value": fees.deposit})
+        ).transact({"from": user, "value": Wei(fees.deposit)})
         push_gas = l1.eth.wait_for_transaction_receipt(tx)["gasUsed"]
         relay.step()  # deliver them (the bare ones fail on L2: not from the pusher)
 
@@ -96,7 +97,7 @@ def main() -> None:
         t0 = time.perf_counter()
         tx = pusher.functions.push(
             number, fees.max_submission_cost, fees.gas_limit, fees.max_fee_per_gas
-        ).transact({"from": user, "value": fees.deposit})
+        ).transact({"from": user, "value": Wei(fees.deposit)})
         l1.eth.wait_for_transaction_receipt(tx)
         steps = 0
         while l2_store.functions.blockHashOf(number).call() == b"\x00" * 32:
@@ -111,7 +112,7 @@ def main() -> None:
         for n in numbers:
             pusher.functions.push(
                 n, fees.max_submission_cost, fees.gas_limit, fees.max_fee_per_gas
-            ).transact({"from": user, "value": fees.deposit})
+            ).transact({"from": user, "value": Wei(fees.deposit)})
         raw_request(l1, "evm_mine", [])
         t0 = time.perf_counter()
         relay.step()
@@ -149,7 +150,7 @@ def main() -> None:
         assert all(box.functions.isSpent(m.position).call() for m in sends)
         t0 = time.perf_counter()
         for _ in range(MESSAGES):
-            tx = l1.eth.send_transaction({"from": user, "to": sink, "value": 0})
+            tx = l1.eth.send_transaction({"from": user, "to": sink, "value": Wei(0)})
             l1.eth.wait_for_transaction_receipt(tx)
         transfer_s = time.perf_counter() - t0
         store.close()

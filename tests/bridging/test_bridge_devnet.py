@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from bridge_fixtures import RelayThread
@@ -21,6 +21,7 @@ from web3.exceptions import ContractCustomError
 from bridge import outbox, retryables
 from bridge.chain import dev_account
 from bridge.devnet import L2_CHAIN_ID, up_l2
+from bridge.nitro import nitro_at
 from bridge.service import Bridge
 from coprocessor.dev.devnet import Devnet
 from coprocessor.errors import UserInputError
@@ -57,7 +58,7 @@ def test_devnet_json_has_both_chains_and_real_nitro_contracts(
     assert info["l2"]["chain_id"] == L2_CHAIN_ID != info["l1"]["chain_id"]
     # the Bridge is the npm artifact's code behind a proxy, wired to its Inbox and Outbox
     b = bridge
-    nitro_bridge = outbox.nitro_at(b.l1, "Bridge", info["contracts"]["bridge"])
+    nitro_bridge = nitro_at(b.l1, "Bridge", info["contracts"]["bridge"])
     assert nitro_bridge.functions.allowedDelayedInboxes(info["contracts"]["inbox"]).call()
     assert nitro_bridge.functions.allowedOutboxes(info["contracts"]["outbox"]).call()
     assert nitro_bridge.functions.rollup().call() == dev_account(0).address
@@ -152,11 +153,11 @@ def test_l2_oracle_result_then_outbox_relay_to_l1(
         bridge.execute(message.id)
     now = [1_000.0]
     relay_thread = RelayThread(info, data, confirm_delay=60, clock=lambda: now[0])
-    relay = relay_thread.make()
-    assert relay.step().roots == 0  # seen, but not yet old enough
+    stepped = relay_thread.make()
+    assert stepped.step().roots == 0  # seen, but not yet old enough
     assert bridge.refresh_send(message.id) == outbox.UNCONFIRMED
     now[0] += 61
-    assert relay.step().roots == 1
+    assert stepped.step().roots == 1
     assert bridge.refresh_send(message.id) == outbox.CONFIRMED
     assert bridge.execute(message.id) == outbox.EXECUTED
     receiver = contracts.at(bridge.l1, "L1ResultReceiver", info["contracts"]["l1_result_receiver"])
@@ -168,7 +169,7 @@ def test_l2_oracle_result_then_outbox_relay_to_l1(
     proof = outbox.proof_for(bridge.l1, bridge.l2, box, send)
     with pytest.raises(ContractCustomError) as err:
         outbox.execute_call(box, send, proof).call({"from": dev_account(2).address})
-    assert "0x" + bytes.fromhex(err.value.data[2:10]).hex() == ALREADY_SPENT
+    assert "0x" + bytes.fromhex(cast(str, err.value.data)[2:10]).hex() == ALREADY_SPENT
     history = [s for s, _, _ in bridge.store.history(message.id)]
     assert history == [outbox.UNCONFIRMED, outbox.CONFIRMED, outbox.EXECUTED]
-    relay.store.close()
+    stepped.store.close()

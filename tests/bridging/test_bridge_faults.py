@@ -14,6 +14,7 @@ from bridge_fixtures import RelayThread, two_chain_devnet
 from hexbytes import HexBytes
 from lying_proxy import LyingProxy, json_response
 from web3.exceptions import Web3Exception
+from web3.types import Wei
 
 from bridge import retryables
 from bridge.service import Bridge
@@ -139,7 +140,7 @@ def test_rpc_failing_mid_flight(devnet: tuple[Path, dict[str, Any]], bridge: Bri
                 return web.Response(status=502, text="upstream trouble")
             return json_response(answer)
 
-        proxy.rule = lose_answer  # type: ignore[assignment]
+        proxy.rule = lose_answer
         via_proxy = dict(info, l1=dict(info["l1"], rpc=proxy.url))
         flaky = Bridge.from_devnet(via_proxy, data)
         with RelayThread(info, data) as relay:
@@ -243,7 +244,7 @@ def test_no_auto_redeem_when_the_fee_is_below_the_l2_base_fee(
     fees = retryables.RetryableFees(10**15, 200_000, 2)
     tx = pusher.functions.push(
         number, fees.max_submission_cost, fees.gas_limit, fees.max_fee_per_gas
-    ).transact({"from": bridge.account.address, "value": fees.deposit})
+    ).transact({"from": bridge.account.address, "value": Wei(fees.deposit)})
     receipt = bridge.l1.eth.wait_for_transaction_receipt(tx)
     ticket = bridge.track_retryables(receipt, purpose="low fee")[0].id
     relay = RelayThread(info, data).make()
@@ -309,7 +310,7 @@ def test_relay_survives_an_l2_rpc_failing_mid_step(
                 seen[0] += 1
             return json_response(await proxy.forward(payload))
 
-        proxy.rule = fail_after_submit  # type: ignore[assignment]
+        proxy.rule = fail_after_submit
         via_proxy = dict(info, l2=dict(info["l2"], rpc=proxy.url))
         relay = RelayThread(via_proxy, data).make()
         pusher = contracts.at(
@@ -318,7 +319,7 @@ def test_relay_survives_an_l2_rpc_failing_mid_step(
         fees = retryables.RetryableFees(10**15, 200_000, 10**10)
         tx = pusher.functions.push(
             number, fees.max_submission_cost, fees.gas_limit, fees.max_fee_per_gas
-        ).transact({"from": bridge.account.address, "value": fees.deposit})
+        ).transact({"from": bridge.account.address, "value": Wei(fees.deposit)})
         ticket = bridge.track_retryables(bridge.l1.eth.wait_for_transaction_receipt(tx))[0].id
         with pytest.raises((RpcError, OSError, Web3Exception)):
             relay.step()

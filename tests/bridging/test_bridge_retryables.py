@@ -44,6 +44,7 @@ def _deploy(w3: Web3, name: str, *args: Any) -> Contract:
         .transact({"from": w3.eth.accounts[0]})
     )
     address = w3.eth.wait_for_transaction_receipt(tx)["contractAddress"]
+    assert address is not None
     return w3.eth.contract(address=address, abi=art["abi"])
 
 
@@ -269,10 +270,10 @@ def arb_sys(w3: Web3) -> Contract:
 def test_send_tree_matches_emulator_and_real_outbox(
     w3: Web3, arb_sys: Contract, nitro_outbox: Contract, sizes: list[int]
 ) -> None:
-    sender = w3.eth.accounts[3]
+    sender = list(w3.eth.accounts)[3]
     for batch in sizes:
         for _ in range(batch):
-            tx = arb_sys.functions.sendTxToL1(w3.eth.accounts[4], b"\x01").transact(
+            tx = arb_sys.functions.sendTxToL1(list(w3.eth.accounts)[4], b"\x01").transact(
                 {"from": sender}
             )
             w3.eth.wait_for_transaction_receipt(tx)
