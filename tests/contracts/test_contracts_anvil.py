@@ -18,6 +18,7 @@ from locations import REPO
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.types import Wei
 
 from coprocessor.dev.devnet import DEV_PRIVATE_KEY, start_anvil, stop_pid
 from coprocessor.onchain import contracts, eip712
@@ -111,7 +112,7 @@ def test_submit_anchored_by_blockhash(w3: Web3, stack: dict[str, Contract]) -> N
     anchor = w3.eth.block_number - 1
     journal = journal_v1(**_valid_fields(w3, anchor, os.urandom(32)))
     seal = receipt_claim.dev_seal(IMAGE_ID, journal)
-    tx = oracle.functions.submit(journal, seal).transact({"from": w3.eth.accounts[1]})
+    tx = oracle.functions.submit(journal, seal).transact({"from": list(w3.eth.accounts)[1]})
     receipt = w3.eth.wait_for_transaction_receipt(tx)
     assert receipt["status"] == 1
     score, block_number, updated_at = oracle.functions.scoreOf(SUBJECT, MODEL).call()
@@ -151,8 +152,8 @@ def test_submit_anchored_by_eip2935_history(w3: Web3, stack: dict[str, Contract]
 def test_python_signature_verifies_on_chain(w3: Web3, stack: dict[str, Contract]) -> None:
     signed = stack["signed"]
     key = Account.create()
-    owner = w3.eth.accounts[2]
-    signed.functions.register(key.address).transact({"from": owner, "value": 10**18})
+    owner = list(w3.eth.accounts)[2]
+    signed.functions.register(key.address).transact({"from": owner, "value": Wei(10**18)})
     score = eip712.SignedScore(1, 123, SUBJECT, bytes(MODEL), bytes(FEATURE_SPEC), 999)
     sig = eip712.sign(score, bytes(key.key), w3.eth.chain_id, signed.address)
     assert bytes(signed.functions.digestOf(score.as_tuple()).call()) == eip712.digest(
@@ -165,9 +166,11 @@ def test_python_signature_verifies_on_chain(w3: Web3, stack: dict[str, Contract]
 
 
 def test_challenge_slashes_on_anvil(w3: Web3, stack: dict[str, Contract]) -> None:
-    signed, challenger = stack["signed"], w3.eth.accounts[3]
+    signed, challenger = stack["signed"], list(w3.eth.accounts)[3]
     key = Account.create()
-    signed.functions.register(key.address).transact({"from": w3.eth.accounts[2], "value": 10**18})
+    signed.functions.register(key.address).transact(
+        {"from": list(w3.eth.accounts)[2], "value": Wei(10**18)}
+    )
     w3.provider.make_request("anvil_mine", [2])  # type: ignore[arg-type]
     anchor = w3.eth.block_number - 1
     fields = _valid_fields(w3, anchor, os.urandom(32), score=5000)

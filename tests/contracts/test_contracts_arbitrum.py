@@ -20,6 +20,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
+from web3.types import TxParams, Wei
 
 from coprocessor.dev.devnet import AnvilNode, start_anvil, stop_pid
 from coprocessor.onchain import contracts
@@ -59,7 +60,7 @@ def _behind_proxy(
         "@openzeppelin/contracts/proxy/transparent/TransparentUpgradeableProxy.sol/"
         "TransparentUpgradeableProxy.json",
     )
-    admin = w3.eth.accounts[9]  # a transparent proxy does not forward its admin's calls
+    admin = list(w3.eth.accounts)[9]  # a transparent proxy does not forward its admin's calls
     proxy = _deploy_raw(w3, proxy_abi, proxy_code, logic, admin, data)
     return w3.eth.contract(address=Web3.to_checksum_address(proxy), abi=abi)
 
@@ -79,7 +80,7 @@ def chains(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Web3, Web
 
 
 def _next_address(w3: Web3, sender: str) -> str:
-    nonce = w3.eth.get_transaction_count(sender)
+    nonce = w3.eth.get_transaction_count(Web3.to_checksum_address(sender))
     raw = keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:]
     return Web3.to_checksum_address(raw)
 
@@ -94,7 +95,7 @@ def test_pushed_hash_reaches_l2_and_anchors_an_l2_oracle(chains: tuple[Web3, Web
         (117_964,),
         "initialize",
         bridge.address,
-        l1.eth.accounts[8],
+        list(l1.eth.accounts)[8],
     )
     bridge.functions.setDelayedInbox(inbox.address, True).transact({"from": rollup})
 
@@ -111,7 +112,7 @@ def test_pushed_hash_reaches_l2_and_anchors_an_l2_oracle(chains: tuple[Web3, Web
     value = fees["maxSubmissionCost"] + fees["gasLimit"] * fees["maxFeePerGas"]
     tx = pusher.functions.push(
         number, fees["maxSubmissionCost"], fees["gasLimit"], fees["maxFeePerGas"]
-    ).transact({"from": l1.eth.accounts[1], "value": value})
+    ).transact({"from": list(l1.eth.accounts)[1], "value": Wei(value)})
     receipt = l1.eth.wait_for_transaction_receipt(tx)
     assert receipt["status"] == 1
 
@@ -138,7 +139,7 @@ def test_pushed_hash_reaches_l2_and_anchors_an_l2_oracle(chains: tuple[Web3, Web
     # execute the retryable on L2 as ArbOS does: from the aliased sender
     l2.provider.make_request("anvil_impersonateAccount", [sender])  # type: ignore[arg-type]
     l2.provider.make_request("anvil_setBalance", [sender, hex(10**18)])  # type: ignore[arg-type]
-    l2_tx = {"from": sender, "to": store.address, "data": calldata, "gas": gas_limit}
+    l2_tx: TxParams = {"from": sender, "to": store.address, "data": calldata, "gas": gas_limit}
     assert l2.eth.wait_for_transaction_receipt(l2.eth.send_transaction(l2_tx))["status"] == 1
     assert bytes(store.functions.blockHashOf(number).call()) == l1_hash
     with pytest.raises(ContractCustomError):  # the same message again: StoreAlreadyKnown

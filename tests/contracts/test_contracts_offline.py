@@ -8,6 +8,7 @@ import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from eth_abi.abi import encode
@@ -50,7 +51,11 @@ def test_generated_journal_library_follows_spec_fields() -> None:
 @pytest.mark.parametrize("bad_type", ["bytes", "string", "int64", "uint7", "bytes4"])
 def test_generator_rejects_unsupported_types(bad_type: str) -> None:
     gen = _script("gen_journal_sol")
-    spec = {"name": "J", "version": 1, "fields": [{"name": "version", "type": "uint8"}]}
+    spec: dict[str, Any] = {
+        "name": "J",
+        "version": 1,
+        "fields": [{"name": "version", "type": "uint8"}],
+    }
     spec["fields"].append({"name": "x", "type": bad_type})
     with pytest.raises(ValueError):
         gen.generate(spec)

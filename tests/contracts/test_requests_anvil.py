@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from eth_abi.abi import encode
 from eth_utils.abi import function_signature_to_4byte_selector
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
+from web3.types import Wei
 
 from coprocessor.dev.devnet import start_anvil, stop_pid
 from coprocessor.onchain import contracts
@@ -81,7 +83,7 @@ def _answer(w3: Web3, request: dict[str, Any], score: int) -> tuple[bytes, bytes
     return journal, receipt_claim.dev_seal(bytes(IMAGE_ID), journal)
 
 
-def _requested(requests: Contract, tx: bytes) -> dict[str, Any]:
+def _requested(requests: Contract, tx: HexBytes) -> dict[str, Any]:
     receipt = requests.w3.eth.wait_for_transaction_receipt(tx)
     assert receipt["status"] == 1
     return dict(
@@ -95,9 +97,9 @@ def _mine(w3: Web3, n: int = 1) -> None:
 
 def test_position_request_fulfilled_with_callback(w3: Web3, deployed: dict[str, Contract]) -> None:
     requests, pool = deployed["requests"], deployed["pool"]
-    borrower, fulfiller = w3.eth.accounts[1], w3.eth.accounts[2]
+    borrower, fulfiller = list(w3.eth.accounts)[1], list(w3.eth.accounts)[2]
     request = _requested(
-        requests, pool.functions.openPosition().transact({"from": borrower, "value": PRICE})
+        requests, pool.functions.openPosition().transact({"from": borrower, "value": Wei(PRICE)})
     )
     assert request["subject"] == borrower and request["callback"] == pool.address
     # the id, written out: keccak(chain id, contract, nonce, keccak(content))
@@ -139,19 +141,19 @@ def test_position_request_fulfilled_with_callback(w3: Web3, deployed: dict[str, 
 
 def test_wrong_answers_and_expiry(w3: Web3, deployed: dict[str, Contract]) -> None:
     requests = deployed["requests"]
-    requester, fulfiller = w3.eth.accounts[3], w3.eth.accounts[4]
+    requester, fulfiller = list(w3.eth.accounts)[3], list(w3.eth.accounts)[4]
     subject = Web3.to_checksum_address("0x" + "ab" * 20)
     first = _requested(
         requests,
         requests.functions.request(
             subject, MODEL, SPEC, (1, w3.eth.block_number), "0x" + "00" * 20, 0
-        ).transact({"from": requester, "value": PRICE}),
+        ).transact({"from": requester, "value": Wei(PRICE)}),
     )
     second = _requested(
         requests,
         requests.functions.request(
             subject, MODEL, SPEC, (1, w3.eth.block_number), "0x" + "00" * 20, 0
-        ).transact({"from": requester, "value": PRICE}),
+        ).transact({"from": requester, "value": Wei(PRICE)}),
     )
     assert first["requestId"] != second["requestId"]
     _mine(w3, 2)
@@ -184,20 +186,20 @@ def test_reorged_request_not_fulfillable(w3: Web3, deployed: dict[str, Contract]
     """A request whose block is reorged away (anvil snapshot/revert) cannot be answered,
     and a different request made at the same nonce afterwards has another id."""
     requests = deployed["requests"]
-    requester, fulfiller = w3.eth.accounts[5], w3.eth.accounts[6]
+    requester, fulfiller = list(w3.eth.accounts)[5], list(w3.eth.accounts)[6]
     snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
     gone = _requested(
         requests,
         requests.functions.request(
             "0x" + "11" * 20, MODEL, SPEC, (1, 0), "0x" + "00" * 20, 0
-        ).transact({"from": requester, "value": PRICE}),
+        ).transact({"from": requester, "value": Wei(PRICE)}),
     )
     w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
     replaced = _requested(
         requests,
         requests.functions.request(
             "0x" + "22" * 20, MODEL, SPEC, (1, 0), "0x" + "00" * 20, 0
-        ).transact({"from": requester, "value": PRICE}),
+        ).transact({"from": requester, "value": Wei(PRICE)}),
     )
     assert replaced["requestId"] != gone["requestId"]
     _mine(w3, 2)
