@@ -5,24 +5,18 @@ and Debian's chromium driven by Playwright (it cannot download its own browsers 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from locations import REPO
+import service_support as support
+from explorer.explorer_support import Explorer, job_state, submit
+from web3.types import Wei
 
-SERVICE_TESTS = Path(__file__).resolve().parent.parent / "service"
-if str(SERVICE_TESTS) not in sys.path:
-    sys.path.insert(0, str(SERVICE_TESTS))
-
-import service_support as support  # noqa: E402
+from coprocessor.dev.devnet import stop_pid
 
 CHROMIUM = Path("/usr/bin/chromium")
-#: screenshots of every main page (build output, gitignored)
-SHOTS = REPO / "build" / "explorer"
 #: a model with a history feature: the subject's balance now and 2 blocks earlier
 HIST_SPEC = {
     "format": "coproc-features",
@@ -58,33 +52,6 @@ HIST_MODEL = {
 }
 
 
-@dataclass
-class Explorer:
-    chain: support.Chain
-    service: support.LiveService
-    key: str
-    jobs: dict[str, str]  # name -> job id
-    subjects: dict[str, str]  # name -> subject
-
-
-def _submit(svc: support.LiveService, key: str, body: dict[str, Any]) -> str:
-    status, _, raw = support.http(
-        "POST",
-        svc.url + "/v1/scores",
-        json.dumps(body).encode(),
-        {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    assert status == 202, raw
-    return str(json.loads(raw)["id"])
-
-
-def job_state(svc: support.LiveService, key: str, job_id: str) -> str:
-    _, _, raw = support.http(
-        "GET", f"{svc.url}/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"}
-    )
-    return str(json.loads(raw)["state"])
-
-
 @pytest.fixture(scope="module")
 def explorer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Explorer]:
     from coprocessor.onchain import contracts
@@ -104,7 +71,11 @@ def explorer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Explorer]:
         assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
         for i in (2, 3, 1):  # history: balances move; subject a's (account 1) last
             w3.eth.send_transaction(
-                {"from": w3.eth.accounts[i], "to": w3.eth.accounts[5], "value": 10**18 * i}
+                {
+                    "from": list(w3.eth.accounts)[i],
+                    "to": list(w3.eth.accounts)[5],
+                    "value": Wei(10**18 * i),
+                }
             )
         # latest = the transfers' block + 1: latest - 2 is before them
         w3.provider.make_request("anvil_mine", [1])  # type: ignore[arg-type]
@@ -115,9 +86,9 @@ def explorer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Explorer]:
         svc = support.LiveService(cfg, tmp / "service")
         try:
             key = svc.add_key("explorer")
-            a, b = (w3.eth.accounts[1].lower(), w3.eth.accounts[2].lower())
+            a, b = (list(w3.eth.accounts)[1].lower(), list(w3.eth.accounts)[2].lower())
             jobs = {
-                "posted": _submit(
+                "posted": submit(
                     svc,
                     key,
                     {
@@ -128,23 +99,27 @@ def explorer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Explorer]:
                         "block": "latest",
                     },
                 ),
-                "signed": _submit(svc, key, {"subject": b, "model": "svc-test"}),
+                "signed": submit(svc, key, {"subject": b, "model": "svc-test"}),
             }
             for job_id in jobs.values():
                 support.wait_for(
                     lambda j=job_id: job_state(svc, key, j) in ("done", "failed"), 120, "jobs"
                 )
             w3.eth.send_transaction(
-                {"from": w3.eth.accounts[1], "to": w3.eth.accounts[5], "value": 10**18}
+                {
+                    "from": list(w3.eth.accounts)[1],
+                    "to": list(w3.eth.accounts)[5],
+                    "value": Wei(10**18),
+                }
             )
             w3.provider.make_request("anvil_mine", [2])  # type: ignore[arg-type]
-            jobs["later"] = _submit(svc, key, {"subject": a, "model": "explorer-hist"})
+            jobs["later"] = submit(svc, key, {"subject": a, "model": "explorer-hist"})
             support.wait_for(lambda: job_state(svc, key, jobs["later"]) == "done", 120, "job")
             yield Explorer(chain, svc, key, jobs, {"a": a, "b": b})
         finally:
             svc.stop()
     finally:
-        support.stop_pid(chain.node.pid)
+        stop_pid(chain.node.pid)
 
 
 @pytest.fixture(scope="module")
@@ -171,18 +146,3 @@ def page(browser: Any) -> Iterator[Any]:
     finally:
         context.close()
     assert not errors, f"JavaScript errors in the page: {errors}"
-
-
-def open_page(page: Any, ex: Explorer, route: str, *, key: bool = True) -> None:
-    """Open the explorer at ``route`` (with the API key, as coproc demo --keep prints it)."""
-    if key:
-        page.goto(f"{ex.service.url}/#key={ex.key}")
-        page.wait_for_selector("main[data-ready=true]")
-        page.goto("about:blank")  # a full load of the route (the key stays in this tab)
-    page.goto(f"{ex.service.url}/{route}")
-    page.wait_for_selector("main[data-ready=true]")
-
-
-def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

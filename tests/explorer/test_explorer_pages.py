@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import service_support as support
-from conftest import Explorer, _submit, job_state, open_page, shot
+from explorer.explorer_support import Explorer, job_state, open_page, shot, submit
 from web3 import Web3
 
 from coprocessor.onchain import contracts
@@ -43,7 +43,7 @@ def test_jobs_appear_and_new_ones_arrive_live(explorer: Explorer, page: Any) -> 
     assert "live: following /v1/feed" in page.locator("#live").inner_text()
     shot(page, "jobs")
     # a job submitted while the page is open shows up without a reload
-    new = _submit(explorer.service, explorer.key, {"subject": explorer.subjects["b"],
+    new = submit(explorer.service, explorer.key, {"subject": explorer.subjects["b"],
                                                    "model": "svc-test", "block": 3})  # fmt: skip
     table.get_by_role("link", name=new).wait_for(timeout=30_000)
     support.wait_for(lambda: job_state(explorer.service, explorer.key, new) == "done", 60, "job")
