@@ -32,6 +32,7 @@ from service_support import (
 )
 from test_service_crash import _active_states
 from web3 import Web3
+from web3.types import Wei
 
 from coprocessor.onchain import contracts
 from coprocessor.service.listener import idem_key
@@ -52,7 +53,7 @@ def test_request_event_to_job_to_fulfil_to_callback(chain: Chain, tmp_path: Path
     w3 = chain.w3
     deployed = deploy_requests(chain)
     poster = Account.from_key(POSTER_KEY).address
-    borrower = w3.eth.accounts[1]
+    borrower = list(w3.eth.accounts)[1]
     service = LiveService(listening_config(chain, deployed, tmp_path), tmp_path / "data")
     try:
         request_id, _ = open_position(w3, deployed.pool, borrower)
@@ -95,10 +96,10 @@ def test_unserved_model_refused_with_reason(chain: Chain, tmp_path: Path) -> Non
         deployed.requests.functions.offerModel(other_model, PRICE),
     ):
         assert w3.eth.wait_for_transaction_receipt(fn.transact({"from": owner}))["status"] == 1
-    requester = w3.eth.accounts[2]
+    requester = list(w3.eth.accounts)[2]
     tx = deployed.requests.functions.request(
         requester, other_model, spec, (1, w3.eth.block_number), "0x" + "00" * 20, 0
-    ).transact({"from": requester, "value": PRICE})
+    ).transact({"from": requester, "value": Wei(PRICE)})
     receipt = w3.eth.wait_for_transaction_receipt(tx)
     request_id = bytes(
         deployed.requests.events.ScoreRequested().process_receipt(receipt)[0]["args"]["requestId"]
@@ -121,7 +122,7 @@ def test_reorged_request_dropped_and_reread(chain: Chain, tmp_path: Path) -> Non
     """Workers off (jobs stay queued): only the listener's bookkeeping is under test."""
     w3 = chain.w3
     deployed = deploy_requests(chain)
-    a, b = w3.eth.accounts[3], w3.eth.accounts[4]
+    a, b = list(w3.eth.accounts)[3], list(w3.eth.accounts)[4]
     db = tmp_path / "data" / "service.sqlite"
     cfg = listening_config(chain, deployed, tmp_path, confirmations=0, workers=0)
     service = LiveService(cfg, tmp_path / "data")

@@ -52,7 +52,7 @@ def test_kill_9_while_following_loses_no_request_and_fulfils_none_twice(
     data = tmp_path / "data"
     poster = Account.from_key(POSTER_KEY).address
     nonce_before = w3.eth.get_transaction_count(poster)
-    borrowers = list(w3.eth.accounts[:8])  # 8 and 9 are the service's poster and signer
+    borrowers: list[str] = list(w3.eth.accounts[:8])  # 8 and 9 are the service's poster and signer
     from coprocessor.dev.devnet import free_port
 
     proc = Proc(config, data, free_port(), tmp_path / "serve.log")

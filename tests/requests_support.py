@@ -1,6 +1,6 @@
-"""Shared pieces of the on-chain request tests (no tests here): the service test chain
-with RiskRequests and the example CallbackLendingPool deployed, a service config that
-follows the requests contract, and reading what happened on-chain."""
+"""Shared pieces of the on-chain request tests (tests/requests/; no tests here): the
+service test chain with RiskRequests and the example CallbackLendingPool deployed, a
+service config that follows the requests contract, and reading what happened on-chain."""
 
 from __future__ import annotations
 
