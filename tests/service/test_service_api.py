@@ -25,6 +25,7 @@ from service_support import (
     wait_for,
 )
 from web3 import Web3
+from web3.types import Wei
 
 from coprocessor.errors import VerificationError
 from coprocessor.onchain import contracts, eip712
@@ -65,7 +66,11 @@ def test_signed_proven_posted_end_to_end(chain: Chain, client: Client) -> None:
     w3 = chain.w3
     # some history for the subject: a transfer changes balance and nonce
     tx = w3.eth.send_transaction(
-        {"from": Web3.to_checksum_address(SUBJECT), "to": w3.eth.accounts[5], "value": 10**18}
+        {
+            "from": Web3.to_checksum_address(SUBJECT),
+            "to": list(w3.eth.accounts)[5],
+            "value": Wei(10**18),
+        }
     )
     w3.eth.wait_for_transaction_receipt(tx)
     accepted = client.request_score(SUBJECT, "svc-test", mode="both", destination="l1")

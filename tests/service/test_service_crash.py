@@ -126,7 +126,7 @@ def test_kill_9_at_random_moments_every_job_done_exactly_once(
     poster = Account.from_key(POSTER_KEY).address
     nonce_before = w3.eth.get_transaction_count(poster)
     first_block = w3.eth.block_number + 1
-    subjects = [a.lower() for a in w3.eth.accounts[1:6]]
+    subjects = [a.lower() for a in list(w3.eth.accounts)[1:6]]
     subjects += ["0x" + rng.randbytes(20).hex() for _ in range(JOBS - len(subjects))]
 
     proc = Proc(config, data, free_port(), tmp_path / "serve.log")

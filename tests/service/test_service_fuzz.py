@@ -74,7 +74,7 @@ JSON = st.recursive(
 )  # fmt: skip
 
 ODD_TEXT = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30
+    st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30
 ) | st.sampled_from(["", "..", "%00", "job_" + "0" * 24, SUBJECT, "svc-test", "0x", "-1"])
 
 

@@ -136,7 +136,7 @@ def test_l2_job_pushes_the_anchor_then_posts_once(net: L2Net, tmp_path: Path) ->
     svc = LiveService(l2_config(net, tmp_path), tmp_path / "data")
     try:
         auth = {"Authorization": f"Bearer {svc.add_key()}", "Content-Type": "application/json"}
-        subject = net.l1.eth.accounts[2]
+        subject = list(net.l1.eth.accounts)[2]
         block = net.l1.eth.block_number - 1
         assert _hash_on_l2(net, block) == ZERO  # not bridged yet
         l1_nonce, l2_nonce = (w.eth.get_transaction_count(POSTER) for w in (net.l1, net.l2))
@@ -171,7 +171,7 @@ def test_l2_job_pushes_the_anchor_then_posts_once(net: L2Net, tmp_path: Path) ->
         assert score == result["score"]
 
         # a second job on the same anchor: nothing to push, one more L2 submit
-        other = net.l1.eth.accounts[3]
+        other = list(net.l1.eth.accounts)[3]
         job2 = _finished(svc.url, auth, _request(svc.url, auth, other, block))
         assert job2["state"] == "done", job2["error"]
         assert net.l1.eth.get_transaction_count(POSTER) == l1_nonce + 1
@@ -192,7 +192,7 @@ def test_anchor_at_the_l1_head_waits_for_the_next_block(net: L2Net, tmp_path: Pa
     try:
         auth = {"Authorization": f"Bearer {svc.add_key()}", "Content-Type": "application/json"}
         head = net.l1.eth.block_number
-        job_id = _request(svc.url, auth, net.l1.eth.accounts[4], head)
+        job_id = _request(svc.url, auth, list(net.l1.eth.accounts)[4], head)
         wait_for(
             lambda: "still the L1 head" in (_job(svc.url, auth, job_id)["error"] or ""),
             60,
@@ -207,10 +207,10 @@ def test_anchor_at_the_l1_head_waits_for_the_next_block(net: L2Net, tmp_path: Pa
         assert job["state"] == "done", job["error"]
         assert _hash_on_l2(net, head) == _l1_hash(net, head)
         score, stored_block, _ = net.oracle.functions.scoreOf(
-            net.l1.eth.accounts[4], model_hash()
+            list(net.l1.eth.accounts)[4], model_hash()
         ).call()
         assert stored_block == head
-        assert score == expected_score(net.l1, net.l1.eth.accounts[4], head)
+        assert score == expected_score(net.l1, list(net.l1.eth.accounts)[4], head)
     finally:
         svc.stop()
 
@@ -235,7 +235,7 @@ def test_kill_9_during_l2_posting_submits_each_job_once(net: L2Net, tmp_path: Pa
         net.l1.provider.make_request("anvil_mine", [1])  # type: ignore[arg-type]
     head = net.l1.eth.block_number
     blocks = [head - 1, head - 2, head - 3, head - 3, head - 4]
-    subjects = [a.lower() for a in net.l1.eth.accounts[5:10]]
+    subjects = [a.lower() for a in list(net.l1.eth.accounts)[5:10]]
     new_anchors = {b for b in blocks if _hash_on_l2(net, b) == ZERO}
     assert len(new_anchors) == 4
     l1_nonce, l2_nonce = (w.eth.get_transaction_count(POSTER) for w in (net.l1, net.l2))
@@ -405,7 +405,7 @@ def test_ticket_redeemed_between_the_log_read_and_get_timeout_is_redeemed(
     assert retryables.ticket_state(net.l2, ticket_id).status == retryables.REDEEMED
 
     real_logs = retryables._logs
-    hidden = []
+    hidden: list[list[Any]] = []
 
     def before_the_report(l2: Any, topics: list[Any], from_block: int) -> list[Any]:
         if topics[0] == retryables.REDEEM_SCHEDULED and not hidden:

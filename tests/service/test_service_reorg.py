@@ -23,6 +23,7 @@ from service_support import (
     wait_for,
 )
 from web3 import Web3
+from web3.types import Wei
 
 from coprocessor.onchain import contracts
 from coprocessor.service.client import Client
@@ -60,7 +61,11 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
 
 def _send(w3: Web3, value: int) -> int:
     tx = w3.eth.send_transaction(
-        {"from": Web3.to_checksum_address(SUBJECT), "to": w3.eth.accounts[7], "value": value}
+        {
+            "from": Web3.to_checksum_address(SUBJECT),
+            "to": list(w3.eth.accounts)[7],
+            "value": Wei(value),
+        }
     )
     return int(w3.eth.wait_for_transaction_receipt(tx)["blockNumber"])
 

@@ -25,6 +25,7 @@ from service_support import (
 from coprocessor.errors import ToolError
 from coprocessor.onchain import contracts
 from coprocessor.service.client import ApiError, Client
+from coprocessor.service.jobs import Job
 from coprocessor.service.posting import L1Poster
 
 SUBJECT = "0x90f79bf6eb2c4f870365e785982e1f101e93b906"  # anvil account 3
@@ -171,12 +172,12 @@ def test_posting_protocol_never_sends_twice(chain: Chain, tmp_path: Path) -> Non
         service.stop()
 
 
-def _wait_state(service: LiveService, job_id: str, state: str) -> object:
+def _wait_state(service: LiveService, job_id: str, state: str) -> Job:
     import time
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        job = service.runtime.db.get(job_id)
+        job: Job | None = service.runtime.db.get(job_id)
         if job is not None and job.state == state:
             return job
         time.sleep(0.05)

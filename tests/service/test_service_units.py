@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -83,10 +84,8 @@ def test_retries_back_off_then_fail(db: JobDB) -> None:
 
 
 def test_backoff_doubles_and_caps(db: JobDB, monkeypatch: pytest.MonkeyPatch) -> None:
-    import coprocessor.service.jobs as jobs_mod
-
     clock = [1000.0]
-    monkeypatch.setattr(jobs_mod.time, "time", lambda: clock[0])
+    monkeypatch.setattr("coprocessor.service.jobs.time.time", lambda: clock[0])
     job, _ = db.submit(REQ, None)
     waits = []
     for _ in range(5):
@@ -146,13 +145,14 @@ def test_keystore_signer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_config_errors(tmp_path: Path) -> None:
     assert load_config(None, {"workers": 3}).workers == 3
-    for bad, message in [
+    bad_configs: list[tuple[dict[str, Any], str]] = [
         ({"nope": 1}, "unknown key"),
         ({"workers": "2"}, "must be a int"),
         ({"auth_required": 1}, "must be a bool"),
         ({"sampling_probability": 1.5}, r"\[0, 1\]"),
         ({"lease_seconds": 0}, "positive"),
-    ]:
+    ]
+    for bad, message in bad_configs:
         with pytest.raises(UserInputError, match=message):
             load_config(None, bad)
     path = tmp_path / "c.json"

@@ -20,6 +20,7 @@ from service_support import (
     spec_hash,
 )
 from web3 import Web3
+from web3.types import Wei
 
 from coprocessor.dev.devnet import start_anvil, stop_pid
 from coprocessor.onchain import contracts
@@ -47,7 +48,11 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
 def test_real_guest_proves_what_the_service_signed(chain: Chain, tmp_path: Path) -> None:
     w3 = chain.w3
     tx = w3.eth.send_transaction(
-        {"from": Web3.to_checksum_address(SUBJECT), "to": w3.eth.accounts[6], "value": 777 * 10**18}
+        {
+            "from": Web3.to_checksum_address(SUBJECT),
+            "to": list(w3.eth.accounts)[6],
+            "value": Wei(777 * 10**18),
+        }
     )
     w3.eth.wait_for_transaction_receipt(tx)
     service = LiveService(
