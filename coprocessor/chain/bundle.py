@@ -444,6 +444,22 @@ def verify_reads(bundle: Bundle, by_number: Mapping[int, Header], pool: NodePool
                 )
 
 
+def check_anchor(anchor: Header, number: int, block_hash: bytes) -> None:
+    """The bundle's anchor is its last header: same hash, same number (rules anchor_hash,
+    anchor_number; bundle v1 and v2)."""
+    if anchor.hash != block_hash:
+        raise VerificationError(
+            f"anchor: hash of the last header {hexstr(anchor.hash)} != anchor.hash "
+            f"{hexstr(block_hash)}",
+            rule="anchor_hash",
+        )
+    if anchor.number != number:
+        raise VerificationError(
+            f"anchor: the last header is block {anchor.number}, not {number}",
+            rule="anchor_number",
+        )
+
+
 def verify_bundle(
     bundle: Bundle | Mapping[str, Any], *, _decoded: dict[bytes, Any] | None = None
 ) -> VerifiedBundle:
@@ -458,17 +474,7 @@ def verify_bundle(
     headers = tuple(decode_header(raw, f"headers[{i}]") for i, raw in enumerate(bundle.headers))
     verify_chain(headers)
     anchor = headers[-1]
-    if anchor.hash != bundle.anchor_hash:
-        raise VerificationError(
-            f"anchor: hash of the last header {hexstr(anchor.hash)} != anchor.hash "
-            f"{hexstr(bundle.anchor_hash)}",
-            rule="anchor_hash",
-        )
-    if anchor.number != bundle.anchor_number:
-        raise VerificationError(
-            f"anchor: the last header is block {anchor.number}, not {bundle.anchor_number}",
-            rule="anchor_number",
-        )
+    check_anchor(anchor, bundle.anchor_number, bundle.anchor_hash)
     by_number = {h.number: h for h in headers}
 
     pool, digests = node_pool(bundle.nodes, _decoded)

@@ -22,6 +22,7 @@ from coprocessor.chain.bundle import (
     ProofAtBlock,
     StorageRead,
     VerifiedBundle,
+    check_anchor,
     node_pool,
     parse_bundle,
     proven_account,
@@ -178,17 +179,7 @@ def _headers(bundle: Bundle) -> dict[int, Header]:
         previous = header.number
         headers[header.number] = header
     anchor = headers[previous]
-    if anchor.hash != bundle.anchor_hash:
-        raise VerificationError(
-            f"anchor: hash of the last header {hexstr(anchor.hash)} != anchor.hash "
-            f"{hexstr(bundle.anchor_hash)}",
-            rule="anchor_hash",
-        )
-    if anchor.number != bundle.anchor_number:
-        raise VerificationError(
-            f"anchor: the last header is block {anchor.number}, not {bundle.anchor_number}",
-            rule="anchor_number",
-        )
+    check_anchor(anchor, bundle.anchor_number, bundle.anchor_hash)
     return headers
 
 

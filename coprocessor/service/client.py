@@ -26,6 +26,7 @@ from typing import Any
 
 from coprocessor.errors import CoprocessorError, ToolError, UserInputError, VerificationError
 from coprocessor.onchain import eip712
+from coprocessor.service.lifecycle import State
 from coprocessor.zk import batch_journal, receipt_claim
 from coprocessor.zk import journal as journal_v1
 
@@ -110,9 +111,9 @@ class Client:
         deadline = time.monotonic() + timeout
         while True:
             job = self.job(job_id)
-            if job["state"] == "done":
+            if job["state"] == State.DONE:
                 return job
-            if job["state"] == "failed":
+            if job["state"] == State.FAILED:
                 raise ToolError(f"job {job_id} failed: {job.get('error')}")
             if time.monotonic() > deadline:
                 raise ToolError(f"job {job_id} still {job['state']} after {timeout:g}s")
