@@ -230,6 +230,17 @@ class Batcher:
             )
         raise Parked(f"job {job.id} waits for its batch")
 
+    def _wake(self, batch_id: str) -> None:
+        """The batch is proven (or failed): its members parked until its wait would have run
+        out come back now instead (a batch that closed full is not waited for)."""
+        now = time.time()
+        with self.db.tx():
+            self.db.conn.execute(
+                "UPDATE jobs SET next_run_at = ? WHERE next_run_at > ? AND lease_owner IS NULL "
+                "AND id IN (SELECT job_id FROM batch_members WHERE batch_id = ?)",
+                (now, now, batch_id),
+            )
+
     # ------------------------------------------------------------------ the stage
 
     async def stage(self, job: Job, owner: str) -> Job:
@@ -242,6 +253,8 @@ class Batcher:
                 self._park(job, owner, time.time() + min(2.0, self.rt.config.lease_seconds))
             await self._prove(batch, owner)
             batch = _batch(self.db, batch.id)
+            if batch.state != CLOSED:
+                self._wake(batch.id)
             if batch.state == CLOSED:  # another worker took the proving over meanwhile
                 self._park(job, owner, time.time() + min(2.0, self.rt.config.lease_seconds))
         if batch.state == FAILED:
