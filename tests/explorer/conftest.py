@@ -11,45 +11,12 @@ from typing import Any
 
 import pytest
 import service_support as support
-from explorer.explorer_support import Explorer, job_state, submit
+from explorer.explorer_support import HIST_MODEL, HIST_SPEC, Explorer, job_state, submit
 from web3.types import Wei
 
 from coprocessor.dev.devnet import stop_pid
 
 CHROMIUM = Path("/usr/bin/chromium")
-#: a model with a history feature: the subject's balance now and 2 blocks earlier
-HIST_SPEC = {
-    "format": "coproc-features",
-    "version": 1,
-    "name": "explorer-hist",
-    "features": [
-        {"name": "eth", "read": {"kind": "balance", "address": "$subject"}, "decimals": 22},
-        {"name": "nonce", "read": {"kind": "nonce", "address": "$subject"}},
-        {
-            "name": "eth_2",
-            "read": {"kind": "balance", "address": "$subject", "block_offset": 2},
-            "decimals": 22,
-        },
-    ],
-}
-HIST_MODEL = {
-    "format": "coproc-model",
-    "version": 1,
-    "name": "explorer-hist",
-    "scale_bits": 16,
-    "input_dim": 3,
-    "layers": [
-        {
-            "op": "dense",
-            "in": 3,
-            "out": 1,
-            "weights": [[-200_000, 3_000, 50_000]],
-            "bias": [131_072],
-        },
-        {"op": "sigmoid"},
-        {"op": "to_bps"},
-    ],
-}
 
 
 @pytest.fixture(scope="module")

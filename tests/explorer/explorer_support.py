@@ -12,6 +12,39 @@ import service_support as support
 from locations import REPO
 
 #: screenshots of every main page (build output, gitignored)
+#: a model with a history feature: the subject's balance now and 2 blocks earlier
+HIST_SPEC = {
+    "format": "coproc-features",
+    "version": 1,
+    "name": "explorer-hist",
+    "features": [
+        {"name": "eth", "read": {"kind": "balance", "address": "$subject"}, "decimals": 22},
+        {"name": "nonce", "read": {"kind": "nonce", "address": "$subject"}},
+        {
+            "name": "eth_2",
+            "read": {"kind": "balance", "address": "$subject", "block_offset": 2},
+            "decimals": 22,
+        },
+    ],
+}
+HIST_MODEL = {
+    "format": "coproc-model",
+    "version": 1,
+    "name": "explorer-hist",
+    "scale_bits": 16,
+    "input_dim": 3,
+    "layers": [
+        {
+            "op": "dense",
+            "in": 3,
+            "out": 1,
+            "weights": [[-200_000, 3_000, 50_000]],
+            "bias": [131_072],
+        },
+        {"op": "sigmoid"},
+        {"op": "to_bps"},
+    ],
+}
 SHOTS = REPO / "build" / "explorer"
 
 

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import service_support as support
-from explorer.explorer_support import Explorer, job_state, open_page, shot, submit
+from explorer.explorer_support import HIST_MODEL, Explorer, job_state, open_page, shot, submit
 from web3 import Web3
 
 from coprocessor.onchain import contracts
@@ -98,7 +98,7 @@ def test_score_page_features_journal_signature_and_chain(explorer: Explorer, pag
     assert sig.get_attribute("data-valid") == "true", sig.inner_text()
     # on-chain: the oracle's stored value, read here directly, equals the journal's
     oracle = contracts.at(w3, "RiskOracle", explorer.chain.oracle)
-    hist_hash = fmt.from_json(__import__("conftest").HIST_MODEL).hash()
+    hist_hash = fmt.from_json(HIST_MODEL).hash()
     stored = oracle.functions.scoreOf(Web3.to_checksum_address(subject), hist_hash).call()
     # the later job (signed only) did not post: the stored value is the posted job's
     assert stored[0] == decoded["score"] and stored[1] == decoded["blockNumber"]
@@ -168,7 +168,7 @@ def test_subject_page_plots_the_history(explorer: Explorer, page: Any) -> None:
 def test_models_operations_and_bridge_pages(explorer: Explorer, page: Any) -> None:
     open_page(page, explorer, "#/models")
     hist = page.locator("#model-explorer-hist")
-    hist_hash = "0x" + fmt.from_json(__import__("conftest").HIST_MODEL).hash().hex()
+    hist_hash = "0x" + fmt.from_json(HIST_MODEL).hash().hex()
     assert hist_hash in hist.inner_text()
     assert "0x" + support.IMAGE_ID.hex() in hist.inner_text().lower()
     shot(page, "models")
