@@ -24,7 +24,7 @@ from coprocessor.dev.devnet import rpc_call, start_anvil, stop_pid
 from coprocessor.zk import prover
 
 REPO = Path(__file__).resolve().parent.parent
-VECTORS = REPO.parent / "shared" / "vectors"
+VECTORS = REPO / "tests" / "vectors" / "chain"  # copied by scripts/copy_vectors.py
 TOKEN = "0x" + "70" * 20
 SUBJECT = "0x" + "42" * 20
 TARGET_TOTAL = 1_500_000

@@ -3,7 +3,7 @@
 // forge talks to its compiler with exactly two calls: `--version` (which must look
 // like native solc's answer) and `--standard-json` (input on stdin, output on
 // stdout). There is no native solc in any registry we can reach, hence this file.
-// Two traps (see /work/shared/TOOLCHAIN.md): solcjs's own CLI prints a banner before
+// Two traps: solcjs's own CLI prints a banner before
 // its JSON, so we use the JS API; and the process may exit only once stdout has
 // been flushed, or the output is cut at 64 KiB.
 'use strict';
