@@ -474,33 +474,10 @@ class Batcher:
     async def _once(
         self, key: str, poster: posting.Poster, prepare: Any, used: bytes | None = None
     ) -> posting.Landed:
-        """One transaction per key: the recorded one if any (re-sent after a crash), else
-        a new one recorded before it is broadcast (the worker's protocol, per batch)."""
-        for _ in range(3):
-            record = self.db.post_of(key)
-            if record is not None:
-                landed = await asyncio.to_thread(poster.landed, record["tx_hash"], 0)
-                if landed is not None:
-                    return landed
-                try:
-                    await asyncio.to_thread(poster.broadcast, record["raw_tx"])
-                except posting.NonceTaken:
-                    landed = await asyncio.to_thread(poster.landed, record["tx_hash"], 0)
-                    if landed is not None:
-                        return landed
-                    self.db.forget_post(key)
-                    continue
-                landed = await asyncio.to_thread(poster.landed, record["tx_hash"], 60)
-                if landed is None:
-                    raise ToolError(f"transaction {record['tx_hash']} not mined within 60 s")
-                return landed
-            if used is not None and await asyncio.to_thread(poster.request_used, used):
-                raise VerificationError("batch id already used on-chain by another transaction")
-            prepared = await asyncio.to_thread(prepare)
-            self.db.record_post(
-                key, prepared.sender, prepared.nonce, prepared.tx_hash, prepared.raw_tx
-            )
-        raise ToolError("could not get a batch transaction mined (nonce taken repeatedly)")
+        """One transaction per key (the worker's exactly-once protocol, per batch)."""
+        return await posting.post_exactly_once(
+            self.db, key, poster, prepare, None if used is None else (used, "batch id")
+        )
 
 
 def batch_journal_leaf(obj: dict[str, Any]) -> scoring_batch.Leaf:

@@ -16,6 +16,8 @@ refuses l2 requests with a clear error.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -189,3 +191,50 @@ def _error_name(abi: Any, exc: ContractLogicError) -> str:
 
 class NonceTaken(ToolError):
     """The recorded transaction's nonce was used by another transaction."""
+
+
+class PostRecords(Protocol):
+    """Where the transaction of each key is recorded before it is broadcast (``JobDB``)."""
+
+    def post_of(self, job_id: str) -> dict[str, Any] | None: ...
+
+    def record_post(self, job_id: str, sender: str, nonce: int, tx_hash: str, raw: str) -> None: ...
+
+    def forget_post(self, job_id: str) -> None: ...
+
+
+async def post_exactly_once(
+    records: PostRecords,
+    key: str,
+    poster: Poster,
+    prepare: Callable[[], Prepared],
+    used: tuple[bytes, str] | None = None,
+) -> Landed:
+    """One transaction per ``key`` (the protocol of this module's docstring): the recorded
+    one if any, re-broadcast as the same bytes after a crash, else a new one recorded
+    before it is broadcast. ``used``: an id the contract refuses twice and what to call it
+    (a transaction of someone else's that used it means ours must never be sent)."""
+    for _ in range(3):
+        record = records.post_of(key)
+        if record is not None:
+            landed = await asyncio.to_thread(poster.landed, record["tx_hash"], 0)
+            if landed is not None:
+                return landed
+            try:
+                await asyncio.to_thread(poster.broadcast, record["raw_tx"])
+            except NonceTaken:
+                landed = await asyncio.to_thread(poster.landed, record["tx_hash"], 0)
+                if landed is not None:
+                    return landed
+                # our bytes can never be mined now: safe to prepare anew
+                records.forget_post(key)
+                continue
+            landed = await asyncio.to_thread(poster.landed, record["tx_hash"], 60)
+            if landed is None:
+                raise ToolError(f"transaction {record['tx_hash']} not mined within 60 s")
+            return landed
+        if used is not None and await asyncio.to_thread(poster.request_used, used[0]):
+            raise VerificationError(f"{used[1]} already used on-chain by another transaction")
+        prepared = await asyncio.to_thread(prepare)
+        records.record_post(key, prepared.sender, prepared.nonce, prepared.tx_hash, prepared.raw_tx)
+    raise ToolError("could not get a transaction mined (nonce taken repeatedly)")

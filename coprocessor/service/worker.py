@@ -474,32 +474,13 @@ class Runtime:
     async def _post_once(
         self, job: Job, poster: posting.Poster, journal: bytes, seal: bytes
     ) -> posting.Landed:
-        for _ in range(3):
-            record = self.db.post_of(job.id)
-            if record is not None:
-                landed = await asyncio.to_thread(poster.landed, record["tx_hash"], 0)
-                if landed is not None:
-                    return landed
-                try:
-                    await asyncio.to_thread(poster.broadcast, record["raw_tx"])
-                except posting.NonceTaken:
-                    landed = await asyncio.to_thread(poster.landed, record["tx_hash"], 0)
-                    if landed is not None:
-                        return landed
-                    # our bytes can never be mined now: safe to prepare anew
-                    self.db.forget_post(job.id)
-                    continue
-                landed = await asyncio.to_thread(poster.landed, record["tx_hash"], 60)
-                if landed is None:
-                    raise ToolError(f"transaction {record['tx_hash']} not mined within 60 s")
-                return landed
-            if await asyncio.to_thread(poster.request_used, job_request_id(job)):
-                raise VerificationError("request id already used on-chain by another transaction")
-            prepared = await asyncio.to_thread(poster.prepare, journal, seal)
-            self.db.record_post(
-                job.id, prepared.sender, prepared.nonce, prepared.tx_hash, prepared.raw_tx
-            )
-        raise ToolError("could not get a post transaction mined (nonce taken repeatedly)")
+        return await posting.post_exactly_once(
+            self.db,
+            job.id,
+            poster,
+            lambda: poster.prepare(journal, seal),
+            (job_request_id(job), "request id"),
+        )
 
     # ------------------------------------------------------------------ the loop
 
