@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv/bin
 
-.PHONY: setup demo test lint typecheck test-py test-rust test-contracts bench prove-check
+.PHONY: setup demo test lint typecheck test-py test-rust test-contracts bench prove-check prove-batch-check
 
 setup:
 	@bash scripts/setup.sh
@@ -36,3 +36,6 @@ bench: setup
 # Not part of `make test`: it takes about an hour on 2 cores (docs/guest.md).
 prove-check: setup
 	bash scripts/rust.sh prove-check
+
+prove-batch-check: setup
+	bash scripts/rust.sh prove-batch-check

@@ -6,6 +6,7 @@
 #   bash scripts/rust.sh test       cargo test of the host-side workspace (core + host)
 #   bash scripts/rust.sh image-id   regenerate spec/image_id.json + contracts/src/generated/ImageID.sol
 #   bash scripts/rust.sh prove-check  one real local proof + verification (slow: ~30+ min)
+#   bash scripts/rust.sh prove-batch-check  a real 16-subject batch proof + verification (~2 h)
 #   bash scripts/rust.sh env        print the environment used (for debugging)
 #
 # Toolchain: Debian's rustc/cargo 1.96 (/usr/bin), never rustup's (first in PATH).
@@ -115,6 +116,10 @@ for k, v in (('bundle', b), ('spec', s), ('model', model(1, 0))):
     echo "proved in $(( $(date +%s) - start )) s" >&2
     "$ROOT/.venv/bin/coproc" verify-receipt "$tmp/receipt.json"
     rm -rf "$tmp"
+    ;;
+  prove-batch-check)
+    # One real (non-dev) local proof of a 16-subject batch (bench/prove_batch_check.py).
+    (cd "$ROOT" && .venv/bin/python -m bench.prove_batch_check)
     ;;
   env)
     echo "RUSTC=$RUSTC CARGO=$CARGO HOST_TARGET=$HOST_TARGET GUEST_TARGET=$GUEST_TARGET"
