@@ -8,8 +8,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-# --- Debian packages (Rust toolchain able to target riscv32im-risc0-zkvm-elf; chromium for tests/explorer) ---
-APT_PKGS=(rustc-web rust-web-src cargo-web lld-22 chromium)
+# --- Debian packages (Rust toolchain able to target riscv32im-risc0-zkvm-elf; chromium for tests/explorer;
+#     postgresql: initdb/pg_ctl for the tests' throwaway servers, tests/pg_support.py) ---
+APT_PKGS=(rustc-web rust-web-src cargo-web lld-22 chromium postgresql)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
