@@ -39,7 +39,12 @@ from coprocessor.scoring.models.fixedpoint import (
     rshift_round,
     sat32,
 )
+from coprocessor.scoring.protocol_spec import ProtocolRead, is_protocol_read, parse_protocol_read
+from coprocessor.scoring.protocol_values import ProtocolValues
 from coprocessor.scoring.series import Series, parse_series
+from coprocessor.scoring.spec_checks import fail as _fail
+from coprocessor.scoring.spec_checks import integer as _int
+from coprocessor.scoring.spec_checks import keys as _keys
 
 FORMAT: Final = "coproc-features"
 VERSION: Final = 1
@@ -163,10 +168,12 @@ class Source:
 @dataclass(frozen=True)
 class ReadFeature:
     """A feature read from the chain: the raw value in Q16 (``value / 10**decimals``),
-    or (spec v2, ``series`` set) an aggregate of such values sampled over blocks."""
+    or (spec v2, ``series`` set) an aggregate of such values sampled over blocks. The
+    raw value is one account value or storage word (:class:`Source`) or a protocol's
+    view of the subject (:data:`~coprocessor.scoring.protocol_spec.ProtocolRead`, §3c)."""
 
     name: str
-    read: Source
+    read: Source | ProtocolRead
     decimals: int = 0
     signed: bool = False
     bounds: Bounds = Bounds()
@@ -245,30 +252,6 @@ class Spec:
 # --- loading and normalization -------------------------------------------------------
 
 
-def _fail(where: str, message: str, rule: str) -> UserInputError:
-    return UserInputError(f"feature spec: {where}: {message}", rule=rule)
-
-
-def _keys(obj: object, required: set[str], optional: set[str], where: str) -> dict[str, Any]:
-    if not isinstance(obj, dict):
-        raise _fail(where, "expected an object", "spec_keys")
-    missing = sorted(required - set(obj))
-    if missing:
-        raise _fail(where, f"missing key(s) {', '.join(missing)}", "spec_keys")
-    extra = sorted(set(obj) - required - optional)
-    if extra:
-        raise _fail(where, f"unknown key(s) {', '.join(extra)}", "spec_keys")
-    return obj
-
-
-def _int(value: object, where: str, lo: int, hi: int) -> int:
-    if type(value) is not int:
-        raise _fail(where, f"expected an integer, got {value!r:.40}", "spec_integer")
-    if not lo <= value <= hi:
-        raise _fail(where, f"{value} is outside {lo}..{hi}", "spec_integer")
-    return value
-
-
 def _address(value: object, where: str) -> str:
     if value == SUBJECT:
         return SUBJECT
@@ -337,14 +320,32 @@ def _series(obj: dict[str, Any], where: str, version: int) -> Series | None:
     return parse_series(obj["series"], f"feature spec: {where} series")
 
 
+def _protocol_feature(obj: dict[str, Any], where: str, version: int) -> ReadFeature:
+    read = parse_protocol_read(obj["read"], where)
+    signed = obj.get("signed", False)
+    if not isinstance(signed, bool):
+        raise _fail(where, "signed must be true or false", "feature_signed")
+    if signed:
+        raise _fail(where, "a protocol read cannot be signed", "feature_storage_only")
+    return ReadFeature(
+        name=obj["name"],
+        read=read,
+        decimals=_int(obj.get("decimals", 0), f"{where} decimals", 0, MAX_DECIMALS),
+        bounds=_bounds(obj, where),
+        series=_series(obj, where, version),
+    )
+
+
 def _read_feature(obj: dict[str, Any], where: str, version: int) -> ReadFeature:
     obj = _keys(obj, {"name", "read"}, {"decimals", "signed", "min", "max", "series"}, where)
+    if is_protocol_read(obj["read"]):
+        return _protocol_feature(obj, where, version)
     raw = _keys(obj["read"], {"kind", "address"}, {"block_offset", "slot", "bits"}, where)
     kind = raw["kind"]
     if kind not in READ_KINDS:
         raise _fail(
             where,
-            f"read.kind must be one of {', '.join(READ_KINDS)}, got {kind!r:.40}",
+            f"read.kind must be one of {', '.join(READ_KINDS)} or protocol, got {kind!r:.40}",
             "feature_kind",
         )
     address = _address(raw["address"], f"{where} read.address")
@@ -492,11 +493,13 @@ def _subject(subject: str) -> str:
 
 def required_reads(spec: Spec, subject: str, block: int) -> list[Read]:
     """Every account/slot read the spec makes for ``subject`` at request block ``block``
-    (what the indexer must put in a bundle), in spec order, without duplicates."""
+    (what the indexer must put in a bundle), in spec order, without duplicates. Protocol
+    reads are not listed: their slots follow from proven values, so the indexer finds
+    them by running the reads (:mod:`coprocessor.scoring.protocol_index`)."""
     subject = _subject(subject)
     out: list[Read] = []
     for feat in spec.features:
-        if not isinstance(feat, ReadFeature):
+        if not isinstance(feat, ReadFeature) or not isinstance(feat.read, Source):
             continue
         read = feat.read
         address = _resolve_address(read.address, subject)
@@ -552,6 +555,10 @@ class _Values(Protocol):
         """The storage word (0 in an absent account)."""
         ...
 
+    def protocol(self, read: ProtocolRead, block: int, subject: str, name: str) -> int:
+        """A protocol read's field for ``subject`` at ``block`` (§3c)."""
+        ...
+
 
 class _BundleValues:
     """Index of a verified bundle's reads, values as the verifier left them."""
@@ -559,6 +566,10 @@ class _BundleValues:
     def __init__(self, verified: VerifiedBundle) -> None:
         self.reads = {(a.block, a.address): a for a in verified.bundle.accounts}
         self.slots: dict[tuple[int, bytes], dict[bytes, int]] = {}
+        self.protocols = ProtocolValues(verified, self.reads, self.slots)
+
+    def protocol(self, read: ProtocolRead, block: int, subject: str, name: str) -> int:
+        return self.protocols.value(read, block, subject, name)
 
     def _read(self, block: int, address: str, name: str) -> tuple[int, bytes]:
         key = (block, bytes.fromhex(address[2:]))
@@ -629,10 +640,18 @@ class _JsonValues:
             raise _absent(name, f"slot {key} of ", address, block)
         return to_quantity(storage[key], f"slot {key}")
 
+    def protocol(self, read: ProtocolRead, block: int, subject: str, name: str) -> int:
+        raise UserInputError(
+            f"feature {name!r}: a protocol read is computed from a verified bundle "
+            "(its headers' timestamps), not from verify-bundle's values"
+        )
+
 
 def _raw_value(feat: ReadFeature, data: _Values, subject: str, number: int) -> int:
     """The raw value ``feat`` reads at block ``number`` (the read's own block)."""
     read = feat.read
+    if not isinstance(read, Source):
+        return data.protocol(read, number, subject, feat.name)
     address = _resolve_address(read.address, subject)
     if read.slot is not None and read.bits is not None:
         word = data.storage(number, address, read.slot.resolve(subject), feat.name)

@@ -18,7 +18,9 @@ UINT256_MAX = 2**256 - 1
 
 def _u256(value: int, what: str) -> int:
     if not 0 <= value <= UINT256_MAX:
-        raise VerificationError(f"{what} overflows uint256 (Aave would revert)")
+        raise VerificationError(
+            f"{what} overflows uint256 (Aave would revert)", rule="protocol_state"
+        )
     return value
 
 
@@ -30,7 +32,7 @@ def ray_mul(a: int, b: int) -> int:
 def wad_div(a: int, b: int) -> int:
     """WadRayMath.wadDiv: (a*WAD + b/2) / b."""
     if b == 0:
-        raise VerificationError("wadDiv by zero (Aave would revert)")
+        raise VerificationError("wadDiv by zero (Aave would revert)", rule="protocol_state")
     return _u256(a * WAD + b // 2, "wadDiv") // b
 
 

@@ -142,7 +142,9 @@ class ReserveData:
 
 def _check_time(last: int, now: int) -> None:
     if now < last:
-        raise VerificationError(f"reserve updated at {last}, after the block's time {now}")
+        raise VerificationError(
+            f"reserve updated at {last}, after the block's time {now}", rule="protocol_state"
+        )
 
 
 @dataclass(frozen=True)
@@ -226,24 +228,13 @@ async def read_account(
     ``base_currency``/``base_currency_unit`` are AaveOracle's immutables (not in
     storage): USD with 8 decimals (address 0, 1e8) on the devnet and on Ethereum.
     Refuses a Pool whose revision is not ``POOL_REVISION``."""
-    pool_key = mapping_slot(PROVIDER_ADDRESSES_SLOT, _key("POOL"))
-    oracle_key = mapping_slot(PROVIDER_ADDRESSES_SLOT, _key("PRICE_ORACLE"))
-    await storage.load([(provider, pool_key), (provider, oracle_key)])
-    pool = _address(storage.value(provider, pool_key))
-    oracle = _address(storage.value(provider, oracle_key))
-    if pool == bytes(20):
-        raise UserInputError(f"0x{provider.hex()} has no POOL: not an Aave v3 addresses provider")
+    pool, oracle = await _pool_and_oracle(storage, provider)
     config_slot = mapping_slot(POOL_USERS_CONFIG_SLOT, user)
     emode_slot = mapping_slot(POOL_USERS_EMODE_SLOT, user)
     await storage.load(
         [(pool, 0), (pool, POOL_RESERVES_COUNT_SLOT), (pool, config_slot), (pool, emode_slot)]
     )
-    revision = storage.value(pool, 0)
-    if revision != POOL_REVISION:
-        raise UserInputError(
-            f"Aave Pool 0x{pool.hex()} is at revision {revision}; these reads support "
-            f"{VERSION} only (its storage layout differs)"
-        )
+    _check_pool_revision(storage, pool)
     user_config = storage.value(pool, config_slot)
     emode = storage.value(pool, emode_slot) & 0xFF
     count = _bits(storage.value(pool, POOL_RESERVES_COUNT_SLOT), 64, 16)
@@ -269,6 +260,65 @@ async def read_account(
         (base_currency, base_currency_unit),
     )
     return _account(positions, user_config, category, count, pool, oracle)
+
+
+async def read_reserve(
+    storage: StorageSource,
+    provider: bytes,
+    user: bytes,
+    asset: bytes,
+    base_currency: bytes = bytes(20),
+    base_currency_unit: int = 10**8,
+) -> ReservePosition:
+    """``user``'s balances in the reserve of ``asset`` (the tokens' ``balanceOf``) and
+    AaveOracle's price of it, whatever the user's configuration bitmap says (its
+    ``using_as_collateral``/``borrowing`` flags are not read: both True)."""
+    pool, oracle = await _pool_and_oracle(storage, provider)
+    await storage.load([(pool, 0)])
+    _check_pool_revision(storage, pool)
+    reserves = await _read_reserves(storage, pool, [asset])
+    if reserves[asset].a_token == bytes(20):
+        raise UserInputError(
+            f"0x{asset.hex()} is not a reserve of Aave Pool 0x{pool.hex()}", rule="protocol_state"
+        )
+    (position,) = await _read_positions(
+        storage,
+        oracle,
+        user,
+        0b11,
+        [0],
+        [asset],
+        reserves,
+        None,
+        (base_currency, base_currency_unit),
+    )
+    return position
+
+
+async def _pool_and_oracle(storage: StorageSource, provider: bytes) -> tuple[bytes, bytes]:
+    """The provider's POOL and PRICE_ORACLE (a provider without a POOL is refused)."""
+    pool_key = mapping_slot(PROVIDER_ADDRESSES_SLOT, _key("POOL"))
+    oracle_key = mapping_slot(PROVIDER_ADDRESSES_SLOT, _key("PRICE_ORACLE"))
+    await storage.load([(provider, pool_key), (provider, oracle_key)])
+    pool = _address(storage.value(provider, pool_key))
+    oracle = _address(storage.value(provider, oracle_key))
+    if pool == bytes(20):
+        raise UserInputError(
+            f"0x{provider.hex()} has no POOL: not an Aave v3 addresses provider",
+            rule="protocol_state",
+        )
+    return pool, oracle
+
+
+def _check_pool_revision(storage: StorageSource, pool: bytes) -> None:
+    """The version check: the Pool's slot 0 (lastInitializedRevision) is POOL_REVISION."""
+    revision = storage.value(pool, 0)
+    if revision != POOL_REVISION:
+        raise UserInputError(
+            f"Aave Pool 0x{pool.hex()} is at revision {revision}; these reads support "
+            f"{VERSION} only (its storage layout differs)",
+            rule="protocol_version",
+        )
 
 
 async def _read_reserves(
@@ -331,7 +381,8 @@ async def _read_positions(
             if storage.value(token, 0) != TOKEN_REVISION:
                 raise UserInputError(
                     f"Aave token 0x{token.hex()} is at revision "
-                    f"{storage.value(token, 0)}; {VERSION} expects 1"
+                    f"{storage.value(token, 0)}; {VERSION} expects 1",
+                    rule="protocol_version",
                 )
     sources = {
         a: _address(storage.value(oracle, mapping_slot(ORACLE_SOURCES_SLOT, a))) for a in priced
@@ -339,7 +390,8 @@ async def _read_positions(
     for asset, source in sources.items():
         if source == bytes(20) and asset != base[0]:
             raise UserInputError(
-                f"no price source for 0x{asset.hex()}: fallback oracle not supported"
+                f"no price source for 0x{asset.hex()}: fallback oracle not supported",
+                rule="protocol_state",
             )
     await storage.load([(s, AGGREGATOR_ANSWER_SLOT) for s in sources.values() if s != bytes(20)])
     now = storage.timestamp
@@ -397,7 +449,10 @@ def _price(storage: StorageSource, asset: bytes, source: bytes, base: tuple[byte
         return base[1]
     answer = storage.value(source, AGGREGATOR_ANSWER_SLOT)
     if answer >= 1 << 255 or answer == 0:
-        raise UserInputError(f"price of 0x{asset.hex()} is not positive: fallback not supported")
+        raise UserInputError(
+            f"price of 0x{asset.hex()} is not positive: fallback not supported",
+            rule="protocol_state",
+        )
     return answer
 
 

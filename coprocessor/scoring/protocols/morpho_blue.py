@@ -118,14 +118,19 @@ class MarketTotals:
         """MorphoBalancesLib.expectedMarketBalances at ``now`` (IrmMock rate)."""
         elapsed = now - self.last_update
         if elapsed < 0:
-            raise VerificationError(f"market updated at {self.last_update}, after {now}")
+            raise VerificationError(
+                f"market updated at {self.last_update}, after {now}", rule="protocol_state"
+            )
         supply_assets, supply_shares = self.total_supply_assets, self.total_supply_shares
         borrow_assets = self.total_borrow_assets
         if elapsed != 0 and borrow_assets != 0 and irm != bytes(20):
             rate = irm_mock_rate(self.total_supply_assets, self.total_borrow_assets)
             interest = w_mul_down(borrow_assets, w_taylor_compounded(rate, elapsed))
             if interest > U128:
-                raise VerificationError("accrued interest overflows uint128 (Morpho would revert)")
+                raise VerificationError(
+                    "accrued interest overflows uint128 (Morpho would revert)",
+                    rule="protocol_state",
+                )
             borrow_assets += interest
             supply_assets += interest
             if self.fee != 0:
@@ -184,7 +189,8 @@ async def read_position(
     if account is None or account.code_hash != morpho_code_hash:
         raise UserInputError(
             f"0x{morpho.hex()} is not {VERSION} (code hash "
-            f"{'none' if account is None else account.code_hash.hex()} differs)"
+            f"{'none' if account is None else account.code_hash.hex()} differs)",
+            rule="protocol_version",
         )
     loan_token, collateral_token, oracle, irm_address = (
         (storage.value(morpho, params + k) & ((1 << 160) - 1)).to_bytes(20, "big") for k in range(4)
@@ -195,7 +201,8 @@ async def read_position(
     if p.id() != market_id:
         raise UserInputError(
             f"market 0x{market_id.hex()} does not exist in 0x{morpho.hex()} "
-            "(stored parameters do not hash to the id)"
+            "(stored parameters do not hash to the id)",
+            rule="protocol_state",
         )
     words = [storage.value(morpho, market + k) for k in range(3)]
     stored = MarketTotals(
@@ -209,7 +216,10 @@ async def read_position(
     await storage.load([(p.oracle, ORACLE_PRICE_SLOT), (p.irm, 0)])
     irm = storage.account(p.irm)
     if p.irm != bytes(20) and (irm is None or irm.code_hash != irm_code_hash):
-        raise UserInputError(f"IRM 0x{p.irm.hex()} is not the supported IrmMock")
+        raise UserInputError(
+            f"IRM 0x{p.irm.hex()} is not the supported IrmMock (code hash differs)",
+            rule="protocol_version",
+        )
     expected = stored.accrued(p.irm, storage.timestamp)
     supply_shares = storage.value(morpho, position)
     second = storage.value(morpho, position + 1)
