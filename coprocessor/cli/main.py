@@ -14,6 +14,7 @@ from coprocessor.errors import CoprocessorError
 COMMAND_MODULES: tuple[str, ...] = (
     "bridge",
     "contracts",
+    "db",
     "demo",
     "devnet",
     "features",

@@ -78,6 +78,10 @@ class ServiceConfig:
     backoff_max_seconds: float = 60.0
     #: idle poll interval of workers and the feed (s)
     poll_seconds: float = 0.2
+    #: where the job store lives: "" (SQLite, <data dir>/service.sqlite), "sqlite:PATH"
+    #: (relative to the data directory), or "postgresql://..." (a libpq URL; migrate it
+    #: with `coproc db migrate`). See docs/operations.md, "PostgreSQL backend".
+    database_url: str = ""
     #: on-chain requests to follow (``listener``), one object per chain: ``name`` "l1"
     #: (the chain of rpc_url; fulfilled there) or "l2" (the Arbitrum chain of
     #: l2_network; anchors bridged), ``rpc_url`` (default: rpc_url), ``requests`` (the
@@ -128,7 +132,32 @@ class ServiceConfig:
             raise UserInputError("config: request_chains names must be different")
         if self.ancestors > 200:
             raise UserInputError("config: ancestors must be at most 200 (oracle anchor lag)")
+        check_database_url(self.database_url)
         return self
+
+
+#: ``database_url`` prefixes: PostgreSQL (libpq URL), SQLite file
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+SQLITE_SCHEME = "sqlite:"
+
+
+def check_database_url(url: str) -> None:
+    """``""``, ``sqlite:PATH`` or ``postgresql://…`` (the bad value is not echoed: a URL
+    may hold a password)."""
+    if url and not url.startswith((*POSTGRES_SCHEMES, SQLITE_SCHEME)):
+        scheme = url.split(":", 1)[0] if ":" in url else "none"
+        raise UserInputError(
+            "config: database_url must be empty (SQLite in the data directory), "
+            f"sqlite:PATH or postgresql://...; got scheme {scheme[:20]!r}"
+        )
+    if url.startswith(SQLITE_SCHEME) and not sqlite_path(url):
+        raise UserInputError("config: database_url sqlite: needs a path")
+
+
+def sqlite_path(url: str) -> str:
+    """The path of a ``sqlite:PATH`` / ``sqlite:///PATH`` URL."""
+    rest = url[len(SQLITE_SCHEME) :]
+    return rest[2:] if rest.startswith("//") else rest
 
 
 #: keys of a ``request_chains`` entry and their types

@@ -24,6 +24,7 @@ from coprocessor.service.jobs import JobDB
 from coprocessor.service.metrics import ServiceMetrics
 from coprocessor.service.proving import Prover, make_prover
 from coprocessor.service.signer import Signer, load_keystore
+from coprocessor.service.store.database import service_sqlite_path
 from coprocessor.service.worker import Runtime
 
 log = logging.getLogger("coproc.service")
@@ -47,7 +48,7 @@ async def build_runtime(
     rpc = RpcClient(config.rpc_url)
     chain_id = await rpc.connect()
     try:
-        db = JobDB(data_dir / "service.sqlite")
+        db = JobDB(service_sqlite_path(config.database_url, data_dir))
         runtime = Runtime(
             config=config,
             data_dir=data_dir,

@@ -52,6 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from coprocessor.service import auth
     from coprocessor.service.config import load_config
     from coprocessor.service.jobs import JobDB
+    from coprocessor.service.store.database import service_sqlite_path
 
     if not 0 < args.port < 65536:
         raise UserInputError(f"--port must be 1..65535, got {args.port}")
@@ -67,7 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(json.dumps({"keystore": args.new_keystore, "address": address}))
         return 0
     if args.add_key or args.list_keys or args.revoke_key:
-        db = JobDB(root / "service.sqlite")
+        db = JobDB(service_sqlite_path(config.database_url, root))
         try:
             if args.add_key:
                 rate = config.rate_per_second if args.rate is None else args.rate

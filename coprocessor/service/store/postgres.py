@@ -1,0 +1,323 @@
+"""The job store on PostgreSQL: one table shared by service processes on several hosts.
+
+Same contract as the SQLite store (``protocol.JobStore``), with what differs because
+several processes and hosts write at once:
+
+- **claims** lock the chosen row with ``SELECT … FOR UPDATE SKIP LOCKED`` inside the
+  ``UPDATE`` that leases it, so concurrent claimers each get a different job without
+  waiting on each other;
+- **fenced writes** are single ``UPDATE … WHERE id = … AND lease_owner = …`` statements
+  (no read-then-write window); zero rows updated means the lease was taken over:
+  ``LeaseLost``;
+- **one clock**: lease expiry and ``next_run_at`` are judged by the database server's
+  clock (``clock_timestamp()``), not each host's, unless a caller passes ``now``;
+- **idempotency keys** insert with ``ON CONFLICT (idem_key) DO NOTHING``: two processes
+  submitting one key at once create one job;
+- connection errors become ``StoreError`` (the worker loop logs and polls again) and
+  the next operation reconnects.
+
+The database must be at this code's schema version (``coproc db migrate``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import TupleRow
+
+from coprocessor.errors import StoreError
+from coprocessor.service.jobs import _COLUMNS, STATES, Job, LeaseLost, _job, new_job_id
+from coprocessor.service.lifecycle import ACTIVE, FINAL, State, row_of
+from coprocessor.service.store.migrations import (
+    SCHEMA_VERSION,
+    migrate,
+    require_current,
+    schema_version,
+)
+
+_CONNECT_TIMEOUT_SECONDS = 10
+_ACTIVE = [str(s) for s in ACTIVE]
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password (for messages and logs)."""
+    url = re.sub(r"(://[^:/@?]*):[^@/?]*@", r"\1:***@", url)
+    return re.sub(r"(password=)[^&\s]*", r"\1***", url)
+
+
+def _encode(value: dict[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+class PgJobStore:
+    """One connection to the PostgreSQL job store (use one per thread)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.where = f"job store {redacted(url)}"
+        self._conn: psycopg.Connection[TupleRow] | None = None
+        with self._errors():
+            require_current(self.conn)
+
+    # ------------------------------------------------------------------ connection
+
+    @property
+    def conn(self) -> psycopg.Connection[TupleRow]:
+        """The connection, reopened if the last one broke."""
+        if self._conn is None or self._conn.closed:
+            try:
+                self._conn = _connect(self.url)
+            except psycopg.Error as exc:
+                raise StoreError(f"{self.where}: {_first_line(exc)}") from None
+        return self._conn
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Database errors as ``StoreError`` (one line, naming the store)."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            if self._conn is not None and self._conn.broken:
+                self._conn.close()
+            raise StoreError(f"{self.where}: {_first_line(exc)}") from None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+    def tx(self) -> AbstractContextManager[None]:
+        """``with store.tx():`` — BEGIN … COMMIT (ROLLBACK on an exception); nested use
+        joins the outer transaction."""
+        return self._tx()
+
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        conn = self.conn
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            yield  # inside the caller's transaction
+            return
+        with self._errors(), conn.transaction():
+            yield
+
+    def _now(self, now: float | None) -> float:
+        """``now``, or the database server's clock (Unix seconds)."""
+        if now is not None:
+            return now
+        row = self.conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()
+        assert row is not None
+        return float(row[0])
+
+    # ------------------------------------------------------------------ submit / read
+
+    def submit(
+        self, request: dict[str, Any], idem_key: str | None, now: float | None = None
+    ) -> tuple[Job, bool]:
+        """Queue a job; with an idempotency key already used, return that job instead
+        (``created`` False). Raises ValueError if the key was used for another request."""
+        body = _encode(request)
+        with self.tx():
+            now = self._now(now)
+            row = self.conn.execute(
+                "INSERT INTO jobs (id, idem_key, request, state, next_run_at, created_at, "
+                "updated_at, timestamps) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                f"ON CONFLICT (idem_key) DO NOTHING RETURNING {_COLUMNS}",
+                (
+                    new_job_id(),
+                    idem_key,
+                    body,
+                    str(State.QUEUED),
+                    now,
+                    now,
+                    now,
+                    json.dumps({State.QUEUED: now}),
+                ),
+            ).fetchone()
+            if row is not None:
+                return _job(row), True
+            old = self.conn.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE idem_key = %s", (idem_key,)
+            ).fetchone()
+        assert old is not None
+        job = _job(old)
+        if _encode(job.request) != body:
+            raise ValueError("idempotency key already used for another request")
+        return job, False
+
+    def get(self, job_id: str) -> Job | None:
+        with self._errors():
+            row = self.conn.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE id = %s", (job_id,)
+            ).fetchone()
+        return None if row is None else _job(row)
+
+    def all_jobs(self) -> list[Job]:
+        with self._errors():
+            rows = self.conn.execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY created_at").fetchall()
+        return [_job(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        with self._errors():
+            rows = self.conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
+        out: dict[str, int] = dict.fromkeys(STATES, 0)
+        out.update({str(state): int(n) for state, n in rows})
+        return out
+
+    # ------------------------------------------------------------------ claims
+
+    def claim(self, owner: str, lease_seconds: float, now: float | None = None) -> Job | None:
+        """Lease the oldest ready job (not leased, or its lease ran out); rows other
+        claimers hold locked are skipped, not waited for."""
+        with self.tx():
+            now = self._now(now)
+            row = self.conn.execute(
+                "UPDATE jobs SET lease_owner = %(owner)s, lease_until = %(until)s "
+                "WHERE id = (SELECT id FROM jobs WHERE state = ANY(%(active)s) "
+                "AND next_run_at <= %(now)s AND (lease_until IS NULL OR lease_until < %(now)s) "
+                "ORDER BY next_run_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                f"RETURNING {_COLUMNS}",
+                {"owner": owner, "until": now + lease_seconds, "active": _ACTIVE, "now": now},
+            ).fetchone()
+        return None if row is None else _job(row)
+
+    def _fenced(self, job_id: str, owner: str, assignments: str, params: tuple[Any, ...]) -> None:
+        """``UPDATE jobs SET <assignments>`` if ``owner`` still holds the lease."""
+        with self.tx():
+            cur = self.conn.execute(
+                f"UPDATE jobs SET {assignments} WHERE id = %s AND lease_owner = %s",
+                (*params, job_id, owner),
+            )
+            if cur.rowcount != 1:
+                raise LeaseLost(f"lease on {job_id} lost")
+
+    def heartbeat(self, job_id: str, owner: str, lease_seconds: float) -> None:
+        with self.tx():
+            until = self._now(None) + lease_seconds
+            self._fenced(job_id, owner, "lease_until = %s", (until,))
+
+    def release(self, job_id: str, owner: str) -> None:
+        """Give a lease back (shutdown): the job becomes claimable at once."""
+        with self.tx():
+            self.conn.execute(
+                "UPDATE jobs SET lease_owner = NULL, lease_until = NULL "
+                "WHERE id = %s AND lease_owner = %s",
+                (job_id, owner),
+            )
+
+    # ------------------------------------------------------------------ transitions
+
+    def advance(
+        self,
+        job: Job,
+        owner: str,
+        state: str,
+        data: dict[str, Any],
+        *,
+        keep_lease: bool = True,
+        generation: int | None = None,
+    ) -> Job:
+        """Commit a stage: new ``state`` and ``data`` (plus whatever the caller wrote
+        inside the same ``tx()``, when called within one)."""
+        now = time.time()
+        if state not in STATES:
+            raise ValueError(f"unknown state {state}")
+        state = State(state)
+        timestamps = dict(job.timestamps)
+        timestamps[state] = now
+        drop_lease = state in FINAL or not keep_lease
+        new_generation = job.generation if generation is None else generation
+        lease = "lease_owner = NULL, lease_until = NULL" if drop_lease else "lease_owner = %s"
+        self._fenced(
+            job.id,
+            owner,
+            "state = %s, data = %s, timestamps = %s, updated_at = %s, attempts = 0, "
+            f"error = NULL, generation = %s, {lease}",
+            (
+                str(state),
+                json.dumps(data),
+                json.dumps(timestamps),
+                now,
+                new_generation,
+                *(() if drop_lease else (owner,)),
+            ),
+        )
+        job.state, job.data, job.timestamps, job.updated_at = state, data, timestamps, now
+        job.attempts, job.error, job.generation = 0, None, new_generation
+        return job
+
+    def fail(self, job: Job, owner: str, error: str) -> None:
+        """Give up: the state's ``on_failure`` (``failed``) with the error line."""
+        target = row_of(job.state).on_failure
+        if target is None:
+            raise ValueError(f"job {job.id} is {job.state} already")
+        with self.tx():
+            self.advance(job, owner, target, job.data)
+            self.conn.execute("UPDATE jobs SET error = %s WHERE id = %s", (error, job.id))
+        job.error = error
+
+    def retry_later(
+        self,
+        job: Job,
+        owner: str,
+        error: str,
+        backoff: float,
+        backoff_max: float,
+        max_attempts: int,
+    ) -> bool:
+        """Count a failed attempt at the current stage and schedule the next one with
+        exponential backoff; returns False (and fails the job) when out of attempts."""
+        attempts = job.attempts + 1
+        if attempts >= max_attempts:
+            self.fail(job, owner, f"{error} (after {attempts} attempts)")
+            return False
+        delay = min(backoff * 2 ** (attempts - 1), backoff_max)
+        with self.tx():
+            now = self._now(None)
+            self._fenced(
+                job.id,
+                owner,
+                "attempts = %s, error = %s, next_run_at = %s, lease_owner = NULL, "
+                "lease_until = NULL, updated_at = %s",
+                (attempts, error, now + delay, now),
+            )
+        return True
+
+    def set_progress(self, job: Job, owner: str, progress: dict[str, Any]) -> None:
+        """Record stage progress (cycles, proof status) without changing state."""
+        data = dict(job.data)
+        data["progress"] = progress
+        self._fenced(job.id, owner, "data = %s", (json.dumps(data),))
+        job.data = data
+
+
+def _connect(url: str) -> psycopg.Connection[TupleRow]:
+    return psycopg.connect(url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_SECONDS)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+def migrate_url(url: str) -> tuple[int, list[int]]:
+    """``coproc db migrate`` on PostgreSQL: (schema version now, versions applied)."""
+    try:
+        with _connect(url) as conn:
+            applied = migrate(conn)
+    except psycopg.Error as exc:
+        raise StoreError(f"database {redacted(url)}: {_first_line(exc)}") from None
+    return SCHEMA_VERSION, applied
+
+
+def schema_of_url(url: str) -> int:
+    """The schema version of the PostgreSQL database at ``url`` (0: not migrated)."""
+    try:
+        with _connect(url) as conn:
+            return schema_version(conn)
+    except psycopg.Error as exc:
+        raise StoreError(f"database {redacted(url)}: {_first_line(exc)}") from None
