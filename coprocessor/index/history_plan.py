@@ -4,9 +4,15 @@ Each read block (a *target*) is tied either by a short header chain up to a head
 already in the bundle, or by EIP-2935 hops (one header and one storage proof of the
 history contract each). Targets are taken from the newest down; each is reached from
 what the bundle already proves, so hops are shared: a target or an intermediate
-block proven for one read is the source of the next read's hop. Intermediates jump
-the whole window (8,191 blocks) each, which gives the fewest hops for a set of
-targets on a line (tested against a breadth-first search on small windows).
+block proven for one read is the source of the next read's hop.
+
+Intermediates are placed from the target *upward*: each is the highest block with a
+state at most one window (8,191 blocks) above the previous, until one is within a hop
+of a header already proven. That is as few hops as jumping down from the anchor
+(tested against an exhaustive search on small windows), and the intermediates depend
+on the target, not on the anchor: requests with later anchors reaching the same block
+take the same hops below their first, which the store caches
+(``history_index.py``).
 
 A block the hops cannot reach (before the history contract's activation) is reached
 by a header chain from the lowest block a hop can reach, within ``max_chain``
@@ -98,17 +104,26 @@ class _Planner:
         pick = shared or candidates
         return pick[0] if pick else None
 
-    def _intermediate(self, target: int) -> int:
-        """A new hop source between ``target`` and the lowest header, as far down
-        as one hop goes (the lowest block with a state in the window)."""
-        lowest = self._above(target)
-        for block in range(max(target + 1, lowest - self.window), lowest):
-            if self.available(block) and self._hop_source(block) is not None:
-                return block
+    def _step_up(self, target: int, block: int) -> int:
+        """The next intermediate above ``block`` on the way up from ``target``: the
+        highest block with a state that one hop from it reaches ``block``."""
+        for above in range(min(block + self.window, self.anchor - 1), block, -1):
+            if self.available(above):
+                return above
         raise UserInputError(
-            f"block {target}: no block with a state within {self.window} blocks below "
-            f"block {lowest} to hop through"
+            f"block {target}: no block with a state within {self.window} blocks above "
+            f"block {block} to hop through"
         )
+
+    def _climb(self, target: int) -> list[int]:
+        """The intermediates from ``target`` up (ascending) until one has a hop source
+        among the headers."""
+        chain: list[int] = []
+        block = target
+        while self._hop_source(block) is None:
+            block = self._step_up(target, block)
+            chain.append(block)
+        return chain
 
     def _chain(self, target: int, top: int) -> None:
         for block in range(target, top):
@@ -124,12 +139,11 @@ class _Planner:
         if self.first is None or target < self.first:
             self._reach_before_activation(target)
             return
-        while (source := self._hop_source(target)) is None:
-            block = self._intermediate(target)
-            self.hops.append((self._hop_source(block) or 0, block))
+        for block in (*reversed(self._climb(target)), target):
+            source = self._hop_source(block)
+            assert source is not None  # the block above it was just added
+            self.hops.append((source, block))
             self._add(block)
-        self.hops.append((source, target))
-        self._add(target)
 
     def _reach_before_activation(self, target: int) -> None:
         """Hop down to the activation block, then a header chain to ``target``."""

@@ -6,10 +6,16 @@
 - ``nodes``: trie nodes keyed by keccak256; nodes shared by many proofs once.
 - ``accounts`` / ``slots``: verified values keyed by (block hash, address[, slot]),
   with the ordered node hashes of their proofs.
+- ``hop_sources`` / ``hops`` (schema 2): verified EIP-2935 hops (``hop_cache.py``):
+  per source block its header and the history contract's account proof, per hop the
+  target's header and the storage proof of its slot. One source row per height (a
+  source of another hash replaces it and its hops).
 
 Only :meth:`Store.save_verified` writes chain data, it takes a
 :class:`~coprocessor.chain.bundle.VerifiedBundle` (so nothing unverified is stored as
-verified) and writes it in one transaction.
+verified) and writes it in one transaction; only :meth:`Store.save_hops` writes
+hops, it takes :class:`~coprocessor.index.hop_cache.VerifiedHop` values, and
+:meth:`Store.cached_hops` checks every row again before returning it.
 """
 
 from __future__ import annotations
@@ -29,14 +35,21 @@ import sqlite_utils
 from coprocessor.chain.bundle import Bundle, StorageRead, VerifiedBundle
 from coprocessor.chain.headers import Header, decode_header
 from coprocessor.chain.hexutil import hexstr
-from coprocessor.errors import StoreError
+from coprocessor.chain.history import HopProof, history_slot
+from coprocessor.errors import CoprocessorError, StoreError
+from coprocessor.index.hop_cache import (
+    VerifiedHop,
+    pack_nodes,
+    unpack_nodes,
+    verified_hop,
+)
 from coprocessor.sqlite import connect as sqlite_connect
 from coprocessor.sqlite import to_int64
 
 if TYPE_CHECKING:
     from coprocessor.chain.native import Pending
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: one worker thread verifies while the store writes (save_while_verifying); per
 #: process, since a forked child does not inherit the parent's worker thread
 _verifier: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
@@ -74,6 +87,25 @@ _SCHEMA = (
     """CREATE TABLE block_nodes (
         block_hash BLOB PRIMARY KEY, hashes BLOB NOT NULL) WITHOUT ROWID""",
 )
+#: schema 2: the hop cache (a store of schema 1 gains these tables when opened)
+_HOP_SCHEMA = (
+    """CREATE TABLE hop_sources (
+        chain_id INTEGER NOT NULL, number INTEGER NOT NULL, hash BLOB NOT NULL,
+        header BLOB NOT NULL, account_proof BLOB NOT NULL,
+        PRIMARY KEY (chain_id, number)) WITHOUT ROWID""",
+    """CREATE TABLE hops (
+        chain_id INTEGER NOT NULL, source INTEGER NOT NULL, target INTEGER NOT NULL,
+        target_header BLOB NOT NULL, storage_proof BLOB NOT NULL,
+        PRIMARY KEY (chain_id, source, target)) WITHOUT ROWID""",
+)
+
+
+@dataclass(frozen=True)
+class CachedHops:
+    """The cached hops of one source block that verified, and how many rows did not."""
+
+    hops: dict[int, VerifiedHop]
+    rejected: int = 0
 
 
 @dataclass(frozen=True)
@@ -198,6 +230,9 @@ class Store:
             raise StoreError(f"{self.path}: not a usable SQLite file ({exc})") from None
         row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         version = int(row[0]) if row else 0
+        if version == 1:
+            self._upgrade_from_1()
+            version = SCHEMA_VERSION
         if version != SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: schema version {version}, this build reads {SCHEMA_VERSION}"
@@ -206,11 +241,32 @@ class Store:
     def _create(self) -> None:
         """Schema v1. Keyed tables are WITHOUT ROWID: one B-tree per table instead of
         a table plus a primary-key index (about half the work per insert)."""
-        for statement in _SCHEMA:
+        for statement in (*_SCHEMA, *_HOP_SCHEMA):
             self.db.conn.execute(statement)
         self.db.conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
         )
+
+    def _upgrade_from_1(self) -> None:
+        """Schema 1 -> 2: add the hop cache's tables (nothing else changes)."""
+        conn = self.db.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                if row is not None and row[0] == "1":  # not upgraded meanwhile by another process
+                    for statement in _HOP_SCHEMA:
+                        conn.execute(statement)
+                    conn.execute(
+                        "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                        (str(SCHEMA_VERSION),),
+                    )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot upgrade schema 1 to 2 ({exc})") from None
 
     # ------------------------------------------------------------------ writes
 
@@ -355,6 +411,88 @@ class Store:
                 )
             orphaned, orphaned_next, number = now, set(), number + 1
 
+    def save_hops(self, chain_id: int, hops: Sequence[VerifiedHop]) -> None:
+        """Cache verified hops in one transaction. A source row of another hash at the
+        same height is replaced, and the hops from it dropped (a reorg moved it)."""
+        if not hops:
+            return
+        chain = to_int64(chain_id)
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for hop in hops:
+                source = hop.source
+                row = conn.execute(
+                    "SELECT hash FROM hop_sources WHERE chain_id = ? AND number = ?",
+                    (chain, source.number),
+                ).fetchone()
+                if row is not None and row[0] != source.hash:
+                    conn.execute(
+                        "DELETE FROM hops WHERE chain_id = ? AND source = ?", (chain, source.number)
+                    )
+                conn.execute(
+                    "INSERT OR REPLACE INTO hop_sources (chain_id, number, hash, header,"
+                    " account_proof) VALUES (?, ?, ?, ?, ?)",
+                    (chain, source.number, source.hash, source.raw, pack_nodes(hop.account_proof)),
+                )
+                conn.execute(
+                    "INSERT OR REPLACE INTO hops (chain_id, source, target, target_header,"
+                    " storage_proof) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        chain,
+                        source.number,
+                        hop.target.number,
+                        hop.target.raw,
+                        pack_nodes(hop.storage_proof),
+                    ),
+                )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def cached_hops(
+        self, chain_id: int, source: int, targets: Sequence[int], first: int | None = None
+    ) -> CachedHops:
+        """The cached hops from block ``source`` to ``targets`` that verify again
+        (:func:`~coprocessor.index.hop_cache.verified_hop` from the source row's hash;
+        ``first`` overrides the chain's activation); a row that does not is counted
+        in ``rejected`` and left out."""
+        chain = to_int64(chain_id)
+        row = self.db.conn.execute(
+            "SELECT hash, header, account_proof FROM hop_sources WHERE chain_id = ? AND number = ?",
+            (chain, source),
+        ).fetchone()
+        if row is None:
+            return CachedHops({})
+        source_hash, header, account_blob = row
+        found: dict[int, VerifiedHop] = {}
+        rejected = 0
+        for target in targets:
+            hop_row = self.db.conn.execute(
+                "SELECT target_header, storage_proof FROM hops"
+                " WHERE chain_id = ? AND source = ? AND target = ?",
+                (chain, source, target),
+            ).fetchone()
+            if hop_row is None:
+                continue
+            try:
+                proof = HopProof(
+                    source_header=header,
+                    target_header=hop_row[0],
+                    account_proof=unpack_nodes(account_blob),
+                    storage_proof=unpack_nodes(hop_row[1]),
+                    slot=history_slot(target),
+                )
+                hop = verified_hop(proof, source_hash, chain_id, first)
+                if hop.source.number != source or hop.target.number != target:
+                    raise StoreError(f"store: hop row {source} -> {target} is of other blocks")
+            except CoprocessorError:
+                rejected += 1
+                continue
+            found[target] = hop
+        return CachedHops(found, rejected)
+
     def mark_canonical(self, chain_id: int, header: Header) -> None:
         """Record ``header`` as the canonical block at its height (reorg handling)."""
         conn = self.db.conn
@@ -432,7 +570,8 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (status output, tests)."""
-        return {t: self.db[t].count for t in ("headers", "nodes", "accounts", "slots")}
+        tables = ("headers", "nodes", "accounts", "slots", "hop_sources", "hops")
+        return {t: self.db[t].count for t in tables}
 
     def describe_header(self, chain_id: int, number: int) -> list[dict[str, Any]]:
         """JSON-friendly rows of the headers at a height."""

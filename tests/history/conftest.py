@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from history.history_support import history_available
 
 from coprocessor.chain.bundle_v2 import BundleV2
 from coprocessor.dev.devnet import AnvilNode, rpc_call, stop_pid
@@ -75,11 +76,6 @@ def history_node(history: History, tmp_path_factory: pytest.TempPathFactory) -> 
         yield node
     finally:
         stop_pid(node.pid)
-
-
-def history_available(history: History) -> Any:
-    blocks = set(history.checkpoints) | set(range(history.head - 8, history.head + 1))
-    return blocks.__contains__
 
 
 @pytest.fixture(scope="session")
