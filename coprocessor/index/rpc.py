@@ -52,6 +52,18 @@ WRITE_METHODS = frozenset(
 Call = tuple[str, Sequence[Any]]
 
 
+class NodeStateError(RpcError):
+    """The node's answers, each well-formed, do not fit together: a proof that does not
+    hash to the header's state root (the verifier says ``missing trie node <root>``),
+    a header above the head the node named a moment before. A lying node does this,
+    but so does an honest one whose state moved between two calls: anvil answers
+    ``eth_getProof`` at its head block from the state it is mining the next block into
+    (docs/operations.md), any node across a reorg between the header and proof calls,
+    a node restarted from an older state dump. Nothing was stored, and asking again
+    later may succeed: a caller that can retry (the service) retries it with backoff,
+    like a dropped connection, and gives up after its attempts."""
+
+
 class ReadAnswer:
     """Base class of what a fast reader returns: a call's result that the reader took
     straight from the HTTP body and checked itself (see :meth:`RpcClient.call`)."""

@@ -13,7 +13,9 @@ and tables, safe to share between several service processes.
   the one outside effect that is not (an on-chain transaction) goes through the
   ``posts`` table (see ``posting``).
 - **Retries with backoff**: a transient failure re-runs the same stage after
-  ``backoff * 2^attempt`` seconds (capped), at most ``max_attempts`` times.
+  ``backoff * 2^attempt`` seconds (capped), at most ``max_attempts`` times;
+  ``attempts`` counts the failed runs of the current stage (a failed job keeps its
+  count). A takeover is not an attempt: a worker's crash is not the job's failure.
 - **Idempotency keys**: (API key, Idempotency-Key) maps to one job; the same key with
   another request body is a conflict.
 """
@@ -312,14 +314,19 @@ class JobDB:
         return job
 
     def fail(self, job: Job, owner: str, error: str) -> None:
-        """Give up: the state's ``on_failure`` (``failed``) with the error line."""
+        """Give up: the state's ``on_failure`` (``failed``) with the error line, and
+        ``attempts`` the number of failed runs of the stage, this one included (a run
+        a crash cut short and another worker took over is not one of them)."""
         target = row_of(job.state).on_failure
         if target is None:
             raise ValueError(f"job {job.id} is {job.state} already")
+        attempts = job.attempts + 1
         with self.tx():
             self.advance(job, owner, target, job.data)
-            self.conn.execute("UPDATE jobs SET error = ? WHERE id = ?", (error, job.id))
-        job.error = error
+            self.conn.execute(
+                "UPDATE jobs SET error = ?, attempts = ? WHERE id = ?", (error, attempts, job.id)
+            )
+        job.error, job.attempts = error, attempts
 
     def retry_later(
         self,
@@ -334,7 +341,7 @@ class JobDB:
         exponential backoff; returns False (and fails the job) when out of attempts."""
         attempts = job.attempts + 1
         if attempts >= max_attempts:
-            self.fail(job, owner, f"{error} (after {attempts} attempts)")
+            self.fail(job, owner, f"{error} (after {attempts} attempts)")  # counts this one
             return False
         delay = min(backoff * 2 ** (attempts - 1), backoff_max)
         with self.tx():

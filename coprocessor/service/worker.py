@@ -42,17 +42,18 @@ from coprocessor.chain.hexutil import hexstr
 from coprocessor.chain.keccak import keccak256
 from coprocessor.errors import (
     CoprocessorError,
+    StoreError,
     ToolError,
     UserInputError,
     VerificationError,
 )
 from coprocessor.index.indexer import index_reads, write_json_atomic
-from coprocessor.index.rpc import RpcClient
+from coprocessor.index.rpc import NodeStateError, RpcClient
 from coprocessor.index.store import Store
 from coprocessor.onchain import eip712
 from coprocessor.scoring import pipeline
 from coprocessor.scoring.reads import reads_for_spec
-from coprocessor.service import batching, posting, sampling
+from coprocessor.service import batching, faults, posting, sampling
 from coprocessor.service.catalog import Catalog, ServedModel
 from coprocessor.service.config import ServiceConfig
 from coprocessor.service.jobs import Job, JobDB, LeaseLost
@@ -110,6 +111,9 @@ class Runtime:
     #: results changed in this process: (subject, model hash) keys to drop from caches
     on_result: list[Any] = field(default_factory=list)
     _batcher: batching.Batcher | None = None
+
+    def __post_init__(self) -> None:
+        faults.check()  # a malformed COPROC_FAULT_AT stops the service at start
 
     def batcher(self) -> batching.Batcher:
         """The batching stage (``batch_max_size`` > 0), made on first use."""
@@ -257,10 +261,19 @@ class Runtime:
             raise UserInputError(f"block {block}: reads reach before block 1")
         # the indexer's path: answers checked against what was asked, the bundle verified
         # by the Rust core (the guest's code) while the store writes it, cached values
-        # of the same block hash reused
-        verified = await index_reads(self.rpc, self.store, reads, anchor=anchor)
+        # of the same block hash reused. The request is valid (checked above): what the
+        # indexer refuses now is the node's answers, and asking again may succeed.
+        try:
+            verified = await index_reads(self.rpc, self.store, reads, anchor=anchor)
+        except (VerificationError, UserInputError) as exc:
+            raise NodeStateError(f"the node's answers do not verify: {exc}") from None
+        faults.reached("indexing.stored")
         path = self.bundle_path(job)
-        write_json_atomic(path, verified.bundle.to_json())
+        try:
+            write_json_atomic(path, verified.bundle.to_json())
+        except UserInputError as exc:  # disk full, permissions: not the request's fault
+            raise StoreError(str(exc)) from None
+        faults.reached("indexing.written")
         data = {
             "block": block,
             "anchor": {"number": verified.anchor.number, "hash": hexstr(verified.anchor.hash)},
@@ -279,6 +292,7 @@ class Runtime:
         )
         score = self.config.lied_score(job.request["subject"], scored.score)  # test-only knob
         data = dict(job.data, vector=list(scored.features.values), score=score)
+        faults.reached("scoring.scored")
         with self.db.tx():
             return self.db.advance(job, owner, next_state(job, data), data)
 
@@ -297,6 +311,7 @@ class Runtime:
         batchable = "onchain" not in job.request  # fulfilled one by one (RiskRequests.fulfil)
         if self.config.batch_max_size > 0 and mode in ("proven", "both") and batchable:
             data["batched"] = True  # proven in a batch (lifecycle: batching)
+        faults.reached("signing.signed")
         with self.db.tx():
             job = self.db.advance(job, owner, next_state(job, data), data)
             if "signature" in data:
@@ -373,6 +388,7 @@ class Runtime:
         if proven != data["score"]:
             log.error("job %s: proven score %d != computed %d", job.id, proven, data["score"])
             data["score"] = proven  # the receipt is what contracts accept
+        faults.reached("proving.proved")
         with self.db.tx():
             job = self.db.advance(job, owner, next_state(job, data), data)
             if outcome is not None:
@@ -461,6 +477,7 @@ class Runtime:
                     self.l2_poster.ensure_anchor, int(anchor["number"]), anchor["hash"]
                 )
             landed = await self._post_once(job, poster, journal, seal)
+        faults.reached("posting.landed")
         self.metrics.posts.inc(destination=destination, result="ok" if landed.ok else "reverted")
         if not landed.ok:
             raise VerificationError(f"post transaction {landed.tx_hash} reverted")
@@ -475,9 +492,9 @@ class Runtime:
         self, job: Job, poster: posting.Poster, journal: bytes, seal: bytes
     ) -> posting.Landed:
         return await posting.post_exactly_once(
-            self.db,
+            _CrashPoints(self.db),
             job.id,
-            poster,
+            _CrashPoints(poster),
             lambda: poster.prepare(journal, seal),
             (job_request_id(job), "request id"),
         )
@@ -515,6 +532,8 @@ class Runtime:
                 with contextlib.suppress(asyncio.CancelledError):
                     await beat
             self.metrics.stage_seconds.observe(time.perf_counter() - started, stage=stage)
+            if stage != State.BATCHING:
+                faults.reached(f"{stage}.committed")
         if is_final(job.state):
             self.metrics.jobs_finished.inc(state=job.state)
         elif self.stopping:
@@ -558,6 +577,26 @@ class Runtime:
                     await asyncio.wait_for(self.wake.wait(), self.config.poll_seconds)
                 continue
             await self.run_job(job, owner)
+
+
+class _CrashPoints:
+    """The posting records (``JobDB``) and poster of one post, with the crash points
+    ``posting.recorded`` (after ``record_post``) and ``posting.sent`` (after
+    ``broadcast``) of :mod:`faults`; everything else is the wrapped object's."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def record_post(self, job_id: str, sender: str, nonce: int, tx_hash: str, raw: str) -> None:
+        self._inner.record_post(job_id, sender, nonce, tx_hash, raw)
+        faults.reached("posting.recorded")
+
+    def broadcast(self, raw_tx: str) -> None:
+        self._inner.broadcast(raw_tx)
+        faults.reached("posting.sent")
 
 
 def _hex_field(receipt: dict[str, Any], key: str) -> bytes:
