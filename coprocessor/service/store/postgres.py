@@ -43,6 +43,10 @@ from coprocessor.service.store.migrations import (
 
 _CONNECT_TIMEOUT_SECONDS = 10
 _ACTIVE = [str(s) for s in ACTIVE]
+#: the database server's clock, Unix seconds
+_SERVER_CLOCK = "extract(epoch FROM clock_timestamp())::float8"
+#: the caller's ``now`` parameter if given, else the server's clock
+_CLOCK = f"COALESCE(%(now)s::float8, {_SERVER_CLOCK})"
 
 
 def redacted(url: str) -> str:
@@ -109,7 +113,7 @@ class PgJobStore:
         """``now``, or the database server's clock (Unix seconds)."""
         if now is not None:
             return now
-        row = self.conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()
+        row = self.conn.execute(f"SELECT {_SERVER_CLOCK}").fetchone()
         assert row is not None
         return float(row[0])
 
@@ -172,22 +176,24 @@ class PgJobStore:
 
     def claim(self, owner: str, lease_seconds: float, now: float | None = None) -> Job | None:
         """Lease the oldest ready job (not leased, or its lease ran out); rows other
-        claimers hold locked are skipped, not waited for."""
-        with self.tx():
-            now = self._now(now)
+        claimers hold locked are skipped, not waited for. One statement."""
+        with self._errors():
             row = self.conn.execute(
-                "UPDATE jobs SET lease_owner = %(owner)s, lease_until = %(until)s "
-                "WHERE id = (SELECT id FROM jobs WHERE state = ANY(%(active)s) "
-                "AND next_run_at <= %(now)s AND (lease_until IS NULL OR lease_until < %(now)s) "
-                "ORDER BY next_run_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                f"WITH t AS (SELECT {_CLOCK} AS now) "
+                "UPDATE jobs SET lease_owner = %(owner)s, "
+                "lease_until = (SELECT now FROM t) + %(lease)s "
+                "WHERE id = (SELECT id FROM jobs, t WHERE state = ANY(%(active)s) "
+                "AND next_run_at <= t.now AND (lease_until IS NULL OR lease_until < t.now) "
+                "ORDER BY next_run_at LIMIT 1 FOR UPDATE OF jobs SKIP LOCKED) "
                 f"RETURNING {_COLUMNS}",
-                {"owner": owner, "until": now + lease_seconds, "active": _ACTIVE, "now": now},
+                {"owner": owner, "lease": lease_seconds, "active": _ACTIVE, "now": now},
             ).fetchone()
         return None if row is None else _job(row)
 
     def _fenced(self, job_id: str, owner: str, assignments: str, params: tuple[Any, ...]) -> None:
-        """``UPDATE jobs SET <assignments>`` if ``owner`` still holds the lease."""
-        with self.tx():
+        """``UPDATE jobs SET <assignments>`` if ``owner`` still holds the lease (one
+        statement: atomic on its own, or part of the caller's transaction)."""
+        with self._errors():
             cur = self.conn.execute(
                 f"UPDATE jobs SET {assignments} WHERE id = %s AND lease_owner = %s",
                 (*params, job_id, owner),
@@ -196,13 +202,11 @@ class PgJobStore:
                 raise LeaseLost(f"lease on {job_id} lost")
 
     def heartbeat(self, job_id: str, owner: str, lease_seconds: float) -> None:
-        with self.tx():
-            until = self._now(None) + lease_seconds
-            self._fenced(job_id, owner, "lease_until = %s", (until,))
+        self._fenced(job_id, owner, f"lease_until = {_SERVER_CLOCK} + %s", (lease_seconds,))
 
     def release(self, job_id: str, owner: str) -> None:
         """Give a lease back (shutdown): the job becomes claimable at once."""
-        with self.tx():
+        with self._errors():
             self.conn.execute(
                 "UPDATE jobs SET lease_owner = NULL, lease_until = NULL "
                 "WHERE id = %s AND lease_owner = %s",
@@ -276,15 +280,13 @@ class PgJobStore:
             self.fail(job, owner, f"{error} (after {attempts} attempts)")
             return False
         delay = min(backoff * 2 ** (attempts - 1), backoff_max)
-        with self.tx():
-            now = self._now(None)
-            self._fenced(
-                job.id,
-                owner,
-                "attempts = %s, error = %s, next_run_at = %s, lease_owner = NULL, "
-                "lease_until = NULL, updated_at = %s",
-                (attempts, error, now + delay, now),
-            )
+        self._fenced(
+            job.id,
+            owner,
+            f"attempts = %s, error = %s, next_run_at = {_SERVER_CLOCK} + %s, "
+            f"lease_owner = NULL, lease_until = NULL, updated_at = {_SERVER_CLOCK}",
+            (attempts, error, delay),
+        )
         return True
 
     def set_progress(self, job: Job, owner: str, progress: dict[str, Any]) -> None:
