@@ -64,6 +64,7 @@ WARMUP = 24
 SAMPLE_EVERY = 3
 HORIZON = 20
 TRAIN_FRACTION = 0.7
+KEEP_FROM = "<!-- model v2:"
 
 
 def verified_values(rpc: Rpc, reads: list[features.Read]) -> dict[str, Any]:
@@ -264,7 +265,11 @@ def run(seed: int, out_dir: Path, docs: Path | None) -> dict[str, Any]:
         "seconds": round(time.monotonic() - started, 1),
     }
     if docs is not None:
-        docs.write_text(model_card(result, names, spec))
+        # what follows the v1 card (model v2's section, scripts/train_model_v2.py) is kept
+        kept = docs.read_text().partition(KEEP_FROM) if docs.exists() else ("", "", "")
+        docs.write_text(
+            model_card(result, names, spec) + ("\n" + kept[1] + kept[2] if kept[1] else "")
+        )
     return result
 
 
