@@ -2,13 +2,17 @@
 SHELL := /bin/bash
 VENV := .venv/bin
 
-.PHONY: setup demo test lint typecheck test-py test-rust test-contracts bench prove-check prove-batch-check
+.PHONY: setup demo demo-rocky test lint typecheck test-py test-rust test-contracts bench prove-check prove-batch-check
 
 setup:
 	@bash scripts/setup.sh
 
 demo: setup
 	$(VENV)/coproc demo
+
+# The Rocky bot: a proven price-direction score sent L2 -> L1 to a vault (docs/rocky.md).
+demo-rocky: setup
+	$(VENV)/coproc demo-rocky
 
 test: setup lint typecheck test-rust test-contracts test-py
 

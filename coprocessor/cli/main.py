@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "contracts",
     "db",
     "demo",
+    "demo_rocky",
     "devnet",
     "features",
     "index",

@@ -17,19 +17,16 @@ records each write (block, value), the checkpoints and the build time.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import gzip
 import json
 import os
-import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from coprocessor.chain.keccak import keccak256
+from coprocessor.dev.build_cache import ensure_built, load_built
 from coprocessor.dev.devnet import AnvilNode, rpc_call, start_anvil, stop_pid
 from coprocessor.errors import ToolError
 
@@ -222,52 +219,18 @@ def _build(workdir: Path, head: int) -> dict[str, Any]:
     }
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One builder per machine at a time (others wait, then find the cache)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def load_history(root: Path | None = None) -> History | None:
     """The cached history, or None if it was not built (or is incomplete)."""
-    folder = history_dir(root)
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
-    state = folder / "state.json"
-    if manifest.get("version") != VERSION or not state.exists():
-        return None
-    return History(state=state, manifest=manifest)
+    found = load_built(history_dir(root), VERSION)
+    return None if found is None else History(*found)
 
 
 def ensure_history(root: Path | None = None, head: int = HEAD) -> History:
     """The cached history, built first if missing (minutes, once per machine)."""
-    folder = history_dir(root)
-    with _locked(folder.parent / f"{VERSION}.lock"):
-        found = load_history(root)
-        if found is not None:
-            return found
-        work = folder.parent / f"{VERSION}.building"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        manifest = _build(work, head)
-        (work / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        for name in ("history.log",):
-            with contextlib.suppress(FileNotFoundError):
-                (work / name).unlink()
-        shutil.rmtree(folder, ignore_errors=True)
-        work.replace(folder)
-    built = load_history(root)
-    if built is None:
-        raise ToolError(f"history: the build in {folder} left no manifest")
-    return built
+    built = ensure_built(
+        history_dir(root), VERSION, lambda work: _build(work, head), ("history.log",)
+    )
+    return History(*built)
 
 
 def start_history_node(history: History, workdir: Path) -> AnvilNode:
