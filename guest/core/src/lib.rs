@@ -24,6 +24,7 @@ pub mod json;
 pub mod json_bundle;
 pub mod keccak;
 pub mod model;
+pub mod protocols;
 pub mod request;
 pub mod rlp;
 pub mod rules;

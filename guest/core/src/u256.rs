@@ -166,6 +166,303 @@ fn q16_wide(mag: &Word, decimals: u32) -> u64 {
     }
 }
 
+/// A 256-bit unsigned integer in eight little-endian 32-bit limbs (32-bit limbs: the
+/// guest's rv32im multiplies 32 by 32 bits natively). Checked arithmetic, and products
+/// kept at 512 bits before a division (`mul_div`), for the protocols' fixed-point math.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct U256(pub [u32; 8]);
+
+/// A 512-bit product, little-endian limbs.
+pub type Wide512 = [u32; 16];
+
+impl U256 {
+    /// 0.
+    pub const ZERO: U256 = U256([0; 8]);
+    /// 2^256 - 1.
+    pub const MAX: U256 = U256([u32::MAX; 8]);
+
+    /// From a 128-bit integer.
+    pub const fn from_u128(v: u128) -> U256 {
+        let mut l = [0u32; 8];
+        let mut i = 0;
+        while i < 4 {
+            l[i] = (v >> (32 * i)) as u32;
+            i += 1;
+        }
+        U256(l)
+    }
+
+    /// From a 64-bit integer.
+    pub const fn from_u64(v: u64) -> U256 {
+        U256::from_u128(v as u128)
+    }
+
+    /// From a big-endian word.
+    pub fn from_word(w: &Word) -> U256 {
+        let mut l = [0u32; 8];
+        for (i, limb) in l.iter_mut().enumerate() {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&w[28 - 4 * i..32 - 4 * i]);
+            *limb = u32::from_be_bytes(b);
+        }
+        U256(l)
+    }
+
+    /// As a big-endian word.
+    pub fn to_word(&self) -> Word {
+        let mut w = [0u8; 32];
+        for (i, limb) in self.0.iter().enumerate() {
+            w[28 - 4 * i..32 - 4 * i].copy_from_slice(&limb.to_be_bytes());
+        }
+        w
+    }
+
+    /// Is it zero?
+    pub fn is_zero(&self) -> bool {
+        self.0.iter().all(|&l| l == 0)
+    }
+
+    /// The value if it fits in 64 bits.
+    pub fn to_u64(&self) -> Option<u64> {
+        if self.0[2..].iter().any(|&l| l != 0) {
+            return None;
+        }
+        Some(u64::from(self.0[0]) | (u64::from(self.0[1]) << 32))
+    }
+
+    /// `(self >> offset) & (2^size - 1)` (zero for bits past 255).
+    pub fn bits(&self, offset: u32, size: u32) -> U256 {
+        let mut out = [0u32; 8];
+        for i in 0..size.min(256) {
+            let b = offset.saturating_add(i);
+            if b >= 256 {
+                break;
+            }
+            if (self.0[(b / 32) as usize] >> (b % 32)) & 1 == 1 {
+                out[(i / 32) as usize] |= 1 << (i % 32);
+            }
+        }
+        U256(out)
+    }
+
+    /// `self + o`, `None` on overflow.
+    pub fn checked_add(&self, o: &U256) -> Option<U256> {
+        let mut out = [0u32; 8];
+        let mut carry = 0u64;
+        for (i, limb) in out.iter_mut().enumerate() {
+            let s = u64::from(self.0[i]) + u64::from(o.0[i]) + carry;
+            *limb = s as u32;
+            carry = s >> 32;
+        }
+        (carry == 0).then_some(U256(out))
+    }
+
+    /// `self - o`, `None` below zero.
+    pub fn checked_sub(&self, o: &U256) -> Option<U256> {
+        let mut out = [0u32; 8];
+        let mut borrow = 0i64;
+        for (i, limb) in out.iter_mut().enumerate() {
+            let d = i64::from(self.0[i]) - i64::from(o.0[i]) - borrow;
+            *limb = d as u32;
+            borrow = i64::from(d < 0);
+        }
+        (borrow == 0).then_some(U256(out))
+    }
+
+    /// The full 512-bit product.
+    pub fn full_mul(&self, o: &U256) -> Wide512 {
+        let mut out = [0u32; 16];
+        for i in 0..8 {
+            if self.0[i] == 0 {
+                continue;
+            }
+            let mut carry = 0u64;
+            for j in 0..8 {
+                let t = u64::from(self.0[i]) * u64::from(o.0[j]) + u64::from(out[i + j]) + carry;
+                out[i + j] = t as u32;
+                carry = t >> 32;
+            }
+            out[i + 8] = carry as u32;
+        }
+        out
+    }
+
+    /// `self · o`, `None` on overflow.
+    pub fn checked_mul(&self, o: &U256) -> Option<U256> {
+        narrow(&self.full_mul(o))
+    }
+
+    /// `(self / d, self % d)`, `None` for `d = 0`.
+    pub fn div_rem(&self, d: &U256) -> Option<(U256, U256)> {
+        let mut n = [0u32; 16];
+        n[..8].copy_from_slice(&self.0);
+        let (q, r) = wide_div_rem(&n, d)?;
+        Some((narrow(&q)?, r))
+    }
+
+    /// `floor(a · b / d)` with the product at 512 bits; `None` for `d = 0` or a
+    /// quotient of 2^256 or more.
+    pub fn mul_div(a: &U256, b: &U256, d: &U256) -> Option<U256> {
+        let (q, _) = wide_div_rem(&a.full_mul(b), d)?;
+        narrow(&q)
+    }
+
+    /// Decimal digits.
+    pub fn to_decimal(&self) -> alloc::string::String {
+        let mut digits = alloc::vec::Vec::new();
+        let mut v = *self;
+        let ten = U256::from_u64(10);
+        loop {
+            let (q, r) = v.div_rem(&ten).unwrap_or((U256::ZERO, U256::ZERO));
+            digits.push(b'0' + r.0[0] as u8);
+            v = q;
+            if v.is_zero() {
+                break;
+            }
+        }
+        digits.reverse();
+        digits.into_iter().map(char::from).collect()
+    }
+
+    /// From decimal digits (no sign, no leading `+`); `None` if not digits or too big.
+    pub fn from_decimal(s: &str) -> Option<U256> {
+        if s.is_empty() {
+            return None;
+        }
+        let ten = U256::from_u64(10);
+        let mut v = U256::ZERO;
+        for c in s.bytes() {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v.checked_mul(&ten)?.checked_add(&U256::from_u64(u64::from(c - b'0')))?;
+        }
+        Some(v)
+    }
+}
+
+impl PartialOrd for U256 {
+    fn partial_cmp(&self, o: &U256) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for U256 {
+    fn cmp(&self, o: &U256) -> core::cmp::Ordering {
+        self.0.iter().rev().cmp(o.0.iter().rev())
+    }
+}
+
+/// The low 256 bits if the high 256 are zero.
+pub fn narrow(w: &Wide512) -> Option<U256> {
+    if w[8..].iter().any(|&l| l != 0) {
+        return None;
+    }
+    let mut l = [0u32; 8];
+    l.copy_from_slice(&w[..8]);
+    Some(U256(l))
+}
+
+/// `w + c` (512 bits; `None` past 2^512).
+pub fn wide_add(w: &Wide512, c: &U256) -> Option<Wide512> {
+    let mut out = *w;
+    let mut carry = 0u64;
+    for (i, limb) in out.iter_mut().enumerate() {
+        let add = if i < 8 { u64::from(c.0[i]) } else { 0 };
+        let s = u64::from(*limb) + add + carry;
+        *limb = s as u32;
+        carry = s >> 32;
+    }
+    (carry == 0).then_some(out)
+}
+
+/// `(n / d, n % d)` for a 512-bit `n`, `None` for `d = 0`: Knuth's algorithm D on
+/// 32-bit limbs (Hacker's Delight `divmnu`), short division for a one-limb divisor.
+pub fn wide_div_rem(n: &Wide512, d: &U256) -> Option<(Wide512, U256)> {
+    let dl = 8 - d.0.iter().rev().take_while(|&&l| l == 0).count();
+    if dl == 0 {
+        return None;
+    }
+    let nl = 16 - n.iter().rev().take_while(|&&l| l == 0).count();
+    let mut q = [0u32; 16];
+    if nl < dl {
+        let mut r = [0u32; 8];
+        r[..nl].copy_from_slice(&n[..nl]);
+        return Some((q, U256(r)));
+    }
+    if dl == 1 {
+        let v = u64::from(d.0[0]);
+        let mut rem = 0u64;
+        for i in (0..nl).rev() {
+            let cur = (rem << 32) | u64::from(n[i]);
+            q[i] = (cur / v) as u32;
+            rem = cur % v;
+        }
+        return Some((q, U256::from_u64(rem)));
+    }
+    let s = d.0[dl - 1].leading_zeros();
+    let shl = |hi: u32, lo: u32| -> u32 {
+        if s == 0 {
+            hi
+        } else {
+            (hi << s) | (lo >> (32 - s))
+        }
+    };
+    let mut dn = [0u32; 8];
+    for i in (1..dl).rev() {
+        dn[i] = shl(d.0[i], d.0[i - 1]);
+    }
+    dn[0] = d.0[0] << s;
+    let mut un = [0u32; 17];
+    un[nl] = if s == 0 { 0 } else { n[nl - 1] >> (32 - s) };
+    for i in (1..nl).rev() {
+        un[i] = shl(n[i], n[i - 1]);
+    }
+    un[0] = n[0] << s;
+    let b: u64 = 1 << 32;
+    let top = u64::from(dn[dl - 1]);
+    let next = u64::from(dn[dl - 2]);
+    for j in (0..=nl - dl).rev() {
+        let num = (u64::from(un[j + dl]) << 32) | u64::from(un[j + dl - 1]);
+        let mut qhat = num / top;
+        let mut rhat = num % top;
+        while qhat >= b || qhat * next > ((rhat << 32) | u64::from(un[j + dl - 2])) {
+            qhat -= 1;
+            rhat += top;
+            if rhat >= b {
+                break;
+            }
+        }
+        // multiply and subtract
+        let mut k: i64 = 0;
+        for i in 0..dl {
+            let p = qhat * u64::from(dn[i]);
+            let t = i64::from(un[i + j]) - k - (p & 0xffff_ffff) as i64;
+            un[i + j] = t as u32;
+            k = (p >> 32) as i64 - (t >> 32);
+        }
+        let t = i64::from(un[j + dl]) - k;
+        un[j + dl] = t as u32;
+        q[j] = qhat as u32;
+        if t < 0 {
+            // qhat was one too large: add the divisor back
+            q[j] = q[j].wrapping_sub(1);
+            let mut c = 0u64;
+            for i in 0..dl {
+                let t = u64::from(un[i + j]) + u64::from(dn[i]) + c;
+                un[i + j] = t as u32;
+                c = t >> 32;
+            }
+            un[j + dl] = un[j + dl].wrapping_add(c as u32);
+        }
+    }
+    let mut r = [0u32; 8];
+    for i in 0..dl {
+        r[i] = if s == 0 { un[i] } else { (un[i] >> s) | (un[i + 1] << (32 - s)) };
+    }
+    Some((q, U256(r)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +508,86 @@ mod tests {
         }
         // floor((2^256-1)*2^16/10^77), computed with Python big integers
         assert_eq!(q16_magnitude(&[0xff; 32], 77), 75885);
+    }
+    /// Bitwise restoring division: the reference for Knuth's algorithm.
+    fn slow_div_rem(n: &Wide512, d: &U256) -> (Wide512, U256) {
+        let mut q = [0u32; 16];
+        let mut r = [0u32; 9];
+        for bit in (0..512).rev() {
+            let mut carry = (n[bit / 32] >> (bit % 32)) & 1;
+            for limb in r.iter_mut() {
+                let next = *limb >> 31;
+                *limb = (*limb << 1) | carry;
+                carry = next;
+            }
+            let mut dd = [0u32; 9];
+            dd[..8].copy_from_slice(&d.0);
+            if r.iter().rev().cmp(dd.iter().rev()) != core::cmp::Ordering::Less {
+                let mut borrow = 0i64;
+                for (x, y) in r.iter_mut().zip(dd) {
+                    let t = i64::from(*x) - i64::from(y) - borrow;
+                    *x = t as u32;
+                    borrow = i64::from(t < 0);
+                }
+                q[bit / 32] |= 1 << (bit % 32);
+            }
+        }
+        let mut rem = [0u32; 8];
+        rem.copy_from_slice(&r[..8]);
+        (q, U256(rem))
+    }
+
+    #[test]
+    fn wide_division_matches_the_bitwise_reference() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let specials = [0u32, 1, 0x8000_0000, 0xffff_ffff, 0xffff_fffe];
+        for round in 0..3000 {
+            let mut n = [0u32; 16];
+            let mut d = [0u32; 8];
+            let n_len = (next() % 17) as usize;
+            let d_len = 1 + (next() % 8) as usize;
+            let mut limb = |r: u64| if r % 3 == 0 { specials[(r >> 8) as usize % specials.len()] } else { (r >> 16) as u32 };
+            for l in n.iter_mut().take(n_len) {
+                *l = limb(next());
+            }
+            for l in d.iter_mut().take(d_len) {
+                *l = limb(next());
+            }
+            let d = U256(d);
+            if d.is_zero() {
+                assert!(wide_div_rem(&n, &d).is_none());
+                continue;
+            }
+            assert_eq!(wide_div_rem(&n, &d), Some(slow_div_rem(&n, &d)), "round {round}: {n:x?} / {d:x?}");
+        }
+    }
+
+    #[test]
+    fn decimal_and_checked_ops() {
+        let max = U256::MAX;
+        assert_eq!(
+            max.to_decimal(),
+            "115792089237316195423570985008687907853269984665640564039457584007913129639935"
+        );
+        assert_eq!(U256::from_decimal(&max.to_decimal()), Some(max));
+        assert_eq!(U256::from_decimal("115792089237316195423570985008687907853269984665640564039457584007913129639936"), None);
+        assert_eq!(U256::from_decimal("12a"), None);
+        assert_eq!(U256::from_decimal("0"), Some(U256::ZERO));
+        assert_eq!(max.checked_add(&U256::from_u64(1)), None);
+        assert_eq!(U256::ZERO.checked_sub(&U256::from_u64(1)), None);
+        assert_eq!(max.checked_mul(&U256::from_u64(2)), None);
+        // (2^256 - 1)^2 / (2^256 - 1) = 2^256 - 1, the product at 512 bits
+        assert_eq!(U256::mul_div(&max, &max, &max), Some(max));
+        assert_eq!(U256::mul_div(&max, &max, &U256::from_u64(1)), None);
+        let w = [0x5au8; 32];
+        assert_eq!(U256::from_word(&w).to_word(), w);
+        assert_eq!(U256::from_word(&w).bits(252, 8), U256::from_u64(0x5));
+        assert_eq!(U256::from_u128(0xabcd).bits(4, 8), U256::from_u64(0xbc));
     }
 }

@@ -6,6 +6,8 @@
 //!   model-eval      stdin: {"model", "inputs": [[..]]}  -> {"outputs": [..]}
 //!   spec-hash       stdin: spec JSON               -> {"spec_hash", "canonical"}
 //!   features        stdin: {"spec", "bundle", "subject", "block"} -> {"features": [..]}
+//!   protocol-read   --bundle B --protocol P --address A --subject U ... (protocol_cmds.rs)
+//!   protocol-math   stdin: {"cases": [..]} (protocol_cmds.rs)
 //!   run             stdin: {"bundle", "model", "spec", "subject", "request_id"?, "block"?}
 //!                   -> the journal the guest would commit
 
@@ -69,7 +71,7 @@ fn subject_of(v: &Value) -> Res<[u8; 20]> {
 
 /// The `verified` JSON of `coproc verify-bundle` (Python): reads without proofs, for
 /// testing the feature code alone on shared vectors.
-fn verified_values(v: &Value) -> Res<bundle::Verified> {
+pub fn verified_values(v: &Value) -> Res<bundle::Verified> {
     let bad = |m: &str| Failure::user(format!("verified: {m}"));
     let w32 = |s: &Value, what: &str| -> Res<[u8; 32]> {
         hex::bytes_n::<32>(s.as_str().unwrap_or(""), what).map_err(|e| Failure::user(e.to_string()))
@@ -112,8 +114,12 @@ pub fn dispatch(args: &[String]) -> Res<()> {
     let Some(cmd) = args.first() else {
         return Err(Failure::user("usage: coproc-host core <run|verify-bundle|model-eval|model-hash|spec-hash|features>"));
     };
+    if cmd == "protocol-read" {
+        return crate::protocol_cmds::read_cmd(&args[1..]);
+    }
     options(&args[1..], &[])?;
     match cmd.as_str() {
+        "protocol-math" => crate::protocol_cmds::math_cmd(&stdin_json()?),
         "verify-bundle" => {
             let b = json_bundle::from_value(&stdin_json()?)?;
             let v = bundle::verify(&b)?;

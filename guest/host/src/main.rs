@@ -8,6 +8,7 @@
 //!   execute|prove ... --subjects A,B,C|FILE [--request-ids ..] [--batch-id HEX]  (batch mode)
 //!   batch   (request options) --subjects ...   (the batch natively: journal and leaves)
 //!   core run|verify-bundle|model-eval|model-hash|spec-hash|features  (JSON on stdin)
+//!   core protocol-read|protocol-math  (protocol reads natively, see protocol_cmds.rs)
 //!
 //! Exit codes: 0 ok, 1 verification failed, 2 bad input, 3 prover/tool failure.
 
@@ -16,6 +17,7 @@ mod cli;
 mod core_cmds;
 mod jsontext;
 mod output;
+mod protocol_cmds;
 mod request;
 mod zkvm;
 
