@@ -59,15 +59,19 @@ class Proc:
         self.env["COPROC_TEST_PROVE_DELAY"] = "0.25"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def spawn(self, **env: str) -> None:
+        """Start the process (``env``: extra variables) without waiting for it."""
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [*self.args, "--port", str(self.port)],
-                env=self.env,
+                env={**self.env, **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+
+    def start(self, **env: str) -> None:
+        self.spawn(**env)
         url = f"http://127.0.0.1:{self.port}/healthz"
 
         def up() -> bool:
