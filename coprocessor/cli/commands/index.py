@@ -28,7 +28,7 @@ from coprocessor.index.indexer import (
 from coprocessor.index.rpc import RpcClient
 from coprocessor.index.store import Store
 from coprocessor.paths import data_dir
-from coprocessor.scoring import batch
+from coprocessor.scoring import batch, protocol_index
 from coprocessor.scoring.reads import reads_for_spec
 
 
@@ -183,6 +183,12 @@ async def _run(
                     raise UserInputError("the spec reads block 0, which has no provable state")
             else:
                 by_block = {number: reads}
+            if args.spec_obj is not None and protocol_index.has_protocol_reads(args.spec_obj):
+                subjects = args.subjects if args.subjects is not None else [args.subject]
+                recorded = await protocol_index.record_protocol_reads(
+                    rpc, store, args.spec_obj, subjects, number
+                )
+                by_block = protocol_index.merge_reads(by_block, recorded)
             if args.anchor is not None:
                 return await index_history.run_history(args, rpc, number, by_block, started)
             verified = await index_reads(
