@@ -250,6 +250,11 @@ def liquidation_blocks(url: str, meta: dict[str, Any]) -> dict[str, list[int]]:
         for log in rpc_call(url, "eth_getLogs", [flt], timeout=120):
             user = "0x" + log["topics"][3][-40:]
             out.setdefault(user, []).append(int(log["blockNumber"], 16))
+    found, recorded = sum(len(v) for v in out.values()), sum(meta["liquidations"].values())
+    if found != recorded:  # the logs must tell the simulation's own count
+        raise UserInputError(
+            f"{found} liquidation events in the logs, markets.json records {recorded}"
+        )
     return {u: sorted(v) for u, v in out.items()}
 
 
