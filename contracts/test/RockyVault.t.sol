@@ -3,26 +3,8 @@ pragma solidity 0.8.37;
 
 import {Test} from "./utils/Test.sol";
 import {RockyVault, IRockyBridge, IRockyPool} from "../src/rocky/RockyVault.sol";
-
-/// @notice Bridge + Outbox stand-in: the active outbox is itself, the L2 sender is set per delivery.
-contract RockyBridgeStub {
-    address public l2ToL1Sender;
-
-    function activeOutbox() external view returns (address) {
-        return address(this);
-    }
-
-    function deliver(address l2Sender, address to, bytes calldata data) external {
-        l2ToL1Sender = l2Sender;
-        (bool ok, bytes memory ret) = to.call(data);
-        l2ToL1Sender = address(0);
-        if (!ok) {
-            assembly {
-                revert(add(ret, 32), mload(ret))
-            }
-        }
-    }
-}
+// the Bridge + Outbox stand-in: the active outbox is itself, the L2 sender set per delivery
+import {BridgeOutboxStub} from "./arbos/ArbosEmulator.t.sol";
 
 contract RockyTokenStub {
     mapping(address => uint256) public balanceOf;
@@ -81,13 +63,13 @@ contract RockyVaultTest is Test {
     uint64 internal constant MAX_AGE = 300;
     uint16 internal constant SLIPPAGE = 100;
 
-    RockyBridgeStub internal bridge;
+    BridgeOutboxStub internal bridge;
     RockyPoolStub internal pool;
     RockyVault internal vault;
 
     function setUp() public {
         vm.roll(10_000);
-        bridge = new RockyBridgeStub();
+        bridge = new BridgeOutboxStub();
         pool = new RockyPoolStub();
         vault = new RockyVault(
             IRockyBridge(address(bridge)), L2_SENDER, IRockyPool(address(pool)), MODEL, MAX_AGE, SLIPPAGE, 5e18, 7e9
@@ -111,7 +93,7 @@ contract RockyVaultTest is Test {
             abi.encodeWithSelector(RockyVault.VaultUnauthorized.selector, address(bridge), address(0xbad))
         );
         bridge.deliver(address(0xbad), address(vault), _result(9000, 9990));
-        RockyBridgeStub other = new RockyBridgeStub();
+        BridgeOutboxStub other = new BridgeOutboxStub();
         vm.expectRevert(abi.encodeWithSelector(RockyVault.VaultUnauthorized.selector, address(other), address(0)));
         other.deliver(L2_SENDER, address(vault), _result(9000, 9990));
         assertEq(pool.swaps(), 0, "no swap");
