@@ -15,7 +15,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -26,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+
+from coprocessor.dev.devnet import free_port
 
 #: the user the server runs as when the tests run as root
 SERVER_USER = "postgres"
@@ -49,12 +50,6 @@ def server_binary(name: str) -> str:
             f"PostgreSQL server binary {name} not found (install Debian's postgresql)"
         )
     return candidates[-1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

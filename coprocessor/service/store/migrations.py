@@ -46,6 +46,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX jobs_created ON jobs (created_at)",
         ),
     ),
+    Migration(
+        2,
+        "posting records and nonces",
+        (
+            # one recorded transaction per posting key (a job or a batch); a sender's
+            # nonce is recorded at most once per chain: the database refuses a second
+            # transaction with the same nonce however many processes sign
+            """CREATE TABLE posts (
+                job_id TEXT PRIMARY KEY, chain_id NUMERIC(20, 0) NOT NULL,
+                sender TEXT NOT NULL, nonce NUMERIC(20, 0) NOT NULL, tx_hash TEXT NOT NULL,
+                raw_tx TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL,
+                UNIQUE (chain_id, sender, nonce))""",
+        ),
+    ),
 )
 
 #: the schema version this code reads and writes
