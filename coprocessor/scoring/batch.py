@@ -7,7 +7,11 @@ the Rust core's and to ``contracts/src/utils/SortedMerkle.sol``'s.
 
 The bundle's values are read once for all subjects (the guest likewise verifies the
 bundle once); the indexer's reads for a batch are the union of each subject's
-(:func:`batch_reads`), so nodes shared by subjects are fetched and stored once.
+(:func:`batch_reads`), so nodes shared by subjects are fetched and stored once. The
+bundle is v1 or v2 (:func:`verify_file`): a v2 bundle's hops and the samples of a spec
+v2 series serve every subject. (The guest also computes the subject-free features once,
+``features::subject_free``; here every subject's vector is computed whole: the values
+are the same by definition, and tests compare them.)
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 
 from coprocessor.chain.bundle import VerifiedBundle
+from coprocessor.chain.bundle_v2 import BundleV2, load_any_bundle, verify_bundle_v2
 from coprocessor.chain.hexutil import parse_address
 from coprocessor.errors import UserInputError
 from coprocessor.index.indexer import Read
@@ -200,12 +205,11 @@ def run(
             f"the model takes {model.input_dim}",
             rule="feature_count",
         )
-    values = verified.to_json()  # read once, looked up per subject
+    vectors = features.compute_bundle_many(spec, verified, names, b)  # one index, all subjects
     anchor = verified.anchor
     model_hash, spec_hash = model.hash(), features.spec_hash(spec)
     results = []
-    for subject in names:
-        vector = features.compute(spec, values, subject, b)
+    for vector in vectors:
         results.append(
             pipeline.Scored(
                 features=vector,
@@ -223,6 +227,15 @@ def run(
     if batch_id == ZERO32:
         scored = BatchScored(scored.results, ids, scored.root)
     return scored
+
+
+def verify_file(path: str | Path) -> VerifiedBundle:
+    """Read and verify a batch's bundle file: v1 (``pipeline.verify``, the native verifier
+    when installed) or v2 (every rule of §1b, hops included)."""
+    bundle = load_any_bundle(path)
+    if isinstance(bundle, BundleV2):
+        return verify_bundle_v2(bundle)
+    return pipeline.verify(bundle)
 
 
 def load_subjects(text: str) -> list[str]:
@@ -275,4 +288,5 @@ __all__ = [
     "root",
     "run",
     "verify",
+    "verify_file",
 ]

@@ -706,6 +706,14 @@ def compute_bundle(
     return _vector(spec, _BundleValues(verified), _subject(subject), number)
 
 
+def compute_bundle_many(
+    spec: Spec, verified: VerifiedBundle, subjects: list[str], block: int
+) -> list[FeatureVector]:
+    """:func:`compute_bundle` for many subjects over one index of the bundle (a batch)."""
+    data = _BundleValues(verified)
+    return [_vector(spec, data, _subject(subject), block) for subject in subjects]
+
+
 def compute(
     spec: Spec, verified: dict[str, Any], subject: str, block: int | None = None
 ) -> FeatureVector:
