@@ -4,8 +4,8 @@ cached outside the clone (``<cache>/rocky/<VERSION>/``).
 
 The pool is the markets' Uniswap v3 deployment (``markets.uniswap``: the real
 ``@uniswap/v3-core`` 1.0.1 factory and pool, full-range liquidity through the
-UniswapV3Helper). Every :data:`MOVE_EVERY` blocks the helper swaps the pool to the
-path's next tick. The direction model reads the pool's ``slot0`` tick every
+UniswapV3Helper). Every :data:`MOVE_EVERY` blocks (one block before each multiple) the
+helper swaps the pool to the path's next tick. The direction model reads the pool's ``slot0`` tick every
 :data:`EVERY` blocks (an hour) over :data:`SAMPLES` samples ending at :data:`HEAD`;
 those blocks are *checkpoints* whose states the built node keeps, so ``eth_getProof``
 works there (the building node is ``markets.cache.Builder``: each checkpoint block
