@@ -4,13 +4,14 @@ cached outside the clone (``<cache>/rocky/<VERSION>/``).
 
 The pool is the markets' Uniswap v3 deployment (``markets.uniswap``: the real
 ``@uniswap/v3-core`` 1.0.1 factory and pool, full-range liquidity through the
-UniswapV3Helper). Every :data:`MOVE_EVERY` blocks (one block before each multiple) the
-helper swaps the pool to the path's next tick. The direction model reads the pool's ``slot0`` tick every
-:data:`EVERY` blocks (an hour) over :data:`SAMPLES` samples ending at :data:`HEAD`;
-those blocks are *checkpoints* whose states the built node keeps, so ``eth_getProof``
-works there (the building node is ``markets.cache.Builder``: each checkpoint block
-is mined right after a restart from a dump without zero-valued slots, as the markets
-cache does, and its state becomes one of anvil's ``historical_states``).
+UniswapV3Helper). Every :data:`MOVE_EVERY` blocks (one block before each multiple)
+the helper swaps the pool to the path's next tick. The direction model reads the
+pool's ``slot0`` tick every :data:`EVERY` blocks (an hour) over :data:`SAMPLES`
+samples ending at :data:`HEAD`; those blocks are *checkpoints* whose states the
+built node keeps, so ``eth_getProof`` works there (the building node is
+``markets.cache.Builder``: each checkpoint block is mined empty right after a restart
+from a dump without zero-valued slots, as the markets cache does, and its state
+becomes one of anvil's ``historical_states``).
 
 The price path (:func:`tick_path`) is the process the model is trained on
 (``scripts/train_rocky.py``): a latent drift that persists for about a day (AR(1))
