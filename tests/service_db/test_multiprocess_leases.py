@@ -10,12 +10,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
+from service_db.db_support import log_lines, wait_for
 
 from coprocessor.service.store.database import migrate_database
 from coprocessor.service.store.postgres import PgJobStore
@@ -27,18 +26,6 @@ HELD = 3
 WORKER = Path(__file__).with_name("lease_worker.py")
 REQ = {"subject": "0x" + "22" * 20, "model": "m", "block": "latest", "mode": "signed",
        "destination": "none"}  # fmt: skip
-
-
-def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def _log(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
 
 
 def test_four_processes_one_table_exactly_once_with_a_kill(pg_url: str, tmp_path: Path) -> None:
@@ -58,7 +45,7 @@ def test_four_processes_one_table_exactly_once_with_a_kill(pg_url: str, tmp_path
     ]
     procs = [subprocess.Popen(command) for command in commands]
     try:
-        _wait_for(lambda: "held" in _log(logs[0]) or procs[0].poll() is not None, "the victim")
+        wait_for(lambda: "held" in log_lines(logs[0]) or procs[0].poll() is not None, "the victim")
         assert procs[0].poll() is None, "the victim exited instead of holding its leases"
         os.kill(procs[0].pid, signal.SIGKILL)
         procs[0].wait()
@@ -70,16 +57,16 @@ def test_four_processes_one_table_exactly_once_with_a_kill(pg_url: str, tmp_path
                 proc.kill()
                 proc.wait()
 
-    victim_claims = [line.split()[1] for line in _log(logs[0]) if line.startswith("claim ")]
+    victim_claims = [line.split()[1] for line in log_lines(logs[0]) if line.startswith("claim ")]
     held = set(victim_claims[-HELD:])
     assert len(held) == HELD
     claims = Counter(
-        line.split()[1] for log in logs for line in _log(log) if line.startswith("claim ")
+        line.split()[1] for log in logs for line in log_lines(log) if line.startswith("claim ")
     )
     assert set(claims) == ids
     assert {i for i, n in claims.items() if n != 1} == held  # leased once, held ones twice
     assert all(claims[i] == 2 for i in held)
-    assert not any(line.startswith("lost ") for log in logs for line in _log(log))
+    assert not any(line.startswith("lost ") for log in logs for line in log_lines(log))
 
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute("SELECT job_id, owner FROM completions").fetchall()

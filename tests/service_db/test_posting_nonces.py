@@ -8,12 +8,11 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from eth_account import Account
+from service_db.db_support import log_lines, wait_for
 from web3 import Web3
 
 from coprocessor.dev.devnet import AnvilNode
@@ -64,18 +63,6 @@ def test_records_refuse_a_second_key_or_nonce(records: PgPostRecords) -> None:
         assert lease.next_nonce(7) == 7
 
 
-def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def _log(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
-
-
 def test_four_processes_share_one_key_without_a_nonce_clash(
     records: PgPostRecords, pg_url: str, anvil: AnvilNode, tmp_path: Path
 ) -> None:
@@ -91,10 +78,9 @@ def test_four_processes_share_one_key_without_a_nonce_clash(
     ]  # fmt: skip
     procs = [subprocess.Popen(command) for command in commands]
     try:
-        _wait_for(
-            lambda: (
-                any(x.startswith("in-lock") for x in _log(logs[0])) or procs[0].poll() is not None
-            ),
+        victim_log = logs[0]
+        wait_for(
+            lambda: "in-lock" in " ".join(log_lines(victim_log)) or procs[0].poll() is not None,
             "the victim to hold the signer lock",
         )
         assert procs[0].poll() is None, "the victim exited instead of holding the lock"
@@ -110,7 +96,7 @@ def test_four_processes_share_one_key_without_a_nonce_clash(
 
     # the victim's recorded, never broadcast transaction: its job's next owner sends the
     # recorded bytes (as posting.post_exactly_once does after a crash)
-    recorded = [x.split() for x in _log(logs[0]) if x.startswith("recorded ")]
+    recorded = [x.split() for x in log_lines(logs[0]) if x.startswith("recorded ")]
     assert len(recorded) == 1
     stranded = records.post_of(recorded[0][1])
     assert stranded is not None and stranded["nonce"] == int(recorded[0][2])
@@ -122,9 +108,9 @@ def test_four_processes_share_one_key_without_a_nonce_clash(
     ).fetchall()
     total = (PROCESSES - 1) * POSTS_EACH + DIE_AFTER  # the victim's in-lock one: not recorded
     assert [int(r[1]) for r in rows] == list(range(total))  # no nonce twice, no gap
-    sent = [x.split() for log in logs for x in _log(log) if x.startswith("sent ")]
+    sent = [x.split() for log in logs for x in log_lines(log) if x.startswith("sent ")]
     assert len(sent) == total - 1  # all but the stranded one were broadcast by their signer
-    _wait_for(lambda: w3.eth.get_transaction_count(sender, "latest") == total, "all mined")
+    wait_for(lambda: w3.eth.get_transaction_count(sender, "latest") == total, "all mined")
     for _, _, tx_hash in rows:
         receipt = w3.eth.get_transaction_receipt(tx_hash)
         assert receipt["status"] == 1 and receipt["from"] == sender
