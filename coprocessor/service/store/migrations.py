@@ -60,6 +60,22 @@ MIGRATIONS: tuple[Migration, ...] = (
                 UNIQUE (chain_id, sender, nonce))""",
         ),
     ),
+    Migration(
+        3,
+        "API keys and shared rate limits",
+        (
+            """CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY, name TEXT NOT NULL, key_hash TEXT NOT NULL,
+                rate DOUBLE PRECISION NOT NULL, burst INTEGER NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL, revoked BOOLEAN NOT NULL DEFAULT false)""",
+            # one token bucket per key for all processes; ``taken``: whether the last
+            # take got a token
+            """CREATE TABLE rate_buckets (
+                key_id TEXT PRIMARY KEY REFERENCES api_keys (id),
+                tokens DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL,
+                taken BOOLEAN NOT NULL)""",
+        ),
+    ),
 )
 
 #: the schema version this code reads and writes
