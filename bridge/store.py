@@ -5,7 +5,9 @@ Tables:
 
 - ``txs``: one row per *intent* (an idempotency ``key`` the caller chooses, such as
   ``push-blockhash:31337:120``) with the nonce it owns. ``UNIQUE (chain_id, sender,
-  nonce)`` makes two intents with one nonce impossible, whatever the process.
+  nonce)`` makes two intents with one nonce impossible, whatever the process. The chain
+  id is a uint64 kept in SQLite's signed INTEGER as the index store keeps it
+  (``coprocessor.sqlite.to_int64``: ids from 2^63 are stored two's-complement).
 - ``tx_attempts``: every signed transaction of an intent (the first one and each gas
   bump), written *before* it is broadcast, so a crash never loses a nonce.
 - ``messages`` + ``message_events``: every bridge message (a retryable ticket, an
@@ -28,6 +30,7 @@ from typing import Any
 
 from coprocessor.errors import StoreError
 from coprocessor.sqlite import connect as sqlite_connect
+from coprocessor.sqlite import to_int64
 
 SCHEMA_VERSION = 1
 FILENAME = "bridge.sqlite"
@@ -210,6 +213,7 @@ class BridgeStore:
         """Forget everything about chains that were started afresh (a new devnet):
         their intents and attempts (else stored nonces would leave a gap on the new
         chain), every message and the relay's cursors."""
+        chain_ids = [to_int64(c) for c in chain_ids]  # stored as SQLite's signed INTEGER
         with self.write() as db:
             marks = ",".join("?" for _ in chain_ids)
             db.execute(

@@ -31,6 +31,7 @@ from web3.exceptions import TransactionNotFound, Web3RPCError
 from bridge.chain import rpc
 from bridge.store import BridgeStore
 from coprocessor.errors import RpcError, ToolError, UserInputError
+from coprocessor.sqlite import from_int64, to_int64
 
 PENDING, MINED, CONFIRMED = "pending", "mined", "confirmed"
 #: seconds a used nonce may lack a receipt of ours before it counts as taken by others
@@ -108,7 +109,7 @@ class TxSender:
         with self.store.write() as db:
             row = db.execute(
                 "SELECT MAX(nonce) FROM txs WHERE chain_id = ? AND sender = ?",
-                (self.chain_id, self.sender),
+                (to_int64(self.chain_id), self.sender),
             ).fetchone()
             nonce = max(chain_nonce, (row[0] + 1) if row[0] is not None else 0)
             tx = self._tx(nonce, to, data, value, gas, max_fee, tip)
@@ -118,7 +119,7 @@ class TxSender:
                 "INSERT INTO txs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     key,
-                    self.chain_id,
+                    to_int64(self.chain_id),  # a uint64; SQLite's INTEGER is signed
                     self.sender,
                     nonce,
                     to,
@@ -203,13 +204,13 @@ class TxSender:
             " (SELECT COUNT(*) FROM tx_attempts a WHERE a.key = t.key) FROM txs t WHERE key = ?",
             (key,),
         ).fetchone()
-        return TxRecord(*row) if row else None
+        return TxRecord(row[0], from_int64(row[1]), *row[2:]) if row else None
 
     def pending_keys(self) -> list[str]:
         """Intents of this sender on this chain not yet confirmed, by nonce."""
         rows = self.store.db.execute(
             "SELECT key FROM txs WHERE chain_id = ? AND sender = ? AND status != ? ORDER BY nonce",
-            (self.chain_id, self.sender, CONFIRMED),
+            (to_int64(self.chain_id), self.sender, CONFIRMED),
         )
         return [r[0] for r in rows]
 

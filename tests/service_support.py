@@ -19,7 +19,7 @@ from web3 import Web3
 from web3.types import Wei
 
 from coprocessor.chain.bundle import parse_bundle, verify_bundle
-from coprocessor.dev.devnet import AnvilNode, start_anvil, stop_pid
+from coprocessor.dev.devnet import DEFAULT_CHAIN_ID, AnvilNode, start_anvil, stop_pid
 from coprocessor.onchain import contracts
 from coprocessor.scoring import features
 from coprocessor.scoring.models import model as fmt
@@ -163,11 +163,11 @@ class Chain:
     signed_scores: str
 
 
-def start_chain(workdir: Path, name: str = "svc") -> Chain:
+def start_chain(workdir: Path, name: str = "svc", chain_id: int = DEFAULT_CHAIN_ID) -> Chain:
     """anvil + dev verifier + router + RiskOracle (test model registered) + SignedScores,
     the operator bonded."""
     contracts.build()
-    node = start_anvil(name, workdir, persist=False)
+    node = start_anvil(name, workdir, chain_id=chain_id, persist=False)
     try:
         w3 = Web3(Web3.HTTPProvider(node.rpc))
         stack = contracts.deploy_dev_stack(
