@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from markets.markets_support import Markets
 
-from coprocessor.chain.bundle import VerifiedBundle, load_bundle, verify_bundle
+from coprocessor.chain.bundle import VerifiedBundle, verify_bundle
+from coprocessor.chain.bundle_v2 import BundleV2, load_any_bundle, verify_bundle_v2
 from coprocessor.chain.keccak import keccak256
 from coprocessor.cli.main import main
 from coprocessor.scoring.protocol_spec import (
@@ -93,19 +94,23 @@ def index(
     spec_obj: dict[str, Any],
     subjects: Sequence[str],
     block: int,
+    extra: Sequence[str] = (),
 ) -> tuple[VerifiedBundle, dict[str, Any]]:
-    """``coproc index --spec --subjects --block`` into a file; the bundle verified
-    again from the file, and the command's summary."""
+    """``coproc index --spec --subjects --block [extra]`` into a file; the bundle (v1, or
+    v2 with ``--anchor``) verified again from the file, and the command's summary."""
     spec_path, subjects_path, out = tmp / "spec.json", tmp / "subjects.txt", tmp / "bundle.json"
     spec_path.write_text(json.dumps(spec_obj))
     subjects_path.write_text("\n".join(subjects) + "\n")
     capsys.readouterr()
     argv = ["--data-dir", str(tmp / "data"), "index", "--rpc", markets.anvil.rpc]
     argv += ["--spec", str(spec_path), "--subjects", str(subjects_path), "--block", str(block)]
-    code = main([*argv, "--out", str(out)])
+    code = main([*argv, *extra, "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    return verify_bundle(load_bundle(out)), json.loads(captured.out)
+    bundle = load_any_bundle(out)
+    if isinstance(bundle, BundleV2):
+        return verify_bundle_v2(bundle), json.loads(captured.out)
+    return verify_bundle(bundle), json.loads(captured.out)
 
 
 def raw_values(

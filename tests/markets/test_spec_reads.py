@@ -35,6 +35,7 @@ from markets.spec_support import (
 )
 
 from coprocessor.chain.bundle import VerifiedBundle, verify_bundle
+from coprocessor.chain.bundle_v2 import VerifiedBundleV2
 from coprocessor.cli.main import main
 from coprocessor.errors import CoprocessorError, UserInputError
 from coprocessor.index.indexer import Read, index_reads
@@ -133,6 +134,28 @@ def test_block_offset_reads_the_earlier_block(
         assert got == {"now": now[user]["health_factor"], "then": earlier[user]["health_factor"]}
         changed += got["now"] != got["then"]
     assert changed > 0
+
+
+def test_a_read_far_below_the_anchor_is_proven_by_a_history_hop(
+    markets: Markets, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--anchor`` writes a bundle v2: the reads at the request block, tied to a later
+    anchor by an EIP-2935 hop; the features equal the views at the request block."""
+    block, end = judged_blocks(markets)[3], judged_blocks(markets)[-1]
+    assert 1 < end - block <= 8191
+    sample = features.load(REPO / "models" / "aave-v3-health.features.json")
+    users = [b["address"] for b in markets.borrowers("aave")[:20]]
+    verified, _ = index(
+        markets, capsys, tmp_path, sample.to_json(), users, block, ["--anchor", str(end)]
+    )
+    assert isinstance(verified, VerifiedBundleV2)
+    assert verified.anchor.number == end and verified.hops
+    assert block in {h.number for h in verified.headers}
+    assert block + 1 not in {h.number for h in verified.headers}  # tied by a hop
+    views = aave_views(markets, users, block)
+    for user in users:
+        got = pipeline.feature_vector(verified, sample, user, block).values[0]
+        assert got == q16(views[user]["health_factor"], 18, 0, 655360)
 
 
 def both_protocols(markets: Markets, block: int) -> tuple[dict[str, Any], list[str]]:
