@@ -1,19 +1,23 @@
 """One worker process of tests/service_db/test_multiprocess_leases.py.
 
-``python lease_worker.py URL OWNER LOG LEASE_SECONDS [HOLD AFTER]``: leases jobs from the
+``python lease_worker.py URL OWNER LOG LEASE_SECONDS [--hold N --after M]
+[--stage-seconds S]``: leases jobs from the
 PostgreSQL job store at URL and runs each through two stages (queued -> indexing, with a
 heartbeat, -> done); the ``done`` transition and a row in the test's ``completions``
-table (which the store knows nothing about) commit together. Every lease taken is
-logged to LOG as ``claim <id>`` before any work. Exits when no job is active.
+table (which the store knows nothing about) commit together; ``--stage-seconds``: each
+stage's transaction stays open that long before its commit (a kill then lands inside
+it more often). Every lease taken is logged to LOG as ``claim <id>`` before any work.
+Exits when no job is active.
 
-With HOLD and AFTER the process plays the crash victim: after AFTER completions it
-leases HOLD more jobs, starts the first stage of the last one inside a transaction it
+With ``--hold N --after M`` the process plays the crash victim: after M completions it
+leases N more jobs, starts the first stage of the last one inside a transaction it
 never commits (so it also holds that row's lock), writes ``held`` and sleeps until the
 test kills it with SIGKILL.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from typing import TextIO
@@ -23,15 +27,17 @@ from coprocessor.service.lifecycle import ACTIVE
 from coprocessor.service.store.postgres import PgJobStore
 
 
-def run_job(store: PgJobStore, job: Job, owner: str, lease: float) -> None:
+def run_job(store: PgJobStore, job: Job, owner: str, lease: float, stage: float) -> None:
     with store.tx():
         store.advance(job, owner, "indexing", {"worker": owner})
+        time.sleep(stage)
     store.heartbeat(job.id, owner, lease)
     with store.tx():
         store.advance(job, owner, "done", {"worker": owner})
         store.conn.execute(
             "INSERT INTO completions (job_id, owner) VALUES (%s, %s)", (job.id, owner)
         )
+        time.sleep(stage)
 
 
 def hold(store: PgJobStore, owner: str, lease: float, count: int, log: TextIO) -> None:
@@ -46,15 +52,22 @@ def hold(store: PgJobStore, owner: str, lease: float, count: int, log: TextIO) -
 
 
 def main(argv: list[str]) -> int:
-    url, owner, log_path, lease_text = argv[:4]
-    lease = float(lease_text)
-    hold_count, after = (int(argv[4]), int(argv[5])) if len(argv) > 4 else (0, -1)
-    store = PgJobStore(url)
+    parser = argparse.ArgumentParser()
+    for name in ("url", "owner", "log"):
+        parser.add_argument(name)
+    parser.add_argument("lease", type=float)
+    parser.add_argument("--hold", type=int, default=0)
+    parser.add_argument("--after", type=int, default=-1)
+    parser.add_argument("--stage-seconds", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    lease = args.lease
+    store = PgJobStore(args.url)
+    owner = args.owner
     done = 0
-    with open(log_path, "a", buffering=1) as log:
+    with open(args.log, "a", buffering=1) as log:
         while True:
-            if done == after:
-                hold(store, owner, lease, hold_count, log)
+            if done == args.after:
+                hold(store, owner, lease, args.hold, log)
             job = store.claim(owner, lease)
             if job is None:
                 counts = store.counts()
@@ -64,7 +77,7 @@ def main(argv: list[str]) -> int:
                 continue
             log.write(f"claim {job.id}\n")
             try:
-                run_job(store, job, owner, lease)
+                run_job(store, job, owner, lease, args.stage_seconds)
             except LeaseLost:
                 log.write(f"lost {job.id}\n")
                 continue

@@ -37,7 +37,7 @@ def test_four_processes_one_table_exactly_once_with_a_kill(pg_url: str, tmp_path
     assert len(ids) == JOBS
 
     logs = [tmp_path / f"worker-{i}.log" for i in range(PROCESSES)]
-    victim = [str(HELD), "20"]  # worker 0: hold 3 leases after 20 completions
+    victim = ["--hold", str(HELD), "--after", "20"]  # worker 0: holds 3 leases
     commands = [
         [sys.executable, str(WORKER), pg_url, f"w{i}", str(logs[i]), str(LEASE_SECONDS)]
         + (victim if i == 0 else [])
