@@ -7,7 +7,8 @@ in which state and which state follows is the table in ``lifecycle``:
 
 - **indexing**: resolve the block, fetch headers (request block .. anchor) and
   ``eth_getProof`` for every read the feature spec needs, verify everything and cache
-  it in the store (``indexer.index_reads``, the ``coproc index`` path), write the
+  it in the store (``indexer.index_reads``, the ``coproc index`` path; a bundle v2 with
+  EIP-2935 hops for a spec v2 or deep reads, ``service/indexing.py``), write the
   bundle file.
 - **scoring**: re-verify the bundle file, compute the Q16 features and the score.
 - **signing**: EIP-712 signature; the signed result is published (results table, feed)
@@ -47,7 +48,7 @@ from coprocessor.errors import (
     UserInputError,
     VerificationError,
 )
-from coprocessor.index.indexer import index_reads, write_json_atomic
+from coprocessor.index.indexer import write_json_atomic
 from coprocessor.index.rpc import NodeStateError, RpcClient
 from coprocessor.index.store import Store
 from coprocessor.onchain import eip712
@@ -56,6 +57,7 @@ from coprocessor.scoring.reads import reads_for_spec
 from coprocessor.service import batching, faults, posting, sampling
 from coprocessor.service.catalog import Catalog, ServedModel
 from coprocessor.service.config import ServiceConfig
+from coprocessor.service.indexing import bundle_json, check_reachable, index_job
 from coprocessor.service.jobs import Job, JobDB, LeaseLost
 from coprocessor.service.lifecycle import Stage, State, is_final, next_state, row_of
 from coprocessor.service.metrics import ServiceMetrics
@@ -259,18 +261,19 @@ class Runtime:
         reads = reads_for_spec(served.spec, subject, block)
         if min(reads) < 1:
             raise UserInputError(f"block {block}: reads reach before block 1")
+        check_reachable(served.spec, reads, anchor, self.chain_id)
         # the indexer's path: answers checked against what was asked, the bundle verified
         # by the Rust core (the guest's code) while the store writes it, cached values
         # of the same block hash reused. The request is valid (checked above): what the
         # indexer refuses now is the node's answers, and asking again may succeed.
         try:
-            verified = await index_reads(self.rpc, self.store, reads, anchor=anchor)
+            verified = await index_job(self.rpc, self.store, served.spec, reads, anchor)
         except (VerificationError, UserInputError) as exc:
             raise NodeStateError(f"the node's answers do not verify: {exc}") from None
         faults.reached("indexing.stored")
         path = self.bundle_path(job)
         try:
-            write_json_atomic(path, verified.bundle.to_json())
+            write_json_atomic(path, bundle_json(verified))
         except UserInputError as exc:  # disk full, permissions: not the request's fault
             raise StoreError(str(exc)) from None
         faults.reached("indexing.written")

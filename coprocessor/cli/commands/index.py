@@ -190,7 +190,7 @@ async def _run(
                 )
                 by_block = protocol_index.merge_reads(by_block, recorded)
             if args.anchor is not None:
-                return await index_history.run_history(args, rpc, number, by_block, started)
+                return await index_history.run_history(args, rpc, store, number, by_block, started)
             verified = await index_reads(
                 rpc,
                 store,
