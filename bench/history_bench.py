@@ -12,14 +12,21 @@ hop. Also: a second read at an already reached block, a 30-sample series of one 
 the mean of 30 samples spaced 1,000 blocks, the devnet's state spacing), bundle
 bytes per reached block, and indexing time against the raw RPC calls it needs.
 
+The hop cache (``hop_cache.py``): a read 60,000 blocks back anchored at the head,
+indexed with an empty store and with a store a run anchored 1,000 blocks earlier
+filled (RPC calls as the client counts them, best of 5 interleaved runs).
+
 Run: ``.venv/bin/python -m bench.history_bench`` (builds the history first if the
-machine has none: minutes).
+machine has none: minutes); ``.venv/bin/python -m bench.history_bench cache`` runs
+only the hop cache rows (no guest).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +41,7 @@ from coprocessor.dev.history import VALUE_CONTRACT, History, ensure_history, sta
 from coprocessor.index.history_index import HistoryStats, index_history
 from coprocessor.index.indexer import Read, fetch_headers
 from coprocessor.index.rpc import RpcClient
+from coprocessor.index.store import Store
 from coprocessor.zk import prover
 
 SUBJECT = "0x" + "42" * 20
@@ -123,18 +131,72 @@ def _cycles(
     return int(cycles["user"])
 
 
+async def _deep_run(
+    node: AnvilNode, history: History, anchor: int, store: Store | None
+) -> tuple[int, float, HistoryStats]:
+    """RPC calls and seconds of indexing the read 60,000 blocks back at ``anchor``."""
+    stats = HistoryStats()
+    started = time.perf_counter()
+    async with RpcClient(node.rpc, timeout=300) as rpc:
+        await index_history(
+            rpc,
+            {history.head - 60_000: [Read(VALUE_CONTRACT, (SLOT,))]},
+            anchor=anchor,
+            available=_available(history),
+            stats=stats,
+            store=store,
+        )
+        calls = rpc.calls_sent
+    return calls, time.perf_counter() - started, stats
+
+
+def _cache_rows(
+    node: AnvilNode, history: History, work: Path, repeat: int = 5
+) -> tuple[list[str], list[list[object]]]:
+    filled = work / "filled.sqlite"
+    store = Store(filled)
+    asyncio.run(_deep_run(node, history, history.head - 1_000, store))
+    store.close()
+    best: dict[str, tuple[int, float, HistoryStats]] = {}
+    for i in range(repeat):
+        copy = work / f"cached-{i}.sqlite"
+        shutil.copy(filled, copy)
+        for name, path in (("no cache (empty store)", None), ("hops cached", copy)):
+            run_store = Store(path) if path is not None else None
+            try:
+                calls, seconds, stats = asyncio.run(
+                    _deep_run(node, history, history.head, run_store)
+                )
+            finally:
+                if run_store is not None:
+                    run_store.close()
+            if name not in best or seconds < best[name][1]:
+                best[name] = (calls, seconds, stats)
+    rows: list[list[object]] = []
+    for name, (calls, seconds, stats) in best.items():
+        rows.append([name, stats.hops_cached, stats.headers, stats.proofs, calls, f"{seconds:.3f}"])
+    header = ["run (anchor = head)", "hops cached", "headers", "eth_getProof", "RPC calls", "s"]
+    return header, rows
+
+
 def main() -> None:
     history = ensure_history()
+    only_cache = "cache" in sys.argv[1:]
     with tempfile.TemporaryDirectory(prefix="bench-history-") as tmp:
         work = Path(tmp)
         node = start_history_node(history, work / "node")
         try:
-            rows, sizes = _measure(node, history, work)
+            cache = _cache_rows(node, history, work)
+            if not only_cache:
+                rows, sizes = _measure(node, history, work)
         finally:
             stop_pid(node.pid)
-    print(table("guest user cycles of one read k blocks back (executor)", *rows))
-    print("total cycles (padded segments): " + ", ".join(f"{k} {v:,}" for k, v in TOTALS.items()))
-    print(table("bundle v2 size and indexing", *sizes))
+    if not only_cache:
+        print(table("guest user cycles of one read k blocks back (executor)", *rows))
+        totals = ", ".join(f"{k} {v:,}" for k, v in TOTALS.items())
+        print("total cycles (padded segments): " + totals)
+        print(table("bundle v2 size and indexing", *sizes))
+    print(table("hop cache: a read 60,000 blocks back, second anchor", *cache))
 
 
 def _measure(

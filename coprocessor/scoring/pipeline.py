@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coprocessor.chain.bundle import Bundle, VerifiedBundle, load_bundle
+from coprocessor.chain.bundle import Bundle, VerifiedBundle
+from coprocessor.chain.bundle_v2 import BundleV2, load_any_bundle, verify_bundle_v2
 from coprocessor.chain.native import verify_bundle_native
 from coprocessor.errors import UserInputError, VerificationError
 from coprocessor.scoring import features
@@ -64,8 +65,12 @@ def verify(bundle: Bundle) -> VerifiedBundle:
 
 
 def verify_file(path: str | Path) -> VerifiedBundle:
-    """Read, parse and verify a bundle file."""
-    return verify(load_bundle(path))
+    """Read, parse and verify a bundle file of either version (a v2 by the Python
+    reference, ``bundle_v2.verify_bundle_v2``)."""
+    bundle = load_any_bundle(path)
+    if isinstance(bundle, BundleV2):
+        return verify_bundle_v2(bundle)
+    return verify(bundle)
 
 
 def request_block(verified: VerifiedBundle, block: int | None) -> int:

@@ -19,6 +19,7 @@ from coprocessor.errors import UserInputError
 from coprocessor.index.history_index import HistoryStats, index_history
 from coprocessor.index.indexer import Read, resolve_block, write_json_atomic
 from coprocessor.index.rpc import RpcClient
+from coprocessor.index.store import Store
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,11 +48,13 @@ def _available(every: int | None, anchor: int) -> Any:
 async def run_history(
     args: argparse.Namespace,
     rpc: RpcClient,
+    store: Store,
     number: int,
     by_block: Mapping[int, Sequence[Read]],
     started: float,
 ) -> dict[str, Any]:
-    """Index ``by_block`` into a bundle v2 anchored at ``--anchor``; the summary."""
+    """Index ``by_block`` into a bundle v2 anchored at ``--anchor`` (hops cached in
+    ``store``, and taken from it); the summary."""
     if args.ancestors:
         raise UserInputError("--anchor and --ancestors exclude each other")
     text = str(args.anchor)
@@ -62,7 +65,12 @@ async def run_history(
         raise UserInputError(f"--anchor {anchor} is below the read block {max(by_block)}")
     stats = HistoryStats()
     verified, plan = await index_history(
-        rpc, by_block, anchor=anchor, available=_available(args.state_every, anchor), stats=stats
+        rpc,
+        by_block,
+        anchor=anchor,
+        available=_available(args.state_every, anchor),
+        stats=stats,
+        store=store,
     )
     out = Path(args.out)
     write_json_atomic(out, BundleV2(base=verified.bundle, hops=verified.hops).to_json())
@@ -75,6 +83,7 @@ async def run_history(
         "block_hash": hexstr(header.hash),
         "anchor": {"number": verified.anchor.number, "hash": hexstr(verified.anchor.hash)},
         "hops": len(plan.hops),
+        "hops_cached": stats.hops_cached,
         "headers": len(plan.headers),
         "accounts": len(verified.bundle.accounts),
         "nodes": len(verified.bundle.nodes),
