@@ -137,8 +137,13 @@ class Runtime:
         self.published.set()
         self.published = asyncio.Event()
 
-    def bundle_path(self, job: Job) -> Path:
-        return self.data_dir / "jobs" / job.id / f"bundle-g{job.generation}.json"
+    def bundle_path(self, job: Job, anchor_hash: bytes) -> Path:
+        """The job's bundle file, named by its anchor: a worker whose lease ran out while
+        it indexed (stalled, not dead) and that writes late cannot replace the file the
+        job's new holder committed (its bundle of another head block would fail scoring
+        for good)."""
+        name = f"bundle-g{job.generation}-{anchor_hash.hex()[:16]}.json"
+        return self.data_dir / "jobs" / job.id / name
 
     async def still_canonical(self, job: Job) -> bool:
         anchor = job.data["anchor"]
@@ -271,7 +276,7 @@ class Runtime:
         except (VerificationError, UserInputError) as exc:
             raise NodeStateError(f"the node's answers do not verify: {exc}") from None
         faults.reached("indexing.stored")
-        path = self.bundle_path(job)
+        path = self.bundle_path(job, verified.anchor.hash)
         try:
             write_json_atomic(path, bundle_json(verified))
         except UserInputError as exc:  # disk full, permissions: not the request's fault
