@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,16 @@ from markets.markets_support import Markets
 from markets.proven import addr, read_all
 from markets.test_bundle import one_bundle
 
+from coprocessor.chain.bundle import verify_bundle
 from coprocessor.chain.slots import mapping_slot
 from coprocessor.errors import CoprocessorError, UserInputError
+from coprocessor.scoring import features
+from coprocessor.scoring.protocol_spec import (
+    AAVE_ACCOUNT_FIELDS,
+    AAVE_RESERVE_FIELDS,
+    MORPHO_FIELDS,
+)
+from coprocessor.scoring.protocol_values import BundleStorage, run_sync
 from coprocessor.scoring.protocols import aave_math, aave_v3, morpho_blue
 from coprocessor.scoring.protocols.storage import Pair, StaticStorage, StorageSource
 from coprocessor.zk import prover
@@ -146,6 +154,9 @@ class Setup:
     def aave_reader(self, user: str) -> Callable[[StorageSource], Any]:
         return lambda s: aave_v3.read_account(s, self.provider, addr(user))
 
+    def reserve_reader(self, user: str, asset: bytes) -> Callable[[StorageSource], Any]:
+        return lambda s: aave_v3.read_reserve(s, self.provider, addr(user), asset)
+
     def morpho_reader(
         self, user: str, market: str, code_hash: bytes | None = None
     ) -> Callable[[StorageSource], Any]:
@@ -173,14 +184,17 @@ class Setup:
         ]
 
 
-def proven_pairs(setup: Setup, tmp: Path, block: int) -> dict[Pair, int]:
-    """Every (address, slot) the Python reads of all borrowers load at ``block``."""
+def proven_pairs(
+    setup: Setup, tmp: Path, block: int, extra: Sequence[Callable[[StorageSource], Any]] = ()
+) -> dict[Pair, int]:
+    """Every (address, slot) the Python reads of all borrowers (and ``extra``) load at
+    ``block``."""
     captured: list[Any] = []
 
     async def keep(s: StorageSource) -> None:
         captured.append(s)
 
-    readers: list[Callable[[StorageSource], Any]] = [keep]
+    readers: list[Callable[[StorageSource], Any]] = [keep, *extra]
     readers += [setup.aave_reader(u) for u in setup.aave_users]
     readers += [setup.morpho_reader(b["address"], b["market"]) for b in setup.morpho_users]
     read_all(setup.markets.anvil.rpc, tmp / f"rounds-{block}.sqlite", block, readers)
@@ -289,8 +303,9 @@ def test_refusals_are_the_same(markets: Markets, tmp_path: Path) -> None:
     # another Pool revision (a v3.1 Pool stores 3): both refuse the layout
     pool = addr(markets.meta["aave"]["pool"])
     edited = StaticStorage({**static.values, (pool, 0): 3}, static.accounts, static.timestamp)
-    with pytest.raises(UserInputError, match=r"revision 3.*support"):
+    with pytest.raises(UserInputError, match=r"revision 3.*support") as refused:
         python_result(setup.aave_reader(user), edited)
+    assert refused.value.code == VERSION_CODE
     values = tmp_path / "edited.json"
     values.write_text(json.dumps(_verified_json(edited, block)))
     edited_args = ["--verified", str(values), "--timestamp", str(static.timestamp)]
@@ -306,8 +321,9 @@ def test_refusals_are_the_same(markets: Markets, tmp_path: Path) -> None:
 
     # another Morpho build (a wrong code hash): both refuse
     wrong = bytes(32)
-    with pytest.raises(UserInputError, match="is not morpho-blue"):
+    with pytest.raises(UserInputError, match="is not morpho-blue") as refused:
         python_result(setup.morpho_reader(m_user["address"], m_user["market"], wrong), static)
+    assert refused.value.code == VERSION_CODE
     args = setup.morpho_args(m_user["market"], wrong)
     out = host(["protocol-read", "--bundle", str(path), *args, "--subject", m_user["address"]])
     assert _refusal(out) == VERSION_CODE
@@ -320,12 +336,118 @@ def test_refusals_are_the_same(markets: Markets, tmp_path: Path) -> None:
     short_path, short = bundle_file(
         setup, tmp_path, block, {p: v for p, v in pairs.items() if p != gone}
     )
-    with pytest.raises(UserInputError, match="was not read"):
-        python_result(setup.aave_reader(user), static_of(short, block))
+    reads = {(a.block, a.address): a for a in short.bundle.accounts}
+    only_bundle = BundleStorage(reads, {}, block, static.timestamp)
+    with pytest.raises(UserInputError, match="has no slot") as refused:
+        run_sync(aave_v3.read_account(only_bundle, setup.provider, addr(user)))
+    assert refused.value.code == MISSING_CODE
     out = host(["protocol-read", "--bundle", str(short_path), *aave_args, "--subject", user])
     assert _refusal(out) == MISSING_CODE
     (entry,) = out["results"]
     assert hexa(gone[0]) in entry["refused"]["message"]
+
+
+def _spec(setup: Setup) -> dict[str, Any]:
+    """Every protocol field as a feature (docs/formats.md §3c), raw and scaled."""
+    meta = setup.markets.meta
+    aave = {"kind": "protocol", "protocol": "aave-v3.0", "provider": hexa(setup.provider)}
+    feats: list[dict[str, Any]] = []
+    for f in AAVE_ACCOUNT_FIELDS:
+        feats.append({"name": f, "read": {**aave, "field": f}, "decimals": 4})
+    for symbol, asset in sorted(meta["aave"]["tokens"].items()):
+        for f in AAVE_RESERVE_FIELDS:
+            read = {**aave, "field": f, "asset": asset.upper().replace("0X", "0x")}
+            feats.append({"name": f"{f}_{symbol}", "read": read, "decimals": 6})
+    for k, market in enumerate(sorted(setup.market_ids)):
+        morpho = {
+            "kind": "protocol",
+            "protocol": "morpho-blue-1.0.0",
+            "morpho": hexa(setup.morpho),
+            "morpho_code_hash": hexa(setup.hashes["morpho"]),
+            "market_id": hexa(setup.market_ids[market]),
+            "irm_code_hash": hexa(setup.hashes["irm"]),
+        }
+        for f in MORPHO_FIELDS:
+            feats.append({"name": f"{f}_{k}", "read": {**morpho, "field": f}, "decimals": 2})
+    feats.append({"name": "debt_ratio", "combine": {"op": "ratio", "args": ["ltv", "price_WETH"]}})
+    return {"format": "coproc-features", "version": 1, "name": "protocols", "features": feats}
+
+
+def test_protocol_spec_features_equal_python(markets: Markets, tmp_path: Path) -> None:
+    """A spec of every protocol field: the Rust core's canonical bytes and features
+    (``coproc-host core spec-hash|features``, the guest's code) equal Python's."""
+    setup = Setup(markets)
+    block = next(s["block"] for s in markets.meta["samples"] if s["reason"] == BLOCK_REASONS[0])
+    spec_obj = _spec(setup)
+    spec = features.normalize(spec_obj)
+    rust_spec = host(["spec-hash"], spec_obj)
+    assert rust_spec["canonical"].encode() == features.canonical_bytes(spec)
+    assert rust_spec["spec_hash"] == hexa(features.spec_hash(spec))
+    assets = [addr(a) for a in markets.meta["aave"]["tokens"].values()]
+    users = setup.aave_users[:12] + [b["address"] for b in setup.morpho_users[:8]]
+    extra = [setup.reserve_reader(u, a) for u in users for a in assets]
+    extra += [setup.morpho_reader(u, m) for u in users for m in setup.market_ids]
+    extra += [setup.aave_reader(u) for u in users]
+    _, verified = bundle_file(setup, tmp_path, block, proven_pairs(setup, tmp_path, block, extra))
+    bundle_obj = verified.bundle.to_json()
+    checked = verify_bundle(bundle_obj)
+    nonzero = 0
+    for user in users:
+        want = features.compute_bundle(spec, checked, user, block)
+        got = host(["features"], {"spec": spec_obj, "bundle": bundle_obj, "subject": user})
+        assert got["features"] == list(want.values), user
+        nonzero += sum(v != 0 for v in want.values)
+    assert nonzero > len(users) * 10  # real positions, not zeros
+
+
+AAVE_READ = {
+    "kind": "protocol",
+    "protocol": "aave-v3.0",
+    "provider": "0x" + "11" * 20,
+    "field": "health_factor",
+}
+MORPHO_READ = {
+    "kind": "protocol",
+    "protocol": "morpho-blue-1.0.0",
+    "morpho": "0x" + "22" * 20,
+    "morpho_code_hash": "0x" + "33" * 32,
+    "market_id": "0x" + "44" * 32,
+    "irm_code_hash": "0x" + "55" * 32,
+    "field": "borrow_assets",
+}
+
+
+@pytest.mark.parametrize(
+    ("read", "extra", "rule"),
+    [
+        ({**AAVE_READ, "protocol": "aave-v3.1"}, {}, "protocol_name"),
+        ({**AAVE_READ, "protocol": 3}, {}, "protocol_name"),
+        ({**AAVE_READ, "address": "$subject"}, {}, "spec_keys"),
+        ({**MORPHO_READ, "asset": "0x" + "11" * 20}, {}, "spec_keys"),
+        ({**AAVE_READ, "field": "borrow_assets"}, {}, "protocol_field"),
+        ({**AAVE_READ, "asset": "0x" + "11" * 20}, {}, "protocol_field"),
+        ({**AAVE_READ, "field": "price"}, {}, "protocol_field"),
+        ({**MORPHO_READ, "field": 7}, {}, "protocol_field"),
+        ({**AAVE_READ, "provider": "0x1234"}, {}, "protocol_param"),
+        ({**MORPHO_READ, "market_id": "0x" + "44" * 20}, {}, "protocol_param"),
+        ({**AAVE_READ, "field": "price", "asset": "$subject"}, {}, "protocol_param"),
+        ({**AAVE_READ, "block_offset": -1}, {}, "spec_integer"),
+        (AAVE_READ, {"signed": True}, "feature_storage_only"),
+        (AAVE_READ, {"signed": 1}, "feature_signed"),
+        (AAVE_READ, {"decimals": 78}, "spec_integer"),
+        (AAVE_READ, {"series": {"samples": 2, "every": 1, "op": "mean"}}, "series_version"),
+    ],
+)
+def test_bad_protocol_reads_break_the_same_rule(
+    read: dict[str, Any], extra: dict[str, Any], rule: str
+) -> None:
+    feature = {"name": "x", "read": read, **extra}
+    spec_obj = {"format": "coproc-features", "version": 1, "name": "bad", "features": [feature]}
+    with pytest.raises(UserInputError) as python:
+        features.normalize(spec_obj)
+    with pytest.raises(UserInputError) as rust:
+        host(["spec-hash"], spec_obj)
+    assert (python.value.rule, rust.value.rule) == (rule, rule), (python.value, rust.value)
 
 
 # ---- the arithmetic on random inputs ------------------------------------------------

@@ -4,6 +4,7 @@ use crate::bundle::Verified;
 use crate::error::{Error, Result, Rule};
 use crate::keccak::{keccak256, keccak256_pair, EMPTY_CODE_HASH};
 use crate::model::{rshift_round, sat32};
+use crate::protocols::values::Reads;
 use crate::spec::{Addr, Feature, Key, Kind, Op, Source, Spec, Step};
 use crate::u256::{self, Word};
 use alloc::format;
@@ -106,23 +107,42 @@ fn sample(f: &Feature, v: &Verified, subject: &[u8; 20], addr: &[u8; 20], block:
     Ok(convert(&mag, neg, *decimals))
 }
 
+/// The Q16 value read feature `f` reads at `block`: a chain read, or a protocol read
+/// (formats.md §3c; reads that differ only by field share one computation in `reads`).
+fn sample_at(f: &Feature, v: &Verified, subject: &[u8; 20], block: u64, reads: &mut Reads) -> Result<i32> {
+    match &f.source {
+        Source::Read { address, .. } => {
+            let addr = match address {
+                Addr::Subject => *subject,
+                Addr::Literal(a) => *a,
+            };
+            sample(f, v, subject, &addr, block)
+        }
+        Source::Protocol { protocol, field, decimals, .. } => {
+            let value = reads.value(v, protocol, field, subject, block).map_err(|e| match e {
+                Error::Spec(rule, m) => Error::Spec(rule, format!("feature {:?}: {m}", f.name)),
+                other => other,
+            })?;
+            Ok(convert(&value.to_word(), false, *decimals))
+        }
+        Source::Combine { .. } => Err(Error::Spec(Rule::FeatureKind, "not a read feature".into())),
+    }
+}
+
 /// Compute the feature vector for `subject` at request block `request_block`.
 pub fn compute(spec: &Spec, v: &Verified, subject: &[u8; 20], request_block: u64) -> Result<Vec<i32>> {
     let mut out: Vec<i32> = Vec::with_capacity(spec.features.len());
+    let mut reads = Reads::default();
     for f in &spec.features {
         let value = match &f.source {
-            Source::Read { address, block_offset, series, .. } => {
-                let addr = match address {
-                    Addr::Subject => *subject,
-                    Addr::Literal(a) => *a,
-                };
+            Source::Read { block_offset, series, .. } | Source::Protocol { block_offset, series, .. } => {
                 let newest = request_block.checked_sub(*block_offset);
                 match series {
                     None => {
                         let newest = newest.ok_or_else(|| {
                             Error::Spec(Rule::FeatureBlock, format!("feature {:?}: block_offset reaches below block 0", f.name))
                         })?;
-                        sample(f, v, subject, &addr, newest)?
+                        sample_at(f, v, subject, newest, &mut reads)?
                     }
                     Some(s) => {
                         let span = u64::from(s.samples - 1) * s.every;
@@ -134,7 +154,7 @@ pub fn compute(spec: &Spec, v: &Verified, subject: &[u8; 20], request_block: u64
                         })?;
                         let mut xs: Vec<i32> = Vec::with_capacity(s.samples as usize);
                         for i in 0..u64::from(s.samples) {
-                            xs.push(sample(f, v, subject, &addr, oldest + i * s.every)?);
+                            xs.push(sample_at(f, v, subject, oldest + i * s.every, &mut reads)?);
                         }
                         crate::series::aggregate(s.op, &xs, s.threshold)?
                     }

@@ -17,6 +17,8 @@ pub struct Header {
     pub state_root: [u8; 32],
     /// Field 8.
     pub number: u64,
+    /// Field 11 (saturated at 2^64 - 1; the protocol reads accrue interest to it).
+    pub timestamp: u64,
 }
 
 /// Minimum field count: the 15 fields of a Frontier header.
@@ -36,7 +38,17 @@ pub fn parse(raw: &[u8]) -> Result<Header> {
         parent_hash: items[0].bytes32().map_err(f)?,
         state_root: items[3].bytes32().map_err(f)?,
         number: items[8].uint64().map_err(f)?,
+        timestamp: saturated(&items[11].uint256().map_err(f)?),
     })
+}
+
+fn saturated(w: &crate::u256::Word) -> u64 {
+    if w[..24].iter().any(|&b| b != 0) {
+        return u64::MAX;
+    }
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&w[24..]);
+    u64::from_be_bytes(b)
 }
 
 /// Parse a chain of consecutive headers (ascending) and check every parent link.

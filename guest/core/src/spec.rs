@@ -10,6 +10,9 @@
 use crate::error::{Error, Result, Rule};
 use crate::json::{self, Json};
 use crate::keccak::keccak256;
+pub use crate::protocols::values::Protocol;
+use crate::protocols::morpho_blue::Builds;
+use crate::protocols::values::{AAVE, AAVE_ACCOUNT_FIELDS, AAVE_RESERVE_FIELDS, MORPHO, MORPHO_FIELDS};
 use crate::u256::Word;
 use alloc::borrow::ToOwned;
 use alloc::format;
@@ -115,6 +118,17 @@ pub enum Source {
     },
     /// A combination of two earlier features (indices into the feature list).
     Combine { op: Op, a: usize, b: usize },
+    /// A protocol read (formats.md §3c): `field` of the protocol's view of the subject.
+    Protocol {
+        /// The protocol version and its entry addresses.
+        protocol: Protocol,
+        /// One of the protocol's fields (`protocols::values`).
+        field: &'static str,
+        block_offset: u64,
+        decimals: u32,
+        /// Spec v2: sampled over a window and aggregated.
+        series: Option<Series>,
+    },
 }
 
 /// One feature.
@@ -377,9 +391,72 @@ fn series_of(f: &Json, where_: Ctx<'_>, version: u32) -> Result<Option<Series>> 
     Ok(Some(Series { samples, every, op, threshold }))
 }
 
+/// `size`-byte hex of a protocol read's parameter `key` (rule `protocol_param`).
+fn param<const N: usize>(r: &Json, key: &'static str, where_: Ctx<'_>) -> Result<[u8; N]> {
+    let b = r.get(key).and_then(Json::as_str).and_then(hex_any).filter(|b| b.len() == N);
+    let b = b.ok_or_else(|| fail(&At(where_, key), Rule::ProtocolParam, &format!(": expected {N}-byte hex")))?;
+    let mut out = [0u8; N];
+    out.copy_from_slice(&b);
+    Ok(out)
+}
+
+/// `read.field` of a protocol read: one of `fields` (rule `protocol_field`).
+fn protocol_field(r: &Json, fields: &[&'static str], where_: Ctx<'_>) -> Result<&'static str> {
+    let name = r.get("field").and_then(Json::as_str);
+    fields
+        .iter()
+        .find(|f| Some(**f) == name)
+        .copied()
+        .ok_or_else(|| fail(where_, Rule::ProtocolField, "read.field is not one of the protocol's fields"))
+}
+
+/// A read of kind `protocol` (formats.md §3c), checked in the documented order:
+/// protocol name, key set, field (and asset), hex parameters, then `signed`.
+fn protocol_feature(f: &Json, r: &Json, where_: Ctx<'_>, version: u32) -> Result<Source> {
+    let (protocol, field) = match r.get("protocol").and_then(Json::as_str) {
+        Some(AAVE) => {
+            keys(r, &["kind", "protocol", "provider", "field"], &["block_offset", "asset"], where_)?;
+            let field = protocol_field(r, &[&AAVE_ACCOUNT_FIELDS[..], &AAVE_RESERVE_FIELDS[..]].concat(), where_)?;
+            if AAVE_RESERVE_FIELDS.contains(&field) != r.get("asset").is_some() {
+                return Err(fail(where_, Rule::ProtocolField, "read.asset is given exactly for a reserve field"));
+            }
+            let provider = param::<20>(r, "provider", &At(where_, " read."))?;
+            let asset = match r.get("asset") {
+                Some(_) => Some(param::<20>(r, "asset", &At(where_, " read."))?),
+                None => None,
+            };
+            (Protocol::Aave { provider, asset }, field)
+        }
+        Some(MORPHO) => {
+            let params = ["morpho", "morpho_code_hash", "market_id", "irm_code_hash"];
+            keys(r, &["kind", "protocol", "field", params[0], params[1], params[2], params[3]], &["block_offset"], where_)?;
+            let field = protocol_field(r, &MORPHO_FIELDS, where_)?;
+            let at = At(where_, " read.");
+            let morpho = param::<20>(r, "morpho", &at)?;
+            let morpho_code_hash = param::<32>(r, "morpho_code_hash", &at)?;
+            let market_id = param::<32>(r, "market_id", &at)?;
+            let irm_code_hash = param::<32>(r, "irm_code_hash", &at)?;
+            (Protocol::Morpho { morpho, builds: Builds { morpho_code_hash, irm_code_hash }, market_id }, field)
+        }
+        _ => return Err(fail(where_, Rule::ProtocolName, "read.protocol must be one of aave-v3.0, morpho-blue-1.0.0")),
+    };
+    let block_offset = small_int(r.get("block_offset"), 0, 0, 1 << 32, &At(where_, " block_offset"))? as u64;
+    match f.get("signed") {
+        None | Some(Json::Bool(false)) => {}
+        Some(Json::Bool(true)) => return Err(fail(where_, Rule::FeatureStorageOnly, "a protocol read cannot be signed")),
+        Some(_) => return Err(fail(where_, Rule::FeatureSigned, "signed must be true or false")),
+    }
+    let decimals = small_int(f.get("decimals"), 0, 0, i64::from(crate::u256::MAX_DECIMALS), &At(where_, " decimals"))?;
+    let series = series_of(f, where_, version)?;
+    Ok(Source::Protocol { protocol, field, block_offset, decimals: decimals as u32, series })
+}
+
 fn read_feature(f: &Json, where_: Ctx<'_>, version: u32) -> Result<Source> {
     keys(f, &["name", "read"], &["decimals", "signed", "min", "max", "series"], where_)?;
     let r = f.get("read").unwrap_or(&Json::Null);
+    if matches!(r, Json::Obj(_)) && r.get("kind").and_then(Json::as_str) == Some("protocol") {
+        return protocol_feature(f, r, where_, version);
+    }
     keys(r, &["kind", "address"], &["block_offset", "slot", "bits"], where_)?;
     let kind = match r.get("kind").and_then(Json::as_str) {
         Some("balance") => Kind::Balance,
@@ -504,6 +581,18 @@ fn hexs(b: &[u8]) -> Json {
     Json::Str(crate::hex::encode(b))
 }
 
+fn series_json(s: &Series) -> Json {
+    let mut obj = vec![
+        ("samples", Json::int(i64::from(s.samples))),
+        ("every", Json::int(s.every as i64)),
+        ("op", Json::Str(s.op.to_owned())),
+    ];
+    if s.op == "count_above" {
+        obj.push(("threshold", Json::int(i64::from(s.threshold))));
+    }
+    Json::obj(obj)
+}
+
 impl Spec {
     /// The spec with every default filled in (the canonical form), as JSON.
     pub fn to_json(&self) -> Json {
@@ -565,15 +654,34 @@ impl Spec {
                         pairs.push(("decimals", Json::int(i64::from(*decimals))));
                         pairs.push(("signed", Json::Bool(*signed)));
                         if let Some(s) = series {
-                            let mut obj = vec![
-                                ("samples", Json::int(i64::from(s.samples))),
-                                ("every", Json::int(s.every as i64)),
-                                ("op", Json::Str(s.op.to_owned())),
-                            ];
-                            if s.op == "count_above" {
-                                obj.push(("threshold", Json::int(i64::from(s.threshold))));
+                            pairs.push(("series", series_json(s)));
+                        }
+                    }
+                    Source::Protocol { protocol, field, block_offset, decimals, series } => {
+                        let mut read = vec![("kind", Json::Str("protocol".to_owned()))];
+                        match protocol {
+                            Protocol::Aave { provider, asset } => {
+                                read.push(("protocol", Json::Str(AAVE.to_owned())));
+                                read.push(("provider", hexs(provider)));
+                                if let Some(a) = asset {
+                                    read.push(("asset", hexs(a)));
+                                }
                             }
-                            pairs.push(("series", Json::obj(obj)));
+                            Protocol::Morpho { morpho, builds, market_id } => {
+                                read.push(("protocol", Json::Str(MORPHO.to_owned())));
+                                read.push(("morpho", hexs(morpho)));
+                                read.push(("morpho_code_hash", hexs(&builds.morpho_code_hash)));
+                                read.push(("market_id", hexs(market_id)));
+                                read.push(("irm_code_hash", hexs(&builds.irm_code_hash)));
+                            }
+                        }
+                        read.push(("field", Json::Str((*field).to_owned())));
+                        read.push(("block_offset", Json::int(*block_offset as i64)));
+                        pairs.push(("read", Json::obj(read)));
+                        pairs.push(("decimals", Json::int(i64::from(*decimals))));
+                        pairs.push(("signed", Json::Bool(false)));
+                        if let Some(s) = series {
+                            pairs.push(("series", series_json(s)));
                         }
                     }
                     Source::Combine { op, a, b } => {

@@ -552,7 +552,7 @@ mod tests {
             let mut d = [0u32; 8];
             let n_len = (next() % 17) as usize;
             let d_len = 1 + (next() % 8) as usize;
-            let mut limb = |r: u64| if r % 3 == 0 { specials[(r >> 8) as usize % specials.len()] } else { (r >> 16) as u32 };
+            let limb = |r: u64| if r % 3 == 0 { specials[(r >> 8) as usize % specials.len()] } else { (r >> 16) as u32 };
             for l in n.iter_mut().take(n_len) {
                 *l = limb(next());
             }

@@ -144,7 +144,7 @@ pub fn read_cmd(args: &[String]) -> Res<()> {
     } else {
         let b = json_bundle::from_value(&read_json(need(&o, "bundle")?, "bundle")?)?;
         verified = bundle::verify(&b)?;
-        storage = BundleStorage::new(&b, &verified, number("block")?.unwrap_or(b.anchor_number))?;
+        storage = BundleStorage::new(&verified, number("block")?.unwrap_or(b.anchor_number))?;
     }
     let storage = &storage;
     let block = storage.block();

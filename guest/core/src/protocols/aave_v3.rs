@@ -257,8 +257,8 @@ impl Default for BaseCurrency {
     }
 }
 
-/// Read and compute `user`'s account data in the market of `provider`.
-pub fn read_account<S: Storage>(s: &S, provider: &[u8; 20], user: &[u8; 20], base: &BaseCurrency) -> Result<AaveAccount> {
+/// The provider's POOL and PRICE_ORACLE (a provider without a POOL is refused).
+fn pool_and_oracle<S: Storage>(s: &S, provider: &[u8; 20]) -> Result<([u8; 20], [u8; 20])> {
     let addresses = slot(PROVIDER_ADDRESSES_SLOT);
     let pool = address_of(&s.word(provider, &mapping_slot(&addresses, &name_key("POOL")))?);
     let oracle = address_of(&s.word(provider, &mapping_slot(&addresses, &name_key("PRICE_ORACLE")))?);
@@ -268,18 +268,54 @@ pub fn read_account<S: Storage>(s: &S, provider: &[u8; 20], user: &[u8; 20], bas
             format!("{} has no POOL: not an Aave v3 addresses provider", hex::encode(provider)),
         ));
     }
-    let user_key = pad_address(user);
-    let revision = s.word(&pool, &slot(0))?;
+    Ok((pool, oracle))
+}
+
+/// The version check: the Pool's slot 0 (lastInitializedRevision) is POOL_REVISION.
+fn check_pool_revision<S: Storage>(s: &S, pool: &[u8; 20]) -> Result<()> {
+    let revision = s.word(pool, &slot(0))?;
     if revision != U256::from_u64(POOL_REVISION) {
         return Err(refuse(
             Rule::ProtocolVersion,
             format!(
                 "Aave Pool {} is at revision {}; these reads support {VERSION} only (its storage layout differs)",
-                hex::encode(&pool),
+                hex::encode(pool),
                 revision.to_decimal()
             ),
         ));
     }
+    Ok(())
+}
+
+/// `user`'s balances in the reserve of `asset` (the tokens' `balanceOf`) and
+/// AaveOracle's price of it, whatever the user's configuration bitmap says (its
+/// collateral and borrowing flags are not read: both true).
+pub fn read_reserve<S: Storage>(
+    s: &S,
+    provider: &[u8; 20],
+    user: &[u8; 20],
+    asset: &[u8; 20],
+    base: &BaseCurrency,
+) -> Result<ReservePosition> {
+    let (pool, oracle) = pool_and_oracle(s, provider)?;
+    check_pool_revision(s, &pool)?;
+    let reserves = read_reserves(s, &pool, &[*asset])?;
+    if reserves[0].a_token == ZERO_ADDRESS {
+        return Err(refuse(
+            Rule::ProtocolState,
+            format!("{} is not a reserve of Aave Pool {}", hex::encode(asset), hex::encode(&pool)),
+        ));
+    }
+    let ctx = Context { oracle, user_key: pad_address(user), user_config: U256::from_u64(0b11), category: None, base: *base };
+    let mut positions = read_positions(s, &ctx, &[0], &[*asset], &reserves)?;
+    positions.pop().ok_or_else(|| refuse(Rule::ProtocolState, "no position".into()))
+}
+
+/// Read and compute `user`'s account data in the market of `provider`.
+pub fn read_account<S: Storage>(s: &S, provider: &[u8; 20], user: &[u8; 20], base: &BaseCurrency) -> Result<AaveAccount> {
+    let (pool, oracle) = pool_and_oracle(s, provider)?;
+    let user_key = pad_address(user);
+    check_pool_revision(s, &pool)?;
     let user_config = s.word(&pool, &mapping_slot(&slot(POOL_USERS_CONFIG_SLOT), &user_key))?;
     let emode = small(&s.word(&pool, &mapping_slot(&slot(POOL_USERS_EMODE_SLOT), &user_key))?, 0, 8);
     let count = small(&s.word(&pool, &slot(POOL_RESERVES_COUNT_SLOT))?, 64, 16);

@@ -1,17 +1,12 @@
-//! [`Storage`] over a verified bundle v1: the reads of one block, the timestamp of its
-//! header.
+//! [`Storage`] over a verified bundle: the reads of one block, the timestamp of its
+//! verified header.
 
 use super::{refuse, Storage};
-use crate::bundle::{Bundle, Verified};
+use crate::bundle::Verified;
 use crate::error::{Result, Rule};
 use crate::hex;
-use crate::keccak::keccak256;
-use crate::rlp;
 use crate::u256::{Word, U256};
 use alloc::format;
-
-/// Field 11 of a header: its timestamp.
-const TIMESTAMP_FIELD: usize = 11;
 
 /// The proven accounts and slots of a verified bundle at `block`.
 #[derive(Debug)]
@@ -22,26 +17,12 @@ pub struct BundleStorage<'a> {
 }
 
 impl<'a> BundleStorage<'a> {
-    /// Storage at `block`, one of the bundle's headers; `bundle` is the one `verified`
-    /// came from (its raw header gives the timestamp and must hash to the verified hash).
-    pub fn new(bundle: &Bundle, verified: &'a Verified, block: u64) -> Result<BundleStorage<'a>> {
-        let first = verified.first_block();
-        let index = block
-            .checked_sub(first)
-            .map(|i| i as usize)
-            .filter(|&i| i < verified.headers.len() && i < bundle.headers.len())
-            .ok_or_else(|| refuse(Rule::RequestBlock, format!("block {block} is not among the bundle's headers")))?;
-        let raw = &bundle.headers[index];
-        if keccak256(raw) != verified.headers[index].hash {
-            return Err(refuse(Rule::RequestBlock, format!("header of block {block} is not the verified one")));
-        }
-        let items = rlp::decode_list(raw)?;
-        let timestamp = items
-            .get(TIMESTAMP_FIELD)
-            .ok_or_else(|| refuse(Rule::HeaderShape, "header has no timestamp".into()))?
-            .uint64()
-            .map_err(|e| e.recode(Rule::HeaderField))?;
-        Ok(BundleStorage { verified, block, timestamp })
+    /// Storage at `block`, one of the verified headers (v1 or v2 bundle).
+    pub fn new(verified: &'a Verified, block: u64) -> Result<BundleStorage<'a>> {
+        let header = verified.headers.iter().find(|h| h.number == block).ok_or_else(|| {
+            refuse(Rule::FeatureReadPresent, format!("the bundle has no header of block {block}"))
+        })?;
+        Ok(BundleStorage { verified, block, timestamp: header.timestamp })
     }
 
     /// Storage at `block` of values verified elsewhere, with the block's timestamp given

@@ -12,6 +12,7 @@ pub mod aave_math;
 pub mod aave_v3;
 pub mod bundle_storage;
 pub mod morpho_blue;
+pub mod values;
 
 use crate::error::{Error, Result, Rule};
 use crate::keccak::keccak256_pair;
