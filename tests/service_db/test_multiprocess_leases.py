@@ -6,36 +6,28 @@ their leases run out."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
-import psycopg
-from service_db.db_support import log_lines, wait_for
-
-from coprocessor.service.store.database import migrate_database
-from coprocessor.service.store.postgres import PgJobStore
+from service_db.db_support import (
+    completions,
+    kill_and_join,
+    lease_test_store,
+    log_lines,
+    processes,
+    wait_for,
+)
 
 JOBS = 500
 PROCESSES = 4
 LEASE_SECONDS = 8.0
 HELD = 3
 WORKER = Path(__file__).with_name("lease_worker.py")
-REQ = {"subject": "0x" + "22" * 20, "model": "m", "block": "latest", "mode": "signed",
-       "destination": "none"}  # fmt: skip
 
 
 def test_four_processes_one_table_exactly_once_with_a_kill(pg_url: str, tmp_path: Path) -> None:
-    migrate_database(pg_url, tmp_path)
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE completions (job_id TEXT NOT NULL, owner TEXT NOT NULL)")
-    store = PgJobStore(pg_url)
-    ids = {store.submit({**REQ, "n": i}, f"job-{i}")[0].id for i in range(JOBS)}
-    assert len(ids) == JOBS
-
+    store, ids = lease_test_store(pg_url, tmp_path, JOBS)
     logs = [tmp_path / f"worker-{i}.log" for i in range(PROCESSES)]
     victim = ["--hold", str(HELD), "--after", "20"]  # worker 0: holds 3 leases
     commands = [
@@ -43,19 +35,9 @@ def test_four_processes_one_table_exactly_once_with_a_kill(pg_url: str, tmp_path
         + (victim if i == 0 else [])
         for i in range(PROCESSES)
     ]
-    procs = [subprocess.Popen(command) for command in commands]
-    try:
+    with processes(commands) as procs:
         wait_for(lambda: "held" in log_lines(logs[0]) or procs[0].poll() is not None, "the victim")
-        assert procs[0].poll() is None, "the victim exited instead of holding its leases"
-        os.kill(procs[0].pid, signal.SIGKILL)
-        procs[0].wait()
-        for proc in procs[1:]:
-            assert proc.wait(timeout=300) == 0
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        kill_and_join(procs[0], procs[1:])
 
     victim_claims = [line.split()[1] for line in log_lines(logs[0]) if line.startswith("claim ")]
     held = set(victim_claims[-HELD:])
@@ -68,11 +50,10 @@ def test_four_processes_one_table_exactly_once_with_a_kill(pg_url: str, tmp_path
     assert all(claims[i] == 2 for i in held)
     assert not any(line.startswith("lost ") for log in logs for line in log_lines(log))
 
-    with psycopg.connect(pg_url) as conn:
-        rows = conn.execute("SELECT job_id, owner FROM completions").fetchall()
-    completions = Counter(job_id for job_id, _ in rows)
-    assert set(completions) == ids and set(completions.values()) == {1}  # exactly once
-    by: dict[str, str] = dict(rows)
+    rows = completions(pg_url)
+    done = Counter(job_id for job_id, _ in rows)
+    assert set(done) == ids and set(done.values()) == {1}  # exactly once
+    by = dict(rows)
     assert all(by[i] != "w0" for i in held)  # taken over by the survivors
     assert store.counts()["done"] == JOBS
     assert all(job.lease_owner is None for job in store.all_jobs())

@@ -3,16 +3,13 @@ a time across processes, checked on a real anvil chain."""
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from eth_account import Account
-from service_db.db_support import log_lines, wait_for
+from service_db.db_support import kill_and_join, log_lines, processes, wait_for
 from web3 import Web3
 
 from coprocessor.dev.devnet import AnvilNode
@@ -76,23 +73,13 @@ def test_four_processes_share_one_key_without_a_nonce_clash(
          str(logs[i]), str(POSTS_EACH)] + ([str(DIE_AFTER)] if i == 0 else [])
         for i in range(PROCESSES)
     ]  # fmt: skip
-    procs = [subprocess.Popen(command) for command in commands]
-    try:
+    with processes(commands) as procs:
         victim_log = logs[0]
         wait_for(
             lambda: "in-lock" in " ".join(log_lines(victim_log)) or procs[0].poll() is not None,
             "the victim to hold the signer lock",
         )
-        assert procs[0].poll() is None, "the victim exited instead of holding the lock"
-        os.kill(procs[0].pid, signal.SIGKILL)  # holding the lock, a nonce chosen
-        procs[0].wait()
-        for proc in procs[1:]:
-            assert proc.wait(timeout=300) == 0
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        kill_and_join(procs[0], procs[1:])  # killed holding the lock, a nonce chosen
 
     # the victim's recorded, never broadcast transaction: its job's next owner sends the
     # recorded bytes (as posting.post_exactly_once does after a crash)

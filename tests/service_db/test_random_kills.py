@@ -1,5 +1,5 @@
 """Four processes work one PostgreSQL job table while the test kills a random one with
-SIGKILL about every second (at whatever it is doing: between statements, inside a
+SIGKILL about every half second (at whatever it is doing: between statements, inside a
 stage's transaction, between the commit and its log line) and starts a new one in its
 place. Every job ends done and is completed exactly once."""
 
@@ -14,11 +14,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import psycopg
-from service_db.db_support import log_lines
-
-from coprocessor.service.store.database import migrate_database
-from coprocessor.service.store.postgres import PgJobStore
+from service_db.db_support import completions, lease_test_store, log_lines, processes
 
 JOBS = 300
 PROCESSES = 4
@@ -27,31 +23,23 @@ LEASE_SECONDS = 2.0
 #: = 3 s of work however fast the machine, so the test kills several times
 STAGE_SECONDS = 0.02
 WORKER = Path(__file__).with_name("lease_worker.py")
-REQ = {"subject": "0x" + "33" * 20, "model": "m", "block": "latest", "mode": "signed",
-       "destination": "none"}  # fmt: skip
 
 
 def test_random_kills_lose_no_job_and_repeat_none(pg_url: str, tmp_path: Path) -> None:
-    migrate_database(pg_url, tmp_path)
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE completions (job_id TEXT NOT NULL, owner TEXT NOT NULL)")
-    store = PgJobStore(pg_url)
-    ids = {store.submit({**REQ, "n": i}, None)[0].id for i in range(JOBS)}
+    store, ids = lease_test_store(pg_url, tmp_path, JOBS)
     rng = random.Random(int.from_bytes(os.urandom(4), "big"))
     started = 0
 
-    def start() -> subprocess.Popen[bytes]:
+    def command() -> list[str]:
         nonlocal started
         started += 1
         log = tmp_path / f"worker-{started}.log"
         args = [pg_url, f"p{started}", str(log), str(LEASE_SECONDS)]
-        args += ["--stage-seconds", str(STAGE_SECONDS)]
-        return subprocess.Popen([sys.executable, str(WORKER), *args])
+        return [sys.executable, str(WORKER), *args, "--stage-seconds", str(STAGE_SECONDS)]
 
-    procs = [start() for _ in range(PROCESSES)]
     kills = 0
     deadline = time.monotonic() + 600
-    try:
+    with processes([command() for _ in range(PROCESSES)]) as procs:
         while any(p.poll() is None for p in procs):
             assert time.monotonic() < deadline, "the workers did not finish"
             time.sleep(rng.uniform(0.2, 0.8))
@@ -62,19 +50,12 @@ def test_random_kills_lose_no_job_and_repeat_none(pg_url: str, tmp_path: Path) -
             os.kill(victim.pid, signal.SIGKILL)
             victim.wait()
             kills += 1
-            procs[procs.index(victim)] = start()
+            procs[procs.index(victim)] = subprocess.Popen(command())
         assert all(p.returncode == 0 for p in procs)
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
 
     assert kills >= 3, "the workers finished before the test could kill a few"
-    with psycopg.connect(pg_url) as conn:
-        rows = conn.execute("SELECT job_id FROM completions").fetchall()
-    completions = Counter(r[0] for r in rows)
-    assert set(completions) == ids and set(completions.values()) == {1}
+    done = Counter(job_id for job_id, _ in completions(pg_url))
+    assert set(done) == ids and set(done.values()) == {1}
     assert store.counts()["done"] == JOBS
     claims = Counter(
         line.split()[1]
