@@ -9,6 +9,7 @@ byte, and a deployment of another version are refused with their rule codes."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import re
 from pathlib import Path
@@ -156,6 +157,31 @@ def test_a_read_far_below_the_anchor_is_proven_by_a_history_hop(
     for user in users:
         got = pipeline.feature_vector(verified, sample, user, block).values[0]
         assert got == q16(views[user]["health_factor"], 18, 0, 655360)
+
+
+def test_a_spec_v2_series_samples_a_protocol_read(
+    markets: Markets, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A spec v2 series over the health factor at four periodic blocks 1,010 apart
+    (one bundle v2: the samples tied by hops): its min and last equal the views'."""
+    by_reason = {s["reason"]: s["block"] for s in markets.meta["samples"]}
+    samples = [by_reason[f"periodic epoch {e}"] for e in (60, 70, 80, 90)]
+    assert {b - a for a, b in itertools.pairwise(samples)} == {1010}
+    read = aave_read(markets, "health_factor")
+    feats = [
+        {**feature(op, read, 18), "max": 655360, "series": {"samples": 4, "every": 1010, "op": op}}
+        for op in ("min", "last")
+    ]
+    spec_obj = spec("series", feats, version=2)
+    users = [b["address"] for b in markets.borrowers("aave")[:10]]
+    extra = ["--anchor", str(by_reason["end"])]
+    verified, _ = index(markets, capsys, tmp_path, spec_obj, users, samples[-1], extra)
+    parsed = features.normalize(spec_obj)
+    views = [aave_views(markets, users, block) for block in samples]
+    for user in users:
+        healths = [q16(v[user]["health_factor"], 18, 0, 655360) for v in views]
+        got = pipeline.feature_vector(verified, parsed, user, samples[-1]).values
+        assert list(got) == [min(healths), healths[-1]], user
 
 
 def both_protocols(markets: Markets, block: int) -> tuple[dict[str, Any], list[str]]:
