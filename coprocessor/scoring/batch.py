@@ -8,10 +8,10 @@ the Rust core's and to ``contracts/src/utils/SortedMerkle.sol``'s.
 The bundle's values are read once for all subjects (the guest likewise verifies the
 bundle once); the indexer's reads for a batch are the union of each subject's
 (:func:`batch_reads`), so nodes shared by subjects are fetched and stored once. The
-bundle is v1 or v2 (:func:`verify_file`): a v2 bundle's hops and the samples of a spec
-v2 series serve every subject. (The guest also computes the subject-free features once,
-``features::subject_free``; here every subject's vector is computed whole: the values
-are the same by definition, and tests compare them.)
+bundle is v1 or v2 (``pipeline.verify_file`` reads either): a v2 bundle's hops and the
+samples of a spec v2 series serve every subject. (The guest also computes the
+subject-free features once, ``features::subject_free``; here every subject's vector is
+computed whole: the values are the same by definition, and tests compare them.)
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 
 from coprocessor.chain.bundle import VerifiedBundle
-from coprocessor.chain.bundle_v2 import BundleV2, load_any_bundle, verify_bundle_v2
 from coprocessor.chain.hexutil import parse_address
 from coprocessor.errors import UserInputError
 from coprocessor.index.indexer import Read
@@ -229,15 +228,6 @@ def run(
     return scored
 
 
-def verify_file(path: str | Path) -> VerifiedBundle:
-    """Read and verify a batch's bundle file: v1 (``pipeline.verify``, the native verifier
-    when installed) or v2 (every rule of §1b, hops included)."""
-    bundle = load_any_bundle(path)
-    if isinstance(bundle, BundleV2):
-        return verify_bundle_v2(bundle)
-    return pipeline.verify(bundle)
-
-
 def load_subjects(text: str) -> list[str]:
     """Subjects given as ``A,B,C`` or as a file of addresses (one a line, or separated by
     commas or blanks; ``#`` starts a comment), checked by :func:`check_subjects`."""
@@ -288,5 +278,4 @@ __all__ = [
     "root",
     "run",
     "verify",
-    "verify_file",
 ]

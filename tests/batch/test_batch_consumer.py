@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from batch_cli import cli_json
 from tokenchain import MODEL, SPEC, fund, holder, write_inputs
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 
-from coprocessor.cli.main import main
 from coprocessor.dev.devnet import AnvilNode, start_anvil, stop_pid
 from coprocessor.onchain import contracts
 from coprocessor.scoring import features, pipeline
@@ -39,12 +39,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
         yield n
     finally:
         stop_pid(n.pid)
-
-
-def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    assert main(args) == 0
-    out: dict[str, Any] = json.loads(capsys.readouterr().out)
-    return out
 
 
 def _leaf_tuple(pool: Contract, leaf: dict[str, Any]) -> tuple[Any, ...]:
@@ -75,11 +69,11 @@ def test_pool_takes_the_leaf_verify_receipt_prints(
     data = ["--data-dir", str(work / "data")]
     bundle = work / "bundle.json"
     index = [*data, "index", "--rpc", node.rpc, "--block", str(block), "--spec", str(spec_path)]
-    _cli([*index, "--subjects", str(work / "subjects.txt"), "--out", str(bundle)], capsys)
+    cli_json([*index, "--subjects", str(work / "subjects.txt"), "--out", str(bundle)], capsys)
     receipt = work / "receipt.json"
     prove = [*data, "prove", "--bundle", str(bundle), "--model", str(model_path)]
     prove += ["--spec", str(spec_path), "--subjects", str(work / "subjects.txt"), "--dev"]
-    summary = _cli([*prove, "--quiet", "--out", str(receipt)], capsys)
+    summary = cli_json([*prove, "--quiet", "--out", str(receipt)], capsys)
     doc = json.loads(receipt.read_text())
 
     contracts.build()
@@ -103,7 +97,7 @@ def test_pool_takes_the_leaf_verify_receipt_prints(
     verified = pipeline.verify_file(bundle)
     scores = set()
     for subject in SUBJECTS:
-        shown = _cli(["verify-receipt", str(receipt), "--dev", "--leaf", subject], capsys)
+        shown = cli_json(["verify-receipt", str(receipt), "--dev", "--leaf", subject], capsys)
         leaf = shown["batch"]["leaf"]
         root = bytes.fromhex(leaf["results_root"][2:])
         proof = [bytes.fromhex(p[2:]) for p in leaf["proof"]]

@@ -4,5 +4,5 @@ pragma solidity ^0.8.20;
 
 /// Image ID of the coproc risk-score zkVM guest (journal v1).
 library ImageID {
-    bytes32 public constant RISK_SCORE_ID = bytes32(0x7aa6036479005d9e860b615dad7568f0cd6844f1dd1d19e147197375e738e94d);
+    bytes32 public constant RISK_SCORE_ID = bytes32(0xd38c12460a1e3b53ecd5ac253593db37517ac996dad92d6024c32e37ff03a7f1);
 }

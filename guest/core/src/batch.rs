@@ -4,17 +4,28 @@
 //!
 //! Everything that does not depend on the subject is done once: the bundle (headers,
 //! every read and slot, node pool) is verified once, the model and the spec are parsed
-//! once, the request block is checked once. Per subject only the feature lookups, the
-//! model and the leaf hash run.
+//! once, the request block is checked once, and the subject-free features
+//! (`features::subject_free`: reads of literal addresses and slots, series of them,
+//! combinations of those) are computed for the first subject and reused. Per subject
+//! only the other feature lookups, the model and the leaf hash run.
+//!
+//! The bundle is v1 or v2 (docs/formats.md §1b: reads at older blocks tied to the anchor
+//! by EIP-2935 hops): a v2 bundle's hops, header links and history reads are verified
+//! once, like everything else in it, and a spec v2 series reads the same verified
+//! samples for every subject.
 //!
 //! Transport (integers little-endian): `b"CPB1"`, `[32] batch_id`, `u32 n` ×
-//! (`[20] subject`, `[32] request_id`), then the v1 transport of `core::input`
-//! (`b"CPG1"…`) whose own subject and request id are zero (the batch's are in the list).
+//! (`[20] subject`, `[32] request_id`), then the single-request transport whose own
+//! subject and request id are zero (the batch's are in the list): v1 (`core::input`,
+//! `b"CPG1"…`) for a bundle v1, v2 (`core::input_v2`, `b"CPG2"`, the hops, then
+//! `b"CPG1"…`) for a bundle v2.
 
 use crate::bundle::{self, Verified};
+use crate::bundle_v2;
 use crate::error::{Error, Result, Rule};
 use crate::features;
 use crate::input::GuestInput;
+use crate::input_v2::{self, GuestInputV2};
 use crate::keccak::keccak256;
 use crate::model::Model;
 use crate::spec;
@@ -36,6 +47,8 @@ pub struct BatchInput {
     pub batch_id: [u8; 32],
     /// `(subject, request_id)` of each leaf, in leaf order.
     pub subjects: Vec<([u8; 20], [u8; 32])>,
+    /// The hops of a bundle v2 (`None`: the bundle is v1).
+    pub hops: Option<Vec<(u64, u64)>>,
 }
 
 /// One result of a batch (a leaf of its tree).
@@ -193,10 +206,13 @@ fn check_subjects(subjects: &[([u8; 20], [u8; 32])]) -> Result<()> {
     Ok(())
 }
 
-/// Run a batch: verify the bundle once, then [`score`].
+/// Run a batch: verify the bundle once (v1, or v2 with its hops), then [`score`].
 pub fn run(batch: &BatchInput) -> Result<BatchOutcome> {
     check_subjects(&batch.subjects)?;
-    let verified = bundle::verify(&batch.input.bundle)?;
+    let verified = match &batch.hops {
+        None => bundle::verify(&batch.input.bundle)?,
+        Some(hops) => bundle_v2::verify_parts(&batch.input.bundle, hops)?,
+    };
     score(batch, &verified)
 }
 
@@ -218,9 +234,16 @@ pub fn score(batch: &BatchInput, verified: &Verified) -> Result<BatchOutcome> {
     let model_hash = keccak256(&input.model);
     let feature_spec_hash = keccak256(&input.spec);
     let mut leaves = Vec::with_capacity(batch.subjects.len());
-    let mut feats = Vec::with_capacity(batch.subjects.len());
+    let mut feats: Vec<Vec<i32>> = Vec::with_capacity(batch.subjects.len());
+    let free = features::subject_free(&spec);
+    let mut known: Vec<Option<i32>> = Vec::new();
     for (subject, request_id) in &batch.subjects {
-        let f = features::compute(&spec, verified, subject, b)?;
+        // the first subject computes every feature; the subject-free ones (prices,
+        // totals, a series of a literal address) are then reused by the others
+        let f = features::compute_known(&spec, verified, subject, b, &known)?;
+        if known.is_empty() {
+            known = f.iter().zip(&free).map(|(&x, &shared)| shared.then_some(x)).collect();
+        }
         if f.len() != model.input_dim as usize {
             return Err(Error::Spec(Rule::FeatureCount, format!(
                 "the spec yields {} features, the model takes {}",
@@ -262,7 +285,12 @@ impl BatchInput {
             o.extend_from_slice(s);
             o.extend_from_slice(r);
         }
-        o.extend_from_slice(&self.input.encode());
+        match &self.hops {
+            None => o.extend_from_slice(&self.input.encode()),
+            Some(hops) => {
+                o.extend_from_slice(&GuestInputV2 { input: self.input.clone(), hops: hops.clone() }.encode())
+            }
+        }
         o
     }
 
@@ -287,11 +315,17 @@ impl BatchInput {
             r.copy_from_slice(&data[at + 20..at + 52]);
             subjects.push((s, r));
         }
-        let input = GuestInput::decode(&data[40 + 52 * n..])?;
+        let inner = &data[40 + 52 * n..];
+        let (input, hops) = if input_v2::is_v2(inner) {
+            let v2 = GuestInputV2::decode(inner)?;
+            (v2.input, Some(v2.hops))
+        } else {
+            (GuestInput::decode(inner)?, None)
+        };
         if input.subject != [0u8; 20] || input.request_id != [0u8; 32] {
             return Err(bad("the inner request's subject and request id must be zero"));
         }
-        Ok(BatchInput { input, batch_id, subjects })
+        Ok(BatchInput { input, batch_id, subjects, hops })
     }
 }
 
@@ -330,6 +364,62 @@ mod tests {
                 assert!(p.len() <= 6);
             }
         }
+    }
+
+    fn batch(hops: Option<Vec<(u64, u64)>>) -> BatchInput {
+        let bundle = crate::bundle::Bundle {
+            chain_id: 31337,
+            anchor_number: 9,
+            anchor_hash: h(9),
+            headers: alloc::vec![alloc::vec![0xc0]],
+            accounts: Vec::new(),
+            nodes: Vec::new(),
+        };
+        let input = GuestInput {
+            bundle,
+            model: alloc::vec![1, 2],
+            spec: alloc::vec![3],
+            subject: [0u8; 20],
+            request_id: [0u8; 32],
+            request_block: 9,
+        };
+        BatchInput { input, batch_id: h(7), subjects: alloc::vec![([1u8; 20], h(1)), ([2u8; 20], h(2))], hops }
+    }
+
+    #[test]
+    fn transport_carries_v1_and_v2_bundles() {
+        let v1 = batch(None);
+        let raw = v1.encode();
+        assert_eq!(&raw[40 + 2 * 52..40 + 2 * 52 + 4], b"CPG1");
+        assert_eq!(BatchInput::decode(&raw).unwrap(), v1);
+        for hops in [alloc::vec![], alloc::vec![(9, 3), (3, 1)]] {
+            let v2 = batch(Some(hops.clone()));
+            let raw = v2.encode();
+            assert_eq!(&raw[40 + 2 * 52..40 + 2 * 52 + 4], b"CPG2");
+            let back = BatchInput::decode(&raw).unwrap();
+            assert_eq!(back.hops, Some(hops));
+            assert_eq!(back, v2);
+            // one byte short: refused
+            assert!(BatchInput::decode(&raw[..raw.len() - 1]).is_err());
+        }
+    }
+
+    #[test]
+    fn subject_free_features() {
+        let spec = crate::spec::parse(br#"{"format": "coproc-features", "version": 2, "name": "f", "features": [
+            {"name": "bal", "read": {"kind": "balance", "address": "$subject"}},
+            {"name": "px", "read": {"kind": "storage", "address": "0x1111111111111111111111111111111111111111", "slot": {"base": 3}},
+             "series": {"samples": 3, "every": 2, "op": "mean"}},
+            {"name": "mine", "read": {"kind": "storage", "address": "0x1111111111111111111111111111111111111111",
+             "slot": {"base": 0, "path": [{"mapping": "$subject"}]}}},
+            {"name": "other", "read": {"kind": "storage", "address": "0x1111111111111111111111111111111111111111",
+             "slot": {"base": 0, "path": [{"mapping": "0x2222222222222222222222222222222222222222"}, {"field": 1}]}}},
+            {"name": "a", "combine": {"op": "mul", "args": ["px", "other"]}},
+            {"name": "b", "combine": {"op": "sub", "args": ["px", "mine"]}},
+            {"name": "c", "read": {"kind": "nonce", "address": "0x1111111111111111111111111111111111111111"}}
+        ]}"#)
+        .unwrap();
+        assert_eq!(features::subject_free(&spec), [false, true, false, true, true, false, true]);
     }
 
     #[test]

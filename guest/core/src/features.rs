@@ -131,9 +131,44 @@ fn sample_at(f: &Feature, v: &Verified, subject: &[u8; 20], block: u64, reads: &
 
 /// Compute the feature vector for `subject` at request block `request_block`.
 pub fn compute(spec: &Spec, v: &Verified, subject: &[u8; 20], request_block: u64) -> Result<Vec<i32>> {
+    compute_known(spec, v, subject, request_block, &[])
+}
+
+/// Which features have the same value for every subject: reads of a literal address
+/// whose slot path has no `$subject` key (series included), and combinations of two
+/// such features. A batch computes them once (`batch::score`).
+pub fn subject_free(spec: &Spec) -> Vec<bool> {
+    let mut free: Vec<bool> = Vec::with_capacity(spec.features.len());
+    for f in &spec.features {
+        let is_free = match &f.source {
+            Source::Read { address: Addr::Subject, .. } => false,
+            Source::Read { slot, .. } => slot.as_ref().is_none_or(|(_, path)| {
+                !path.iter().any(|step| matches!(step, Step::Mapping(Key::Subject)))
+            }),
+            Source::Combine { a, b, .. } => free[*a] && free[*b],
+            Source::Protocol { .. } => false, // the subject is the protocol's user
+        };
+        free.push(is_free);
+    }
+    free
+}
+
+/// [`compute`], taking feature `i`'s value from `known[i]` when it is set (a value
+/// computed once for every subject: see [`subject_free`]).
+pub fn compute_known(
+    spec: &Spec,
+    v: &Verified,
+    subject: &[u8; 20],
+    request_block: u64,
+    known: &[Option<i32>],
+) -> Result<Vec<i32>> {
     let mut out: Vec<i32> = Vec::with_capacity(spec.features.len());
     let mut reads = Reads::default();
-    for f in &spec.features {
+    for (i, f) in spec.features.iter().enumerate() {
+        if let Some(Some(value)) = known.get(i) {
+            out.push(*value);
+            continue;
+        }
         let value = match &f.source {
             Source::Read { block_offset, series, .. } | Source::Protocol { block_offset, series, .. } => {
                 let newest = request_block.checked_sub(*block_offset);

@@ -5,7 +5,7 @@
 //! receipt is read with.
 
 use crate::output::{options, print_json, Failure, Res};
-use crate::request::{from_options, request_id, REQUEST_OPTIONS};
+use crate::request::{from_options_any, request_id, REQUEST_OPTIONS};
 use coproc_core::batch::{self, BatchInput, BatchJournal, Leaf};
 use coproc_core::hex;
 use serde_json::{json, Value};
@@ -51,14 +51,16 @@ pub fn batch_input(o: &BTreeMap<String, String>) -> Res<BatchInput> {
     let mut shared = o.clone();
     shared.insert("subject".into(), ZERO_ADDRESS.into());
     shared.remove("request-id");
+    let (input, hops) = from_options_any(&shared)?;
     Ok(BatchInput {
-        input: from_options(&shared)?,
+        input,
         batch_id: request_id(o.get("batch-id").map(String::as_str))?,
         subjects: pairs,
+        hops,
     })
 }
 
-/// The guest input of a batch (bundle v1).
+/// The guest input of a batch (bundle v1 or v2).
 pub fn encoded_batch(o: &BTreeMap<String, String>) -> Res<Vec<u8>> {
     Ok(batch_input(o)?.encode())
 }

@@ -68,14 +68,22 @@ pub fn encoded_input(o: &BTreeMap<String, String>) -> Res<Vec<u8>> {
     if o.contains_key("subjects") {
         return crate::batch::encoded_batch(o);
     }
+    Ok(match from_options_any(o)? {
+        (input, None) => input.encode(),
+        (input, Some(hops)) => coproc_core::input_v2::GuestInputV2 { input, hops }.encode(),
+    })
+}
+
+/// [`from_options`] for a bundle of either version: the input and, for a bundle v2,
+/// its hops.
+pub fn from_options_any(o: &BTreeMap<String, String>) -> Res<(GuestInput, Option<Vec<(u64, u64)>>)> {
     let path = need(o, "bundle")?;
     let value = read_json(path, "bundle")?;
     if value.get("version").and_then(serde_json::Value::as_u64) != Some(2) {
-        return Ok(from_options(o)?.encode());
+        return Ok((from_options(o)?, None));
     }
     let v2 = coproc_core::bundle_v2::from_value(value)?;
-    let input = from_options_with(o, v2.base)?;
-    Ok(coproc_core::input_v2::GuestInputV2 { input, hops: v2.hops }.encode())
+    Ok((from_options_with(o, v2.base)?, Some(v2.hops)))
 }
 
 /// Journal v1 fields as JSON (names from the journal field list).
