@@ -1,19 +1,17 @@
 """Fault injection at every step: a real ``coproc serve`` kills itself with SIGKILL at
 each named crash point of a job (``coprocessor/service/faults.py``, armed with
-``COPROC_FAULT_AT=<point>:1``), one point per process, in the order a job reaches them;
+``COPROC_FAULT_AT=<point>:<n>``), one point per process, in the order a job reaches them;
 each time the next process resumes on the same data directory. Every point is hit
 (the process dies by SIGKILL and says where), and at the end each job is done exactly
-once: one ``ScoreSubmitted`` per request id, one transaction per job from the poster,
-one signed, proven and posted feed event each, and each on-chain score equal to an
-independent computation."""
+once (``test_service_crash.check_done_exactly_once``: one ``ScoreSubmitted`` per request
+id, one transaction per job from the poster, one signed, proven and posted feed event
+each, each on-chain score equal to an independent computation)."""
 
 from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,19 +22,14 @@ from service_support import (
     POSTER_KEY,
     Chain,
     chain_fixture,
-    expected_score,
     http,
-    model_hash,
     service_config,
     wait_for,
 )
-from test_service_crash import COPROC, Proc, _active_states
-from web3 import Web3
+from test_service_crash import Proc, _active_states, api_key, check_done_exactly_once
 
 from coprocessor.dev.devnet import free_port
-from coprocessor.onchain import contracts
 from coprocessor.service.faults import ENV, POINTS
-from coprocessor.service.worker import request_id_of
 
 
 @pytest.fixture(scope="module")
@@ -66,15 +59,10 @@ def test_a_kill_at_every_crash_point_still_ends_each_job_done_once(
     config = tmp_path / "service.json"
     config.write_text(json.dumps(cfg))
     data = tmp_path / "data"
-    key = subprocess.run(
-        [str(COPROC), "--data-dir", str(data), "serve", "--config", str(config), "--add-key", "c"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
-    auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    auth = api_key(config, data)
     w3 = chain.w3
-    subjects = (str(list(w3.eth.accounts)[1]).lower(), "0x" + "b2" * 20)
-    poster = Account.from_key(POSTER_KEY).address
-    nonce_before = w3.eth.get_transaction_count(poster)
+    subjects = [str(list(w3.eth.accounts)[1]).lower(), "0x" + "b2" * 20]
+    nonce_before = w3.eth.get_transaction_count(Account.from_key(POSTER_KEY).address)
     first_block = w3.eth.block_number + 1
     proc = Proc(config, data, free_port(), tmp_path / "serve.log")
     points = list(POINTS)
@@ -101,21 +89,5 @@ def test_a_kill_at_every_crash_point_still_ends_each_job_done_once(
         ]
     finally:
         proc.stop()
-    assert [(j["state"], j["attempts"], j["error"]) for j in jobs] == [("done", 0, None)] * 2
-
-    oracle = contracts.at(w3, "RiskOracle", chain.oracle)
-    events = oracle.events.ScoreSubmitted.get_logs(from_block=first_block)
-    by_request = Counter("0x" + bytes(e["args"]["requestId"]).hex() for e in events)
-    assert by_request == Counter("0x" + request_id_of(j).hex() for j in job_ids)
-    assert w3.eth.get_transaction_count(poster) - nonce_before == len(job_ids)
-    conn = sqlite3.connect(data / "service.sqlite")
-    feed = Counter(conn.execute("SELECT job_id, kind FROM feed").fetchall())
-    conn.close()
-    kinds = ("signed", "proven", "posted")
-    assert feed == Counter((j, kind) for j in job_ids for kind in kinds)
-    for job, subject in zip(jobs, subjects, strict=True):
-        score, block, _ = oracle.functions.scoreOf(
-            Web3.to_checksum_address(subject), model_hash()
-        ).call()
-        assert block == job["block"]
-        assert score == job["score"] == expected_score(w3, subject, block)
+    assert [(j["attempts"], j["error"]) for j in jobs] == [(0, None)] * 2
+    check_done_exactly_once(chain, data, jobs, subjects, first_block, nonce_before)

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -98,6 +99,50 @@ class Proc:
                 self.proc.wait(5)
 
 
+def api_key(config: Path, data: Path) -> dict[str, str]:
+    """A new API key of the service on ``data`` (``coproc serve --add-key``), as headers."""
+    key = subprocess.run(
+        [str(COPROC), "--data-dir", str(data), "serve", "--config", str(config), "--add-key", "c"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    return {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+
+def check_done_exactly_once(
+    chain: Chain,
+    data: Path,
+    jobs: list[dict[str, Any]],
+    subjects: list[str],
+    first_block: int,
+    poster_nonce: int,
+) -> None:
+    """Each job (``GET /v1/jobs`` bodies, in the order of ``subjects``) is done exactly
+    once: one ``ScoreSubmitted`` per request id since ``first_block``, one transaction
+    per job from the poster since its nonce was ``poster_nonce``, one signed, proven and
+    posted feed event each, and each on-chain score equal to an independent computation."""
+    from coprocessor.service.worker import request_id_of
+
+    assert [j["state"] for j in jobs] == ["done"] * len(jobs), [j["error"] for j in jobs]
+    w3 = chain.w3
+    oracle = contracts.at(w3, "RiskOracle", chain.oracle)
+    events = oracle.events.ScoreSubmitted.get_logs(from_block=first_block)
+    by_request = Counter("0x" + bytes(e["args"]["requestId"]).hex() for e in events)
+    assert by_request == Counter("0x" + request_id_of(j["id"]).hex() for j in jobs)
+    poster = Account.from_key(POSTER_KEY).address
+    assert w3.eth.get_transaction_count(poster) - poster_nonce == len(jobs)
+    conn = sqlite3.connect(data / "service.sqlite")
+    feed = Counter(conn.execute("SELECT job_id, kind FROM feed").fetchall())
+    conn.close()
+    kinds = ("signed", "proven", "posted")
+    assert feed == Counter((j["id"], kind) for j in jobs for kind in kinds)
+    for job, subject in zip(jobs, subjects, strict=True):
+        score, block, _ = oracle.functions.scoreOf(
+            Web3.to_checksum_address(subject), model_hash()
+        ).call()
+        assert block == job["block"]
+        assert score == job["score"] == expected_score(w3, subject, block)
+
+
 def _active_states(db: Path) -> Counter[str]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
@@ -121,11 +166,7 @@ def test_kill_9_at_random_moments_every_job_done_exactly_once(
     data = tmp_path / "data"
     env_keys = {PASSWORD_ENV: os.environ[PASSWORD_ENV], POSTER_ENV: os.environ[POSTER_ENV]}
     assert all(env_keys.values())
-    key = subprocess.run(
-        [str(COPROC), "--data-dir", str(data), "serve", "--config", str(config), "--add-key", "c"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
-    auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    auth = api_key(config, data)
     w3 = chain.w3
     poster = Account.from_key(POSTER_KEY).address
     nonce_before = w3.eth.get_transaction_count(poster)
@@ -176,34 +217,8 @@ def test_kill_9_at_random_moments_every_job_done_exactly_once(
     assert (
         sum(seen_in_flight[s] for s in ("indexing", "scoring", "signing", "proving", "posting")) > 0
     )
-    assert [j["state"] for j in jobs] == ["done"] * JOBS, [j["error"] for j in jobs]
-
-    # exactly once on-chain: one ScoreSubmitted per job, one transaction per job
-    oracle = contracts.at(w3, "RiskOracle", chain.oracle)
-    events = oracle.events.ScoreSubmitted.get_logs(from_block=first_block)
-    by_request = Counter("0x" + bytes(e["args"]["requestId"]).hex() for e in events)
-    from coprocessor.service.worker import request_id_of
-
-    for job_id in job_ids:
-        assert by_request["0x" + request_id_of(job_id).hex()] == 1, job_id
-    assert len(events) == JOBS
-    assert w3.eth.get_transaction_count(poster) - nonce_before == JOBS
-
-    # exactly once in the feed
-    conn = sqlite3.connect(data / "service.sqlite")
-    feed = Counter((j, k) for j, k in conn.execute("SELECT job_id, kind FROM feed"))
-    conn.close()
-    for job_id in job_ids:
-        for kind in ("signed", "proven", "posted"):
-            assert feed[(job_id, kind)] == 1, (job_id, kind)
-
-    # and the right values: independent recomputation at each job's block
-    for job, subject in zip(jobs, subjects, strict=True):
-        score, block, _ = oracle.functions.scoreOf(
-            Web3.to_checksum_address(subject), model_hash()
-        ).call()
-        assert block == job["block"]
-        assert score == job["score"] == expected_score(w3, subject, block)
+    assert len(jobs) == JOBS
+    check_done_exactly_once(chain, data, jobs, subjects, first_block, nonce_before)
 
 
 def test_sigterm_hands_leases_back(chain: Chain, tmp_path: Path) -> None:
@@ -215,11 +230,7 @@ def test_sigterm_hands_leases_back(chain: Chain, tmp_path: Path) -> None:
     config = tmp_path / "service.json"
     config.write_text(json.dumps(cfg))
     data = tmp_path / "data"
-    key = subprocess.run(
-        [str(COPROC), "--data-dir", str(data), "serve", "--config", str(config), "--add-key", "c"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
-    auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    auth = api_key(config, data)
     proc = Proc(config, data, free_port(), tmp_path / "serve.log")
     proc.start()
     ids = []
