@@ -176,3 +176,12 @@ def test_the_sample_spec_and_model_fit() -> None:
     edited["features"][0]["read"]["protocol"] = "aave-v3.1"
     with pytest.raises(UserInputError, match=r"^\[P001\]"):
         features.normalize(edited)
+
+
+def test_verify_bundle_values_cannot_serve_a_protocol_read() -> None:
+    """``features.compute`` takes verify-bundle's JSON, which has no header timestamps:
+    a protocol read there is refused (it is computed from a verified bundle)."""
+    spec = features.normalize(spec_of(AAVE_READ))
+    values = {"anchor": {"number": 5}, "accounts": []}
+    with pytest.raises(UserInputError, match=r"feature 'f0': a protocol read is computed from"):
+        features.compute(spec, values, "0x" + "01" * 20)
