@@ -27,6 +27,7 @@ from coprocessor.errors import CoprocessorError
 from coprocessor.paths import REPO_ROOT
 from coprocessor.scoring import features, pipeline
 from coprocessor.scoring.models.fixedpoint import SCALE_BITS
+from coprocessor.scoring.protocol_spec import AaveRead, MorphoRead
 from coprocessor.service import lifecycle, openapi
 from coprocessor.service.catalog import ServedModel
 from coprocessor.service.jobs import Job
@@ -199,11 +200,14 @@ def _reads_index(verified: VerifiedBundle) -> dict[tuple[int, str], Any]:
 
 
 def _proven_raw(
-    reads: dict[tuple[int, str], Any], feat: features.ReadFeature, block: int, subject: str
+    reads: dict[tuple[int, str], Any],
+    src: features.Source,
+    signed: bool,
+    block: int,
+    subject: str,
 ) -> dict[str, Any]:
     """The verified value a read feature took at ``block``: the storage word (and the
     packed field extracted from it) or the account field."""
-    src = feat.read
     address = subject if src.address == features.SUBJECT else src.address
     read = reads.get((block, address))
     out: dict[str, Any] = {"address": address, "block": block, "in_bundle": read is not None}
@@ -218,7 +222,7 @@ def _proven_raw(
         out["word"] = "0x" + word.to_bytes(32, "big").hex()
         bits = src.bits or features.Bits()
         out["bits"] = bits.to_json()
-        out["raw"] = str(extract_packed(word, bits.offset, bits.size, feat.signed))
+        out["raw"] = str(extract_packed(word, bits.offset, bits.size, signed))
     else:
         account = read.account if read is not None else None
         value = 0
@@ -251,10 +255,17 @@ def provenance(
             "value": None if q16 is None else q16 / (1 << SCALE_BITS),
         }
         if isinstance(feat, features.ReadFeature):
-            at = block - feat.read.block_offset
-            row.update(kind="read", read=feat.read.kind, block_offset=feat.read.block_offset)
-            row["decimals"] = feat.decimals
-            row["source"] = _proven_raw(reads, feat, at, subject) if verified else None
+            src = feat.read
+            at = block - src.block_offset
+            row.update(block_offset=src.block_offset, decimals=feat.decimals)
+            if isinstance(src, AaveRead | MorphoRead):
+                # a protocol read computes from many proven slots (formats.md §3c): name it
+                row.update(kind="read", read="protocol", source={**src.to_json(), "block": at})
+            else:
+                row.update(kind="read", read=src.kind)
+                row["source"] = (
+                    _proven_raw(reads, src, feat.signed, at, subject) if verified else None
+                )
             row["series_key"] = _series_key(feat)
         else:
             row.update(kind="combine", op=feat.op, args=list(feat.args))
