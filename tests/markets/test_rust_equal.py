@@ -23,8 +23,10 @@ from markets.test_bundle import one_bundle
 
 from coprocessor.chain.bundle import verify_bundle
 from coprocessor.chain.slots import mapping_slot
+from coprocessor.cli.main import main as cli
 from coprocessor.errors import CoprocessorError, UserInputError
-from coprocessor.scoring import features
+from coprocessor.scoring import features, pipeline
+from coprocessor.scoring.models import model as fmt
 from coprocessor.scoring.protocol_spec import (
     AAVE_ACCOUNT_FIELDS,
     AAVE_RESERVE_FIELDS,
@@ -398,6 +400,67 @@ def test_protocol_spec_features_equal_python(markets: Markets, tmp_path: Path) -
         assert got["features"] == list(want.values), user
         nonzero += sum(v != 0 for v in want.values)
     assert nonzero > len(users) * 10  # real positions, not zeros
+
+
+def test_the_guest_scores_protocol_reads_as_python(markets: Markets, tmp_path: Path) -> None:
+    """A spec of Aave and Morpho protocol reads, indexed by ``coproc index --spec``, run
+    by the real guest in the zkVM executor: the journal's score and spec hash are the
+    Python pipeline's (the features feed a model that weighs each of them)."""
+    setup = Setup(markets)
+    block = next(s["block"] for s in markets.meta["samples"] if s["reason"] == "rate-change-after")
+    m_user = setup.morpho_users[1]
+    full = _spec(setup)["features"]
+    decimals = {"health_factor": 18, "total_debt_base": 12, "a_token_balance_WETH": 18}
+    decimals |= {"variable_debt_USDC": 9, "borrow_assets_0": 9, "borrow_assets_1": 9}
+    decimals |= {"health_factor_1": 18, "collateral_1": 8}
+    feats = [  # at most 10: a health factor without debt (2^256 - 1) would swamp the rest
+        {**f, "decimals": decimals[f["name"]], "max": 10 << 16}
+        for f in full
+        if f["name"] in decimals
+    ]
+    spec_obj = {**_spec(setup), "features": feats}
+    n = len(spec_obj["features"])
+    model_obj = {
+        "format": "coproc-model",
+        "version": 1,
+        "name": "protocols",
+        "scale_bits": 16,
+        "input_dim": n,
+        "layers": [
+            {
+                "op": "dense",
+                "in": n,
+                "out": 1,
+                "weights": [[(-1) ** k * 9000 for k in range(n)]],
+                "bias": [0],
+            },
+            {"op": "sigmoid"},
+            {"op": "to_bps"},
+        ],
+    }
+    (tmp_path / "spec.json").write_text(json.dumps(spec_obj))
+    (tmp_path / "model.json").write_text(json.dumps(model_obj))
+    spec = features.normalize(spec_obj)
+    borrower = next(b for b in markets.borrowers("aave") if b["debt"] == "USDC")["address"]
+    scores = set()
+    for subject in (borrower, m_user["address"]):
+        out_path = tmp_path / f"bundle-{subject}.json"
+        argv = ["--data-dir", str(tmp_path / "data"), "index", "--rpc", markets.anvil.rpc]
+        argv += ["--spec", str(tmp_path / "spec.json"), "--subject", subject]
+        assert cli([*argv, "--block", str(block), "--out", str(out_path)]) == 0
+        verified = verify_bundle(json.loads(out_path.read_text()))
+        vector = features.compute_bundle(spec, verified, subject, block)
+        assert sum(v != 0 for v in vector.values) >= 3  # a real position
+        scored = pipeline.run(verified, spec, fmt.from_json(model_obj), subject, block)
+        request = prover.ProveRequest(
+            out_path, tmp_path / "model.json", tmp_path / "spec.json", subject
+        )
+        journal = prover.execute(request)["journal"]
+        assert journal["score"] == scored.score
+        assert journal["featureSpecHash"] == hexa(features.spec_hash(spec))
+        assert journal["anchorNumber"] == block
+        scores.add(scored.score)
+    assert len(scores) == 2 and not scores & {0, 10_000}  # the features move the score
 
 
 AAVE_READ = {
