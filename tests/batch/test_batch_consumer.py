@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from batch_cli import cli_json
+from batch_support import cli_json, leaf_struct
 from tokenchain import MODEL, SPEC, fund, holder, write_inputs
 from web3 import Web3
-from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 
 from coprocessor.dev.devnet import AnvilNode, start_anvil, stop_pid
@@ -39,22 +37,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
         yield n
     finally:
         stop_pid(n.pid)
-
-
-def _leaf_tuple(pool: Contract, leaf: dict[str, Any]) -> tuple[Any, ...]:
-    """The printed leaf as the contract's struct argument, field by field by the names
-    the contract's ABI gives them (not by the Python Leaf class)."""
-    fn: dict[str, Any] = next(dict(x) for x in pool.abi if x.get("name") == "refreshMaxLtv")
-    parts = fn["inputs"][1]["components"]
-    out = []
-    for part in parts:
-        value = leaf[part["name"]]
-        if part["type"] == "address":
-            value = Web3.to_checksum_address(value)
-        elif part["type"] == "bytes32":
-            value = bytes.fromhex(value[2:])
-        out.append(value)
-    return tuple(out)
 
 
 def test_pool_takes_the_leaf_verify_receipt_prints(
@@ -101,7 +83,7 @@ def test_pool_takes_the_leaf_verify_receipt_prints(
         leaf = shown["batch"]["leaf"]
         root = bytes.fromhex(leaf["results_root"][2:])
         proof = [bytes.fromhex(p[2:]) for p in leaf["proof"]]
-        args = (root, _leaf_tuple(pool, leaf["leaf"]), proof)
+        args = (root, leaf_struct(pool, "refreshMaxLtv", leaf["leaf"]), proof)
         want = pipeline.run(verified, spec, model, subject, block).score
         scores.add(want)
         ltv = BASE_LTV * (10_000 - want) // 10_000
@@ -118,5 +100,7 @@ def test_pool_takes_the_leaf_verify_receipt_prints(
         assert str(stale.value.data).startswith(STALE_LEAF)
         edited = dict(leaf["leaf"], score=leaf["leaf"]["score"] ^ 1)
         with pytest.raises((ContractCustomError, ContractLogicError)):
-            pool.functions.quoteMaxLtv(root, _leaf_tuple(pool, edited), proof).call()
+            pool.functions.quoteMaxLtv(
+                root, leaf_struct(pool, "refreshMaxLtv", edited), proof
+            ).call()
     assert len(scores) > 3  # the subjects' scores differ: each leaf is its own

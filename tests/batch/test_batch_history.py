@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batch_cli import cli_json
+from batch_support import cli_json
 
 from coprocessor.chain.bundle_v2 import load_any_bundle
 from coprocessor.cli.main import main

@@ -1,8 +1,9 @@
 """The service batching proven jobs (config batch_max_size, batch_wait_seconds): jobs of
 one model and block share one receipt (one prover call per batch), each job shows its
-leaf and proof, which RiskOracle.leafScore accepts; each batch is posted once
-(submitBatch, then storeLeaves) and the oracle then serves every subject's score,
-equal to the score computed without the service."""
+leaf and proof, which RiskOracle.leafScore and the consumer example
+(BatchLeafLendingPool.quoteMaxLtv, fed the job's JSON as it is) accept; each batch is
+posted once (submitBatch, then storeLeaves) and the oracle then serves every subject's
+score, equal to the score computed without the service."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from batch_support import leaf_struct
 from locations import TESTS
 from web3 import Web3
 
@@ -120,6 +122,7 @@ def test_jobs_share_batches_and_each_leaf_is_served(chain: Chain, service: LiveS
     jobs = [client.wait(i, timeout=90) for i in ids]
     assert FakeBatchProver.calls == 2  # one full batch of 4, one of 1 closed by the wait
     oracle = contracts.at(w3, "RiskOracle", chain.oracle)
+    pool = contracts.deploy(w3, "BatchLeafLendingPool", chain.oracle, model_hash(), 3600, 8_000)
     sizes: dict[str, int] = {}
     for subject, job in zip(SUBJECTS, jobs, strict=True):
         assert job["state"] == "done", job["error"]
@@ -136,6 +139,9 @@ def test_jobs_share_batches_and_each_leaf_is_served(chain: Chain, service: LiveS
         root = bytes.fromhex(b["results_root"][2:])
         assert batch.verify(leaf.hash(), proof, root)
         assert oracle.functions.leafScore(root, leaf.as_tuple(), proof, 3600).call() == want
+        # the consumer example takes the job's JSON as it is (BatchLeafLendingPool)
+        shown = (bytes.fromhex(b["results_root"][2:]), leaf_struct(pool, "quoteMaxLtv", b["leaf"]))
+        assert pool.functions.quoteMaxLtv(*shown, proof).call() == 8_000 * (10_000 - want) // 10_000
         score, at, _ = oracle.functions.scoreOf(subject, model_hash()).call()
         assert (score, at) == (want, block)
         result = client.score(subject.lower(), "svc-test")
