@@ -224,11 +224,14 @@ def prove(
     receipt_kind: str = "composite",
     timeout: float = PROVE_TIMEOUT,
     on_progress: Progress | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Prove a request; the receipt file is written to ``out`` (atomically) and a
-    summary (journal, seal, image ID, cycles, dev_mode) is returned."""
+    summary (journal, seal, image ID, cycles, dev_mode) is returned. ``env`` adds to
+    the host's environment (a remote prover's ``BONSAI_API_URL``, …)."""
     args = ["prove", *request.args(), "--out", str(out), "--receipt-kind", receipt_kind]
-    return _label(run_host(args, timeout=timeout, env=_dev_env(dev), on_progress=on_progress))
+    full_env = {**(env or {}), **_dev_env(dev)}
+    return _label(run_host(args, timeout=timeout, env=full_env, on_progress=on_progress))
 
 
 def prove_receipt(
@@ -237,12 +240,13 @@ def prove_receipt(
     dev: bool = False,
     timeout: float = PROVE_TIMEOUT,
     on_progress: Progress | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """:func:`prove` for a caller that keeps no receipt file (the service): the full
     receipt dict (what ``coproc-host prove`` writes), read back from a scratch file."""
     with tempfile.TemporaryDirectory(prefix="coproc-prove-") as tmp:
         out = Path(tmp) / "receipt.json"
-        prove(request, out, dev=dev, timeout=timeout, on_progress=on_progress)
+        prove(request, out, dev=dev, timeout=timeout, on_progress=on_progress, env=env)
         receipt = load_receipt(out)
     return _label(receipt)
 

@@ -4,29 +4,26 @@ Bonsai-API server: an in-process aiohttp app speaking the REST protocol of
 polling, receipt download), which is what ``coproc-host prove`` talks to through
 risc0-zkvm's ``BonsaiProver``.
 
-This server is a stand-in for the hosted service, named as such: it cannot make real
-proofs in a test's time, so it answers with a dev-mode (fake) receipt made by the local
-``coproc-host prove --dev`` for the request the test gives it, and the client runs with
-``RISC0_DEV_MODE=1`` (the only mode in which a fake receipt verifies). What is tested is
-the wire path and coproc-host's own checks: the uploads, the polling, the receipt
-download and decoding, failures mapped to one-line errors with nothing written, and that
-a receipt for another journal than the request's is refused.
+This server (``bonsai_standin``) is a stand-in for the hosted service, named as such:
+it cannot make real proofs in a test's time, so it answers with a dev-mode (fake) receipt
+made by the local ``coproc-host prove --dev`` for the request the test gives it, and the
+client runs with ``RISC0_DEV_MODE=1`` (the only mode in which a fake receipt verifies).
+What is tested is the wire path and coproc-host's own checks: the uploads, the polling,
+the receipt download and decoding, failures mapped to one-line errors with nothing
+written, and that a receipt for another journal than the request's is refused. (The pool
+of several such endpoints: tests/zk/test_prover_pool.py.)
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import threading
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from aiohttp import web
+from bonsai_standin import KEY, FakeBonsai, serving
 from guest_helpers import (
     SUBJECT,
     prove_request,
@@ -37,113 +34,11 @@ from guest_helpers import (
 from coprocessor.errors import ToolError, VerificationError
 from coprocessor.zk import prover
 
-KEY = "test-key-1234"
-
-
-@dataclass
-class FakeBonsai:
-    """State of the local Bonsai-API server."""
-
-    receipt: bytes = b""
-    fail_with: str | None = None
-    images: dict[str, bytes] = field(default_factory=dict)
-    inputs: dict[str, bytes] = field(default_factory=dict)
-    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    polls: int = 0
-    downloads: int = 0
-    bad_keys: int = 0
-    url: str = ""
-
-    def app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-
-        @web.middleware
-        async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
-            if request.path.startswith("/put/") or request.path.startswith("/download/"):
-                return cast(web.StreamResponse, await handler(request))  # presigned: no key
-            if request.headers.get("x-api-key") != KEY:
-                self.bad_keys += 1
-                return web.Response(status=401, text="invalid API key")
-            if not request.headers.get("x-risc0-version"):
-                return web.Response(status=400, text="missing x-risc0-version")
-            return cast(web.StreamResponse, await handler(request))
-
-        app.middlewares.append(auth)
-
-        async def image_upload(request: web.Request) -> web.Response:
-            image_id = request.match_info["image_id"]
-            if image_id in self.images:
-                return web.Response(status=204)
-            return web.json_response({"url": f"{self.url}/put/image/{image_id}"})
-
-        async def input_upload(request: web.Request) -> web.Response:
-            uid = str(uuid.uuid4())
-            return web.json_response({"url": f"{self.url}/put/input/{uid}", "uuid": uid})
-
-        async def put(request: web.Request) -> web.Response:
-            kind, name = request.match_info["kind"], request.match_info["name"]
-            body = await request.read()
-            (self.images if kind == "image" else self.inputs)[name] = body
-            return web.Response(status=200)
-
-        async def create(request: web.Request) -> web.Response:
-            req = await request.json()
-            if req["img"] not in self.images or req["input"] not in self.inputs:
-                return web.Response(status=400, text="unknown image or input")
-            sid = str(uuid.uuid4())
-            self.sessions[sid] = {"req": req, "polls": 0}
-            return web.json_response({"uuid": sid})
-
-        async def status(request: web.Request) -> web.Response:
-            sid = request.match_info["sid"]
-            session = self.sessions[sid]
-            session["polls"] += 1
-            self.polls += 1
-            if session["polls"] < 2:
-                return web.json_response({"status": "RUNNING", "state": "proving"})
-            if self.fail_with is not None:
-                return web.json_response({"status": "FAILED", "error_msg": self.fail_with})
-            return web.json_response(
-                {
-                    "status": "SUCCEEDED",
-                    "receipt_url": f"{self.url}/download/{sid}",
-                    "elapsed_time": 0.1,
-                    "stats": {"segments": 2, "total_cycles": 1, "cycles": 1},
-                }
-            )
-
-        async def download(request: web.Request) -> web.Response:
-            self.downloads += 1
-            return web.Response(body=self.receipt)
-
-        app.router.add_get("/images/upload/{image_id}", image_upload)
-        app.router.add_get("/inputs/upload", input_upload)
-        app.router.add_put("/put/{kind}/{name}", put)
-        app.router.add_post("/sessions/create", create)
-        app.router.add_get("/sessions/status/{sid}", status)
-        app.router.add_get("/download/{sid}", download)
-        return app
-
 
 @pytest.fixture()
 def bonsai() -> Iterator[FakeBonsai]:
-    state = FakeBonsai()
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(state.app())
-    loop.run_until_complete(runner.setup())
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    loop.run_until_complete(site.start())
-    port = runner.addresses[0][1]
-    state.url = f"http://127.0.0.1:{port}"
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(FakeBonsai()) as state:
         yield state
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
 
 
 @pytest.fixture(scope="module")
