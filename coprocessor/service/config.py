@@ -11,6 +11,7 @@ from typing import Any
 from coprocessor.errors import UserInputError
 from coprocessor.jsonfile import load_json
 from coprocessor.paths import REPO_ROOT
+from coprocessor.zk.prover_pool import parse_config
 
 
 @dataclass
@@ -51,6 +52,13 @@ class ServiceConfig:
     l2_poster: str = ""
     #: prover: "none", "zkvm" (coprocessor.zk.prover), or "import:module:factory"
     prover: str = "zkvm"
+    #: remote proving pool (docs/operations.md, "Remote proving pool"): Bonsai-API
+    #: endpoints ``{url, api_key_env, max_concurrent, timeout_seconds}``, tried in order;
+    #: non-empty: proofs go to them (``prover`` must stay "zkvm")
+    provers: list[dict[str, Any]] = field(default_factory=list)
+    #: the pool's retries and health: attempts, backoff_seconds, backoff_max_seconds,
+    #: max_failures, cooldown_seconds (coprocessor.zk.prover_pool.Policy)
+    prover_pool: dict[str, Any] = field(default_factory=dict)
     #: dev-mode proofs (RISC0_DEV_MODE: real execution, fake receipt)
     dev_proofs: bool = True
     #: batching (docs/formats.md §5): proof jobs of one model and request block are
@@ -133,6 +141,9 @@ class ServiceConfig:
         if self.ancestors > 200:
             raise UserInputError("config: ancestors must be at most 200 (oracle anchor lag)")
         check_database_url(self.database_url)
+        parse_config(self.provers, self.prover_pool)
+        if self.provers and self.prover != "zkvm":
+            raise UserInputError('config: provers (a remote pool) needs prover "zkvm"')
         return self
 
 

@@ -14,7 +14,10 @@ import importlib
 from typing import Any, Protocol
 
 from coprocessor.errors import ToolError, UserInputError
+from coprocessor.service.config import ServiceConfig
+from coprocessor.service.metrics import Labels, Metric, Registry
 from coprocessor.zk.prover import Progress, ProveRequest, prove_receipt
+from coprocessor.zk.prover_pool import ProverPool, parse_config
 
 
 class Prover(Protocol):
@@ -65,4 +68,52 @@ def make_prover(setting: str) -> Prover:
         return made
     raise UserInputError(
         f"config prover: expected none, zkvm or import:MODULE:FACTORY, not {setting!r}"
+    )
+
+
+def prover_for(config: ServiceConfig) -> Prover:
+    """The service's prover: the remote proving pool (``coprocessor.zk.prover_pool``)
+    when ``provers`` is configured, else :func:`make_prover` of ``prover``."""
+    if not config.provers:
+        return make_prover(config.prover)
+    endpoints, policy = parse_config(config.provers, config.prover_pool)
+    return ProverPool(endpoints, policy)
+
+
+class PoolAttempts(Metric):
+    """``coproc_prover_attempts_total``: the pool's attempt counts, read at render time."""
+
+    def __init__(self, pool: ProverPool) -> None:
+        super().__init__(
+            "coproc_prover_attempts_total",
+            "Remote prover attempts by endpoint and outcome (ok|error|timeout|mismatch)",
+            "counter",
+        )
+        self.pool = pool
+
+    def render(self) -> list[str]:
+        return [
+            f'{self.name}{{endpoint="{name}",outcome="{outcome}"}} {count}'
+            for name, state in sorted(self.pool.snapshot().items())
+            for outcome, count in sorted(state["counts"].items())
+        ]
+
+
+def export_metrics(prover: Prover, registry: Registry) -> None:
+    """The pool's counts and gauges on ``/metrics`` (nothing for other provers)."""
+    if not isinstance(prover, ProverPool):
+        return
+    pool = prover
+
+    def gauge(key: str) -> dict[Labels, float]:
+        return {(("endpoint", n),): float(s[key]) for n, s in pool.snapshot().items()}
+
+    registry.add(PoolAttempts(pool))
+    registry.gauge(
+        "coproc_prover_in_flight", "Remote proofs running per endpoint", lambda: gauge("in_flight")
+    )
+    registry.gauge(
+        "coproc_prover_cooling",
+        "1 while an endpoint is skipped after failures in a row",
+        lambda: gauge("cooling"),
     )

@@ -22,7 +22,7 @@ from coprocessor.service.catalog import load_catalog
 from coprocessor.service.config import ServiceConfig
 from coprocessor.service.jobs import JobDB
 from coprocessor.service.metrics import ServiceMetrics
-from coprocessor.service.proving import Prover, make_prover
+from coprocessor.service.proving import Prover, export_metrics, prover_for
 from coprocessor.service.signer import Signer, load_keystore
 from coprocessor.service.store.database import service_sqlite_path
 from coprocessor.service.worker import Runtime
@@ -57,10 +57,11 @@ async def build_runtime(
             store=Store(data_dir / "coproc.sqlite"),
             rpc=rpc,
             chain_id=chain_id,
-            prover=prover if prover is not None else make_prover(config.prover),
+            prover=prover if prover is not None else prover_for(config),
             metrics=ServiceMetrics(),
             sampler=sampling.Sampler(config.sampling_probability, seed),
         )
+        export_metrics(runtime.prover, runtime.metrics.registry)
         if config.keystore:
             if not config.signed_scores:
                 raise UserInputError("config: keystore needs signed_scores (the EIP-712 contract)")
