@@ -69,34 +69,36 @@ def aave_expected(a: aave_v3.AaveAccount) -> dict[str, Any]:
         "reserves_count": str(a.reserves_count),
         "pool": hexa(a.pool),
         "oracle": hexa(a.oracle),
-        "positions": [
-            {
-                "asset": hexa(p.reserve.asset),
-                "configuration": str(p.reserve.configuration),
-                "liquidity_index": str(p.reserve.liquidity_index),
-                "current_liquidity_rate": str(p.reserve.current_liquidity_rate),
-                "variable_borrow_index": str(p.reserve.variable_borrow_index),
-                "current_variable_borrow_rate": str(p.reserve.current_variable_borrow_rate),
-                "current_stable_borrow_rate": str(p.reserve.current_stable_borrow_rate),
-                "last_update_timestamp": str(p.reserve.last_update_timestamp),
-                "id": str(p.reserve.id),
-                "a_token": hexa(p.reserve.a_token),
-                "stable_debt_token": hexa(p.reserve.stable_debt_token),
-                "variable_debt_token": hexa(p.reserve.variable_debt_token),
-                "interest_rate_strategy": hexa(p.reserve.interest_rate_strategy),
-                "price": str(p.price),
-                "using_as_collateral": p.using_as_collateral,
-                "borrowing": p.borrowing,
-                "scaled_a_token": str(p.scaled_a_token),
-                "a_token_balance": str(p.a_token_balance),
-                "scaled_variable_debt": str(p.scaled_variable_debt),
-                "variable_debt": str(p.variable_debt),
-                "stable_debt": str(p.stable_debt),
-                "collateral_base": str(p.collateral_base),
-                "debt_base": str(p.debt_base),
-            }
-            for p in a.positions
-        ],
+        "positions": [position_expected(p) for p in a.positions],
+    }
+
+
+def position_expected(p: aave_v3.ReservePosition) -> dict[str, Any]:
+    """One reserve position in the host's JSON shape."""
+    return {
+        "asset": hexa(p.reserve.asset),
+        "configuration": str(p.reserve.configuration),
+        "liquidity_index": str(p.reserve.liquidity_index),
+        "current_liquidity_rate": str(p.reserve.current_liquidity_rate),
+        "variable_borrow_index": str(p.reserve.variable_borrow_index),
+        "current_variable_borrow_rate": str(p.reserve.current_variable_borrow_rate),
+        "current_stable_borrow_rate": str(p.reserve.current_stable_borrow_rate),
+        "last_update_timestamp": str(p.reserve.last_update_timestamp),
+        "id": str(p.reserve.id),
+        "a_token": hexa(p.reserve.a_token),
+        "stable_debt_token": hexa(p.reserve.stable_debt_token),
+        "variable_debt_token": hexa(p.reserve.variable_debt_token),
+        "interest_rate_strategy": hexa(p.reserve.interest_rate_strategy),
+        "price": str(p.price),
+        "using_as_collateral": p.using_as_collateral,
+        "borrowing": p.borrowing,
+        "scaled_a_token": str(p.scaled_a_token),
+        "a_token_balance": str(p.a_token_balance),
+        "scaled_variable_debt": str(p.scaled_variable_debt),
+        "variable_debt": str(p.variable_debt),
+        "stable_debt": str(p.stable_debt),
+        "collateral_base": str(p.collateral_base),
+        "debt_base": str(p.debt_base),
     }
 
 
@@ -229,10 +231,13 @@ def python_result(reader: Callable[[StorageSource], Any], storage: StaticStorage
 def test_every_borrower_bit_equal_at_sampled_blocks(markets: Markets, tmp_path: Path) -> None:
     setup = Setup(markets)
     blocks = {s["reason"]: s["block"] for s in markets.meta["samples"]}
-    compared = with_debt = unhealthy = stable = emode = morpho_debt = 0
+    assets = [addr(a) for a in markets.meta["aave"]["tokens"].values()]
+    compared = with_debt = unhealthy = stable = emode = morpho_debt = reserves = 0
     for reason in BLOCK_REASONS:
         block = blocks[reason]
-        path, verified = bundle_file(setup, tmp_path, block, proven_pairs(setup, tmp_path, block))
+        every_reserve = [setup.reserve_reader(u, a) for u in setup.aave_users for a in assets]
+        pairs = proven_pairs(setup, tmp_path, block, every_reserve)
+        path, verified = bundle_file(setup, tmp_path, block, pairs)
         static = static_of(verified, block)
         aave_args = ["--protocol", "aave-v3", "--address", hexa(setup.provider)]
         subjects = ",".join(setup.aave_users)
@@ -246,6 +251,14 @@ def test_every_borrower_bit_equal_at_sampled_blocks(markets: Markets, tmp_path: 
             unhealthy += account.total_debt_base > 0 and account.health_factor < 10**18
             stable += any(p.stable_debt > 0 for p in account.positions)
             emode += account.emode_category != 0
+        for asset in assets:  # one reserve, whatever the user's configuration says
+            args = [*aave_args, "--asset", hexa(asset), "--subjects", subjects]
+            out = host(["protocol-read", "--bundle", str(path), *args])
+            for user, got in zip(setup.aave_users, out["results"], strict=True):
+                position = python_result(setup.reserve_reader(user, asset), static)
+                want = {"subject": user, "result": position_expected(position)}
+                assert got == want, f"{user} reserve {hexa(asset)} @ {reason}"
+                reserves += position.a_token_balance > 0
         for market in setup.market_ids:
             users = [b["address"] for b in setup.morpho_users if b["market"] == market]
             args = [*setup.morpho_args(market), "--subjects", ",".join(users)]
@@ -259,6 +272,7 @@ def test_every_borrower_bit_equal_at_sampled_blocks(markets: Markets, tmp_path: 
     assert compared == len(BLOCK_REASONS) * (len(setup.aave_users) + len(setup.morpho_users))
     # the comparison covered the interesting cases, not only empty accounts
     assert with_debt > 500 and unhealthy > 0 and stable > 0 and emode > 0 and morpho_debt > 100
+    assert reserves > 1000
 
 
 def _refusal(out: dict[str, Any]) -> str:

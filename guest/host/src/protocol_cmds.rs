@@ -5,6 +5,7 @@
 //!
 //!   protocol-read --bundle B | --verified V --timestamp T  --protocol aave-v3|morpho-blue --address A
 //!                 --subject U | --subjects U,V,..|FILE [--block N]
+//!                 [--asset A]   (aave-v3: one reserve's position instead of the account)
 //!                 [--market-id H --morpho-code-hash H --irm-code-hash H]   (morpho-blue)
 //!   protocol-math   stdin: {"cases": [{"fn": NAME, "args": ["decimal", ..]}, ..]}
 //!                   -> {"results": ["decimal" | {"error": CODE}, ..]}
@@ -16,8 +17,8 @@ use coproc_core::{bundle, hex, json_bundle, Error};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
-const READ_OPTIONS: [&str; 11] =
-    ["bundle", "verified", "timestamp", "protocol", "address", "subject", "subjects", "block", "market-id", "morpho-code-hash", "irm-code-hash"];
+const READ_OPTIONS: [&str; 12] =
+    ["bundle", "verified", "timestamp", "asset", "protocol", "address", "subject", "subjects", "block", "market-id", "morpho-code-hash", "irm-code-hash"];
 
 fn read_json(path: &str, what: &str) -> Res<Value> {
     let text = std::fs::read(path).map_err(|e| Failure::user(format!("{what} {path}: {e}")))?;
@@ -151,9 +152,18 @@ pub fn read_cmd(args: &[String]) -> Res<()> {
     let address = bytes_n::<20>(need(&o, "address")?, "--address")?;
     let protocol = need(&o, "protocol")?;
     let read: Box<dyn Fn(&[u8; 20]) -> Result<Value, Error>> = match protocol {
-        "aave-v3" => Box::new(|user| {
-            aave_v3::read_account(storage, &address, user, &aave_v3::BaseCurrency::default()).map(|a| aave_json(&a))
-        }),
+        "aave-v3" => {
+            let base = aave_v3::BaseCurrency::default();
+            match o.get("asset") {
+                None => Box::new(move |user| aave_v3::read_account(storage, &address, user, &base).map(|a| aave_json(&a))),
+                Some(asset) => {
+                    let asset = bytes_n::<20>(asset, "--asset")?;
+                    Box::new(move |user| {
+                        aave_v3::read_reserve(storage, &address, user, &asset, &base).map(|p| reserve_json(&p))
+                    })
+                }
+            }
+        }
         "morpho-blue" => {
             let market_id = bytes_n::<32>(need(&o, "market-id")?, "--market-id")?;
             let builds = morpho_blue::Builds {
