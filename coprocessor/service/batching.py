@@ -5,7 +5,10 @@ from signing to **batching** instead of proving. Jobs of the same model and the 
 request block (so one bundle serves them all, and each leaf is exactly the job's signed
 result) collect in an open batch until it holds ``batch_max_size`` jobs or
 ``batch_wait_seconds`` have passed since it opened; then one worker closes it, indexes
-one bundle for all its subjects (the store's cache makes this cheap), proves it once
+one bundle for all its subjects (the store's cache makes this cheap; the bundle the
+indexing stage would build, ``service/indexing.py``: a v2 with hops shared by every
+subject for a spec v2 or a block far back, protocol reads recorded for every subject),
+proves it once
 (``coproc-host prove --subjects``, checked byte for byte against the Python twin), and
 records the receipt and every leaf with its proof. Each member job then takes its own
 leaf and proof and moves on (posting, or done).
@@ -39,10 +42,11 @@ from typing import TYPE_CHECKING, Any
 from coprocessor.chain.hexutil import hexstr
 from coprocessor.chain.keccak import keccak256
 from coprocessor.errors import CoprocessorError, ToolError, UserInputError, VerificationError
-from coprocessor.index.indexer import index_reads, write_json_atomic
+from coprocessor.index.indexer import write_json_atomic
 from coprocessor.scoring import batch as scoring_batch
 from coprocessor.scoring import pipeline
 from coprocessor.service import posting
+from coprocessor.service.indexing import bundle_json, index_job, job_reads
 from coprocessor.service.jobs import Job, JobDB
 from coprocessor.service.lifecycle import State, next_state
 from coprocessor.zk import batch_journal, batch_prover
@@ -280,12 +284,13 @@ class Batcher:
         request_ids = [request_id_of(j) for j, _g, _s in who]
         beat = asyncio.create_task(self._heartbeat(batch.id, owner))
         try:
-            reads = scoring_batch.batch_reads(served.spec, subjects, batch.block)
-            verified = await index_reads(
-                rt.rpc, rt.store, reads, anchor=batch.block + rt.config.ancestors
+            anchor = batch.block + rt.config.ancestors
+            reads = await job_reads(
+                rt.rpc, rt.store, served.spec, subjects, batch.block, anchor, rt.chain_id
             )
+            verified = await index_job(rt.rpc, rt.store, served.spec, reads, anchor)
             path = rt.data_dir / "batches" / f"{batch.id}.json"
-            write_json_atomic(path, verified.bundle.to_json())
+            write_json_atomic(path, bundle_json(verified))
             scored = scoring_batch.run(
                 pipeline.verify_file(path),
                 served.spec,

@@ -6,7 +6,8 @@ one transaction), so a stage interrupted anywhere is simply run again. Which sta
 in which state and which state follows is the table in ``lifecycle``:
 
 - **indexing**: resolve the block, fetch headers (request block .. anchor) and
-  ``eth_getProof`` for every read the feature spec needs, verify everything and cache
+  ``eth_getProof`` for every read the feature spec needs (a protocol read's slots found
+  by running it over verified storage), verify everything and cache
   it in the store (``indexer.index_reads``, the ``coproc index`` path; a bundle v2 with
   EIP-2935 hops for a spec v2 or deep reads, ``service/indexing.py``), write the
   bundle file.
@@ -53,11 +54,10 @@ from coprocessor.index.rpc import NodeStateError, RpcClient
 from coprocessor.index.store import Store
 from coprocessor.onchain import eip712
 from coprocessor.scoring import pipeline
-from coprocessor.scoring.reads import reads_for_spec
 from coprocessor.service import batching, faults, posting, sampling
 from coprocessor.service.catalog import Catalog, ServedModel
 from coprocessor.service.config import ServiceConfig
-from coprocessor.service.indexing import bundle_json, check_reachable, index_job
+from coprocessor.service.indexing import bundle_json, index_job, job_reads
 from coprocessor.service.jobs import Job, JobDB, LeaseLost
 from coprocessor.service.lifecycle import Stage, State, is_final, next_state, row_of
 from coprocessor.service.metrics import ServiceMetrics
@@ -263,10 +263,9 @@ class Runtime:
         if block is None:
             block = await self._resolve_block(job.request["block"])
         anchor = block + self.config.ancestors
-        reads = reads_for_spec(served.spec, subject, block)
-        if min(reads) < 1:
-            raise UserInputError(f"block {block}: reads reach before block 1")
-        check_reachable(served.spec, reads, anchor, self.chain_id)
+        reads = await job_reads(
+            self.rpc, self.store, served.spec, [subject], block, anchor, self.chain_id
+        )
         # the indexer's path: answers checked against what was asked, the bundle verified
         # by the Rust core (the guest's code) while the store writes it, cached values
         # of the same block hash reused. The request is valid (checked above): what the

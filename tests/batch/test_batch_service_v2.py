@@ -1,0 +1,172 @@
+"""The service batches jobs of a spec v2 over bundle v2 (service/batching.py, the rule of
+service/indexing.py): on the devnet history, four HTTP jobs (mode both) of one series
+model at one block join one batch, which indexes one bundle v2 for all of them (the hops
+and headers a single job's bundle has, not one set per subject), is proven once by the
+real guest in dev mode (its journal must be the Python twin's byte for byte), and every
+job ends done with its leaf. Each leaf's score equals the single-job Python pipeline's
+over the job's own bundle, and the score computed by hand from the balances set here and
+the values the history builder recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from service_support import OPERATOR_KEY, PASSWORD_ENV, LiveService
+
+from coprocessor.chain.bundle_v2 import load_any_bundle
+from coprocessor.dev.devnet import AnvilNode, rpc_call, stop_pid
+from coprocessor.dev.history import (
+    CHECKPOINT_EVERY,
+    VALUE_CONTRACT,
+    History,
+    ensure_history,
+    start_history_node,
+)
+from coprocessor.scoring import features, pipeline
+from coprocessor.scoring.models import model as fmt
+from coprocessor.scoring.models import reference
+from coprocessor.service.client import Client
+from coprocessor.zk import prover
+
+SAMPLES = 4
+#: the request block is two blocks above the history's head (whose state stays as built),
+#: so the series reads two blocks back land on the history's checkpoints
+OFFSET = 2
+DECIMALS = 14  # the value contract's values are 10**18 + up to 2**48: ~10,000 in Q16
+FUNDED = [("0x" + (0x7A00 + i).to_bytes(20, "big").hex(), (i + 2) * 5 * 10**18) for i in range(4)]
+SUBJECTS = [s for s, _ in FUNDED]
+NAME = "series-batch"
+PRICE = {"kind": "storage", "address": "0x" + VALUE_CONTRACT.hex(), "slot": {"base": 0}}
+SPEC: dict[str, Any] = {
+    "format": "coproc-features",
+    "version": 2,
+    "name": NAME,
+    "features": [
+        {"name": "bal", "read": {"kind": "balance", "address": "$subject"}, "decimals": 18},
+        *(
+            {
+                "name": f"px_{op}",
+                "read": {**PRICE, "block_offset": OFFSET},
+                "decimals": DECIMALS,
+                "series": {"samples": SAMPLES, "every": CHECKPOINT_EVERY, "op": op},
+            }
+            for op in ("last", "min")
+        ),
+    ],
+}
+MODEL: dict[str, Any] = {
+    "format": "coproc-model",
+    "version": 1,
+    "name": NAME,
+    "scale_bits": 16,
+    "input_dim": 3,
+    "layers": [
+        {"op": "dense", "in": 3, "out": 1, "weights": [[9830, 65536, -65536]], "bias": [-98304]},
+        {"op": "sigmoid"},
+        {"op": "to_bps"},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def history() -> History:
+    return ensure_history()  # minutes on the first run on a machine, then cached
+
+
+@pytest.fixture(scope="module")
+def node(history: History, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
+    """The history served read-only, the subjects funded two blocks above its head (a
+    block mined first, so the history's head keeps the state its header commits to)."""
+    n = start_history_node(history, Path(tmp_path_factory.mktemp("batch-v2-node")))
+    try:
+        rpc_call(n.rpc, "anvil_mine", ["0x1"])
+        for subject, wei in FUNDED:
+            rpc_call(n.rpc, "anvil_setBalance", [subject, hex(wei)])
+        rpc_call(n.rpc, "anvil_mine", ["0x1"])
+        yield n
+    finally:
+        stop_pid(n.pid)
+
+
+@pytest.fixture
+def service(node: AnvilNode, tmp_path: Path) -> Iterator[LiveService]:
+    from coprocessor.service.signer import write_keystore
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / f"{NAME}.json").write_text(json.dumps(MODEL))
+    (models / f"{NAME}.features.json").write_text(json.dumps(SPEC))
+    keystore = tmp_path / "operator.keystore.json"
+    write_keystore(keystore, OPERATOR_KEY, "test password")
+    os.environ[PASSWORD_ENV] = "test password"
+    config = {
+        "rpc_url": node.rpc,
+        "models_dir": str(models),
+        "keystore": str(keystore),
+        "keystore_password_env": PASSWORD_ENV,
+        # the EIP-712 domain's contract: signing only, nothing is posted here
+        "signed_scores": "0x" + "5c" * 20,
+        "prover": "zkvm",
+        "dev_proofs": True,
+        "batch_max_size": len(SUBJECTS),  # closes full: every job in one batch
+        "batch_wait_seconds": 600.0,
+        "workers": 2,
+        "lease_seconds": 10.0,
+        "backoff_seconds": 0.2,
+        "backoff_max_seconds": 1.0,
+        "poll_seconds": 0.05,
+    }
+    live = LiveService(config, tmp_path / "data")
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def by_hand(history: History, head: int) -> list[int]:
+    """Each subject's score from the balances set here and the builder's recorded writes,
+    converted to Q16 by hand, through the model's reference."""
+    xs = [history.value_at(head - OFFSET - CHECKPOINT_EVERY * i) * 65536 // 10**DECIMALS
+          for i in range(SAMPLES)]  # fmt: skip
+    assert len(set(xs)) > 1  # the value moves along the window
+    model = fmt.from_json(MODEL)
+    return [reference.score(model, [wei * 65536 // 10**18, xs[0], min(xs)]) for _, wei in FUNDED]
+
+
+def test_a_batch_of_spec_v2_jobs_shares_one_bundle_v2(
+    history: History, service: LiveService
+) -> None:
+    head = history.head + OFFSET
+    client = Client(service.url, service.add_key())
+    ids = [client.request_score(s, NAME, block=head, mode="both")["id"] for s in SUBJECTS]
+    jobs = [client.wait(i, timeout=1200) for i in ids]
+    want = by_hand(history, head)
+    assert len(set(want)) == len(SUBJECTS)  # a leaf in another's place would show
+    spec, model = features.normalize(SPEC), fmt.from_json(MODEL)
+    (batch_id,) = {job["batch"]["id"] for job in jobs}  # one batch
+    batch_file = service.data_dir / "batches" / f"{batch_id}.json"
+    whole = load_any_bundle(batch_file).to_json()
+    assert whole["version"] == 2 and whole["hops"]
+    image_id = prover.host_image_id()
+    operator = Account.from_key(OPERATOR_KEY).address
+    for subject, job, score in zip(SUBJECTS, jobs, want, strict=True):
+        assert job["state"] == "done", job["error"]
+        assert "batching" in job["timestamps"] and job["batch"]["size"] == len(SUBJECTS)
+        leaf = job["batch"]["leaf"]
+        assert leaf["subject"] == subject and int(leaf["blockNumber"]) == head
+        # the single-job pipeline over the job's own bundle (v2, written by indexing)
+        (own,) = (service.data_dir / "jobs" / job["id"]).glob("bundle-g*.json")
+        single = pipeline.run(pipeline.verify_file(own), spec, model, subject, head)
+        assert int(leaf["score"]) == single.score == score == job["score"]
+        mine = load_any_bundle(own).to_json()
+        assert mine["hops"] == whole["hops"] and mine["headers"] == whole["headers"]
+        result = client.score(subject, NAME)
+        Client.verify_signed(result, operator)
+        journal = Client.verify_receipt(result, image_id, allow_dev=True)
+        assert journal["score"] == score and journal["anchorNumber"] == head
