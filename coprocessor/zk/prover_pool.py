@@ -54,9 +54,11 @@ class Endpoint:
 
     @property
     def name(self) -> str:
-        """``scheme://host[:port]``: how logs and metrics name it (never a key)."""
+        """``scheme://host[:port][/path]``: how logs and metrics name it (no user
+        info, query or fragment, where a credential could hide)."""
         parts = urlsplit(self.url)
-        return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{parts.hostname}{port}{parts.path.rstrip('/')}"
 
     def api_key(self) -> str:
         value = os.environ.get(self.api_key_env)
@@ -142,7 +144,7 @@ def parse_policy(raw: object) -> Policy:
 def parse_config(provers: list[Any], policy: object) -> tuple[list[Endpoint], Policy]:
     """The ``provers`` list and the ``prover_pool`` object, checked."""
     endpoints = [parse_endpoint(i, raw) for i, raw in enumerate(provers)]
-    if len({e.url for e in endpoints}) != len(endpoints):
+    if len({e.name for e in endpoints}) != len(endpoints):
         raise UserInputError("config provers: the same url is listed twice")
     return endpoints, parse_policy(policy)
 
@@ -247,8 +249,7 @@ class ProverPool:
 
     def _checked(self, endpoint: Endpoint, receipt: dict[str, Any], local: str) -> dict[str, Any]:
         """The rule: a receipt is accepted only if its journal is the local execution's."""
-        remote = str(receipt.get("journal_hex") or "").lower().removeprefix("0x")
-        if remote != local.lower().removeprefix("0x"):
+        if not journal_matches(receipt, local):
             log.error(
                 "prover %s returned a receipt for another journal than the local execution: "
                 "refused",
@@ -336,6 +337,14 @@ class ProverPool:
             return out
 
 
+def journal_matches(receipt: dict[str, Any], local_journal_hex: str) -> bool:
+    """Whether a receipt dict's ``journal_hex`` is the local execution's journal."""
+    remote = receipt.get("journal_hex")
+    if not isinstance(remote, str) or not remote.removeprefix("0x"):
+        return False
+    return remote.lower().removeprefix("0x") == local_journal_hex.lower().removeprefix("0x")
+
+
 def _outcome(exc: CoprocessorError) -> str:
     """How an attempt that reached the endpoint failed, for the counts."""
     if isinstance(exc, VerificationError):
@@ -350,6 +359,7 @@ __all__ = [
     "Endpoint",
     "Policy",
     "ProverPool",
+    "journal_matches",
     "parse_config",
     "parse_endpoint",
     "parse_policy",

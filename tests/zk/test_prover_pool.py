@@ -23,7 +23,13 @@ from guest_helpers import SUBJECT, prove_request, reference_journal, weth_reques
 
 from coprocessor.errors import ToolError, UserInputError
 from coprocessor.zk import prover
-from coprocessor.zk.prover_pool import Endpoint, Policy, ProverPool, parse_config
+from coprocessor.zk.prover_pool import (
+    Endpoint,
+    Policy,
+    ProverPool,
+    journal_matches,
+    parse_config,
+)
 
 KEY_ENV = "COPROC_TEST_POOL_KEY"
 #: request ids of the proofs the tests ask for (each appears verbatim in the guest input)
@@ -181,6 +187,22 @@ def test_a_receipt_for_another_journal_is_never_accepted(
     with pytest.raises(ToolError, match="another journal"):
         prove(alone, files, rid)
     assert counts(alone, liar) == {"ok": 0, "error": 0, "timeout": 0, "mismatch": 3}
+
+
+def test_the_pool_compares_the_receipt_journal_with_the_local_one(
+    files: dict[str, Any],
+) -> None:
+    # what coproc-host prove returned for two request ids (made by the local host)
+    a, b = (
+        prover.prove(prove_request(files["paths"], request_id=r), files["tmp"] / r[:8], dev=True)
+        for r in REQUEST_IDS[:2]
+    )
+    assert a["journal_hex"] != b["journal_hex"]
+    bare = a["journal_hex"].removeprefix("0x")
+    assert journal_matches(a, bare) and journal_matches(a, "0x" + bare.upper())
+    assert not journal_matches(a, b["journal_hex"])
+    assert not journal_matches({"journal_hex": ""}, "")
+    assert not journal_matches({}, a["journal_hex"])
 
 
 def test_an_endpoint_failing_in_a_row_cools_down(
