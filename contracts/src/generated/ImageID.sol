@@ -4,5 +4,5 @@ pragma solidity ^0.8.20;
 
 /// Image ID of the coproc risk-score zkVM guest (journal v1).
 library ImageID {
-    bytes32 public constant RISK_SCORE_ID = bytes32(0xd38c12460a1e3b53ecd5ac253593db37517ac996dad92d6024c32e37ff03a7f1);
+    bytes32 public constant RISK_SCORE_ID = bytes32(0x4268478c0e6e2a10c8ffb59b833a4a040727ba1c6d531140ee861629fe09a03a);
 }

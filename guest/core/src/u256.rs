@@ -232,14 +232,20 @@ impl U256 {
 
     /// `(self >> offset) & (2^size - 1)` (zero for bits past 255).
     pub fn bits(&self, offset: u32, size: u32) -> U256 {
+        if offset >= 256 || size == 0 {
+            return U256::ZERO;
+        }
+        let (limb, sh) = ((offset / 32) as usize, offset % 32);
+        let at = |i: usize| self.0.get(i).copied().unwrap_or(0);
         let mut out = [0u32; 8];
-        for i in 0..size.min(256) {
-            let b = offset.saturating_add(i);
-            if b >= 256 {
-                break;
-            }
-            if (self.0[(b / 32) as usize] >> (b % 32)) & 1 == 1 {
-                out[(i / 32) as usize] |= 1 << (i % 32);
+        for (i, o) in out.iter_mut().enumerate() {
+            let lo = at(i + limb);
+            *o = if sh == 0 { lo } else { (lo >> sh) | (at(i + limb + 1) << (32 - sh)) };
+            let start = 32 * i as u32;
+            if start >= size {
+                *o = 0;
+            } else if size - start < 32 {
+                *o &= (1u32 << (size - start)) - 1;
             }
         }
         U256(out)
@@ -565,6 +571,23 @@ mod tests {
                 continue;
             }
             assert_eq!(wide_div_rem(&n, &d), Some(slow_div_rem(&n, &d)), "round {round}: {n:x?} / {d:x?}");
+        }
+    }
+
+    #[test]
+    fn bits_match_a_bitwise_reference() {
+        let v = U256([0x8765_4321, 0xdead_beef, 0, 0xffff_ffff, 1, 0x8000_0000, 0x1234_5678, 0xf0f0_f0f0]);
+        for offset in (0..300).step_by(7).chain([0, 31, 32, 33, 255, 256]) {
+            for size in (0..300).step_by(5).chain([1, 31, 32, 33, 128, 160, 256]) {
+                let mut want = [0u32; 8];
+                for i in 0..size.min(256) {
+                    let b = offset + i;
+                    if b < 256 && (v.0[(b / 32) as usize] >> (b % 32)) & 1 == 1 {
+                        want[(i / 32) as usize] |= 1 << (i % 32);
+                    }
+                }
+                assert_eq!(v.bits(offset, size), U256(want), "bits({offset}, {size})");
+            }
         }
     }
 
