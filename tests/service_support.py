@@ -186,14 +186,20 @@ def start_chain(workdir: Path, name: str = "svc", chain_id: int = DEFAULT_CHAIN_
         raise
 
 
-def service_config(chain: Chain, tmp: Path, **extra: Any) -> dict[str, Any]:
-    """A config dict (keystore written under ``tmp``) and the env it needs."""
+def operator_keystore(tmp: Path) -> Path:
+    """The operator's keystore under ``tmp`` (written once), its password in the env."""
     from coprocessor.service.signer import write_keystore
 
     keystore = tmp / "operator.keystore.json"
     if not keystore.exists():
         write_keystore(keystore, OPERATOR_KEY, "test password")
     os.environ[PASSWORD_ENV] = "test password"
+    return keystore
+
+
+def service_config(chain: Chain, tmp: Path, **extra: Any) -> dict[str, Any]:
+    """A config dict (keystore written under ``tmp``) and the env it needs."""
+    keystore = operator_keystore(tmp)
     os.environ[POSTER_ENV] = "0x" + POSTER_KEY.hex()
     cfg: dict[str, Any] = {
         "rpc_url": chain.node.rpc,
@@ -205,6 +211,27 @@ def service_config(chain: Chain, tmp: Path, **extra: Any) -> dict[str, Any]:
         "poster_key_env": POSTER_ENV,
         "prover": "import:service_support:fake_prover",
         "lease_seconds": 3.0,
+        "backoff_seconds": 0.2,
+        "backoff_max_seconds": 1.0,
+        "poll_seconds": 0.05,
+    }
+    cfg.update(extra)
+    return cfg
+
+
+def guest_config(rpc: str, models: Path, tmp: Path, **extra: Any) -> dict[str, Any]:
+    """A config of a service over ``rpc`` serving the models in ``models``: signing (the
+    keystore under ``tmp``; the EIP-712 domain's contract only, nothing is posted) and
+    proving by the real guest in dev mode."""
+    cfg: dict[str, Any] = {
+        "rpc_url": rpc,
+        "models_dir": str(models),
+        "keystore": str(operator_keystore(tmp)),
+        "keystore_password_env": PASSWORD_ENV,
+        "signed_scores": "0x" + "5c" * 20,
+        "prover": "zkvm",
+        "dev_proofs": True,
+        "lease_seconds": 10.0,
         "backoff_seconds": 0.2,
         "backoff_max_seconds": 1.0,
         "poll_seconds": 0.05,
@@ -239,6 +266,15 @@ class LiveService:
 
     def add_key(self, name: str = "test", rate: float = 1000.0, burst: int = 1000) -> str:
         return self.background.add_key(name, rate, burst)
+
+
+def serve(config: dict[str, Any], data_dir: Path) -> Iterator[LiveService]:
+    """A fixture's body: the service running until the test is done."""
+    live = LiveService(config, data_dir)
+    try:
+        yield live
+    finally:
+        live.stop()
 
 
 def _free_port() -> int:

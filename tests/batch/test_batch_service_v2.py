@@ -4,45 +4,37 @@ model at one block join one batch, which indexes one bundle v2 for all of them (
 and headers a single job's bundle has, not one set per subject), is proven once by the
 real guest in dev mode (its journal must be the Python twin's byte for byte), and every
 job ends done with its leaf. Each leaf's score equals the single-job Python pipeline's
-over the job's own bundle, and the score computed by hand from the balances set here and
-the values the history builder recorded."""
+over the job's own bundle, and the score computed by hand from the balances funded (the
+node of test_batch_history) and the values the history builder recorded."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import test_batch_history as funded
 from eth_account import Account
-from service_support import OPERATOR_KEY, PASSWORD_ENV, LiveService
+from service_support import OPERATOR_KEY, LiveService, guest_config, serve
 
 from coprocessor.chain.bundle_v2 import load_any_bundle
-from coprocessor.dev.devnet import AnvilNode, rpc_call, stop_pid
-from coprocessor.dev.history import (
-    CHECKPOINT_EVERY,
-    VALUE_CONTRACT,
-    History,
-    ensure_history,
-    start_history_node,
-)
+from coprocessor.dev.devnet import AnvilNode
+from coprocessor.dev.history import CHECKPOINT_EVERY, History
 from coprocessor.scoring import features, pipeline
 from coprocessor.scoring.models import model as fmt
 from coprocessor.scoring.models import reference
 from coprocessor.service.client import Client
 from coprocessor.zk import prover
 
+#: test_batch_history's fixtures: the history node, subjects funded two blocks above its head
+history, node = funded.history, funded.node
+FUNDED = funded.FUNDED[:4]
+DECIMALS, OFFSET, PRICE = funded.DECIMALS, funded.OFFSET, funded.PRICE
 SAMPLES = 4
-#: the request block is two blocks above the history's head (whose state stays as built),
-#: so the series reads two blocks back land on the history's checkpoints
-OFFSET = 2
-DECIMALS = 14  # the value contract's values are 10**18 + up to 2**48: ~10,000 in Q16
-FUNDED = [("0x" + (0x7A00 + i).to_bytes(20, "big").hex(), (i + 2) * 5 * 10**18) for i in range(4)]
 SUBJECTS = [s for s, _ in FUNDED]
 NAME = "series-batch"
-PRICE = {"kind": "storage", "address": "0x" + VALUE_CONTRACT.hex(), "slot": {"base": 0}}
 SPEC: dict[str, Any] = {
     "format": "coproc-features",
     "version": 2,
@@ -74,69 +66,33 @@ MODEL: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="module")
-def history() -> History:
-    return ensure_history()  # minutes on the first run on a machine, then cached
-
-
-@pytest.fixture(scope="module")
-def node(history: History, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
-    """The history served read-only, the subjects funded two blocks above its head (a
-    block mined first, so the history's head keeps the state its header commits to)."""
-    n = start_history_node(history, Path(tmp_path_factory.mktemp("batch-v2-node")))
-    try:
-        rpc_call(n.rpc, "anvil_mine", ["0x1"])
-        for subject, wei in FUNDED:
-            rpc_call(n.rpc, "anvil_setBalance", [subject, hex(wei)])
-        rpc_call(n.rpc, "anvil_mine", ["0x1"])
-        yield n
-    finally:
-        stop_pid(n.pid)
-
-
 @pytest.fixture
 def service(node: AnvilNode, tmp_path: Path) -> Iterator[LiveService]:
-    from coprocessor.service.signer import write_keystore
-
     models = tmp_path / "models"
     models.mkdir()
     (models / f"{NAME}.json").write_text(json.dumps(MODEL))
     (models / f"{NAME}.features.json").write_text(json.dumps(SPEC))
-    keystore = tmp_path / "operator.keystore.json"
-    write_keystore(keystore, OPERATOR_KEY, "test password")
-    os.environ[PASSWORD_ENV] = "test password"
-    config = {
-        "rpc_url": node.rpc,
-        "models_dir": str(models),
-        "keystore": str(keystore),
-        "keystore_password_env": PASSWORD_ENV,
-        # the EIP-712 domain's contract: signing only, nothing is posted here
-        "signed_scores": "0x" + "5c" * 20,
-        "prover": "zkvm",
-        "dev_proofs": True,
-        "batch_max_size": len(SUBJECTS),  # closes full: every job in one batch
-        "batch_wait_seconds": 600.0,
-        "workers": 2,
-        "lease_seconds": 10.0,
-        "backoff_seconds": 0.2,
-        "backoff_max_seconds": 1.0,
-        "poll_seconds": 0.05,
-    }
-    live = LiveService(config, tmp_path / "data")
-    try:
-        yield live
-    finally:
-        live.stop()
+    config = guest_config(
+        node.rpc,
+        models,
+        tmp_path,
+        batch_max_size=len(SUBJECTS),  # closes full: every job in one batch
+        batch_wait_seconds=600.0,
+        workers=2,
+    )
+    yield from serve(config, tmp_path / "data")
 
 
 def by_hand(history: History, head: int) -> list[int]:
-    """Each subject's score from the balances set here and the builder's recorded writes,
+    """Each subject's score from the balances funded and the builder's recorded writes,
     converted to Q16 by hand, through the model's reference."""
     xs = [history.value_at(head - OFFSET - CHECKPOINT_EVERY * i) * 65536 // 10**DECIMALS
           for i in range(SAMPLES)]  # fmt: skip
     assert len(set(xs)) > 1  # the value moves along the window
     model = fmt.from_json(MODEL)
-    return [reference.score(model, [wei * 65536 // 10**18, xs[0], min(xs)]) for _, wei in FUNDED]
+    return [
+        reference.score(model, [wei * 65536 // 10**18, xs[0], min(xs)]) for _, wei in FUNDED[:4]
+    ]
 
 
 def test_a_batch_of_spec_v2_jobs_shares_one_bundle_v2(

@@ -8,7 +8,6 @@ store afterwards."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from series_oracle import oracle
-from service_support import OPERATOR_KEY, PASSWORD_ENV, LiveService
+from service_support import OPERATOR_KEY, LiveService, guest_config, serve
 
 from coprocessor.chain.bundle_v2 import verify_bundle_v2
 from coprocessor.dev.devnet import AnvilNode
@@ -68,34 +67,11 @@ def _spec() -> dict[str, Any]:
 
 @pytest.fixture
 def service(history_node: AnvilNode, tmp_path: Path) -> Iterator[LiveService]:
-    from coprocessor.service.signer import write_keystore
-
     models = tmp_path / "models"
     models.mkdir()
     (models / "series-svc.json").write_text(json.dumps(MODEL))
     (models / "series-svc.features.json").write_text(json.dumps(_spec()))
-    keystore = tmp_path / "operator.keystore.json"
-    write_keystore(keystore, OPERATOR_KEY, "test password")
-    os.environ[PASSWORD_ENV] = "test password"
-    config = {
-        "rpc_url": history_node.rpc,
-        "models_dir": str(models),
-        "keystore": str(keystore),
-        "keystore_password_env": PASSWORD_ENV,
-        # the EIP-712 domain's contract: signing only, nothing is posted here
-        "signed_scores": "0x" + "5c" * 20,
-        "prover": "zkvm",
-        "dev_proofs": True,
-        "lease_seconds": 10.0,
-        "backoff_seconds": 0.2,
-        "backoff_max_seconds": 1.0,
-        "poll_seconds": 0.05,
-    }
-    live = LiveService(config, tmp_path / "data")
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from serve(guest_config(history_node.rpc, models, tmp_path), tmp_path / "data")
 
 
 def test_a_series_job_is_indexed_with_hops_and_proven(

@@ -10,7 +10,6 @@ converted to Q16 by the judge's arithmetic, through the model's reference."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +28,7 @@ from markets.spec_support import (
     ratio,
     spec,
 )
-from service_support import OPERATOR_KEY, PASSWORD_ENV, LiveService
+from service_support import OPERATOR_KEY, LiveService, guest_config, serve
 
 from coprocessor.scoring import features
 from coprocessor.scoring.models import model as fmt
@@ -85,8 +84,6 @@ def morpho_spec(markets: Markets, market: str, block: int) -> dict[str, Any]:
 
 @pytest.fixture
 def service(markets: Markets, tmp_path: Path) -> Iterator[LiveService]:
-    from coprocessor.service.signer import write_keystore
-
     block = the_block(markets)
     market = markets.borrowers("morpho")[0]["market"]
     models = tmp_path / "models"
@@ -95,28 +92,7 @@ def service(markets: Markets, tmp_path: Path) -> Iterator[LiveService]:
         shutil.copy(REPO / "models" / f"{AAVE}{suffix}", models / f"{AAVE}{suffix}")
     (models / f"{MORPHO}.json").write_text(json.dumps(MORPHO_MODEL))
     (models / f"{MORPHO}.features.json").write_text(json.dumps(morpho_spec(markets, market, block)))
-    keystore = tmp_path / "operator.keystore.json"
-    write_keystore(keystore, OPERATOR_KEY, "test password")
-    os.environ[PASSWORD_ENV] = "test password"
-    config = {
-        "rpc_url": markets.anvil.rpc,
-        "models_dir": str(models),
-        "keystore": str(keystore),
-        "keystore_password_env": PASSWORD_ENV,
-        # the EIP-712 domain's contract: signing only, nothing is posted here
-        "signed_scores": "0x" + "5c" * 20,
-        "prover": "zkvm",
-        "dev_proofs": True,
-        "lease_seconds": 10.0,
-        "backoff_seconds": 0.2,
-        "backoff_max_seconds": 1.0,
-        "poll_seconds": 0.05,
-    }
-    live = LiveService(config, tmp_path / "data")
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from serve(guest_config(markets.anvil.rpc, models, tmp_path), tmp_path / "data")
 
 
 def aave_expected(markets: Markets, block: int) -> tuple[str, int]:
