@@ -28,7 +28,7 @@ from markets.spec_support import (
     ratio,
     spec,
 )
-from service_support import OPERATOR_KEY, LiveService, guest_config, serve
+from service_support import OPERATOR_KEY, LiveService, guest_config, serve, wait_for
 
 from coprocessor.scoring import features
 from coprocessor.scoring.models import model as fmt
@@ -38,6 +38,7 @@ from coprocessor.zk import prover
 
 AAVE = "aave-v3-health"
 MORPHO = "morpho-health"
+OTHER_BUILD = "morpho-other-build"
 HEALTH_MAX = 655360
 MORPHO_MODEL: dict[str, Any] = {
     "format": "coproc-model",
@@ -82,41 +83,71 @@ def morpho_spec(markets: Markets, market: str, block: int) -> dict[str, Any]:
     return spec(MORPHO, feats)
 
 
-@pytest.fixture
-def service(markets: Markets, tmp_path: Path) -> Iterator[LiveService]:
+def write_models(markets: Markets, models: Path) -> Path:
+    """The sample Aave model, the Morpho one, and the Morpho one naming another build of
+    Morpho (a wrong code hash)."""
     block = the_block(markets)
     market = markets.borrowers("morpho")[0]["market"]
-    models = tmp_path / "models"
     models.mkdir()
     for suffix in (".json", ".features.json"):
         shutil.copy(REPO / "models" / f"{AAVE}{suffix}", models / f"{AAVE}{suffix}")
-    (models / f"{MORPHO}.json").write_text(json.dumps(MORPHO_MODEL))
-    (models / f"{MORPHO}.features.json").write_text(json.dumps(morpho_spec(markets, market, block)))
+    morpho = morpho_spec(markets, market, block)
+    other = json.loads(json.dumps(morpho).replace(morpho_code(morpho), "0x" + "11" * 32))
+    for name, doc in ((MORPHO, morpho), (OTHER_BUILD, {**other, "name": OTHER_BUILD})):
+        (models / f"{name}.json").write_text(json.dumps({**MORPHO_MODEL, "name": name}))
+        (models / f"{name}.features.json").write_text(json.dumps(doc))
+    return models
+
+
+def morpho_code(spec_doc: dict[str, Any]) -> str:
+    """The Morpho code hash a spec names."""
+    return str(spec_doc["features"][0]["read"]["morpho_code_hash"])
+
+
+@pytest.fixture
+def service(markets: Markets, tmp_path: Path) -> Iterator[LiveService]:
+    models = write_models(markets, tmp_path / "models")
     yield from serve(guest_config(markets.anvil.rpc, models, tmp_path), tmp_path / "data")
 
 
-def aave_expected(markets: Markets, block: int) -> tuple[str, int]:
-    """The Aave borrower with the lowest health factor at ``block`` (debt > 0), and its
-    score: the sample spec's features from the views, by the judge's arithmetic."""
+@pytest.fixture
+def batched(markets: Markets, tmp_path: Path) -> Iterator[LiveService]:
+    """Batches of three (waiting long enough that they close full)."""
+    models = write_models(markets, tmp_path / "models")
+    config = guest_config(
+        markets.anvil.rpc, models, tmp_path, batch_max_size=3, batch_wait_seconds=600.0
+    )
+    yield from serve(config, tmp_path / "data")
+
+
+def aave_expected(markets: Markets, block: int, count: int = 1) -> list[tuple[str, int]]:
+    """The ``count`` Aave borrowers with the lowest health factors at ``block`` (debt > 0),
+    and their scores: the sample spec's features from the views, by the judge's
+    arithmetic, through the model's reference."""
     users = [b["address"] for b in markets.borrowers("aave")]
     views = aave_views(markets, users, block)
-    user = min(
+    lowest = sorted(
         (u for u in users if views[u]["total_debt_base"] > 0),
         key=lambda u: views[u]["health_factor"],
-    )
-    want = views[user]
-    debt, collateral = q16(want["total_debt_base"], 11), q16(want["total_collateral_base"], 11)
-    vector = [
-        q16(want["health_factor"], 18, 0, HEALTH_MAX),
-        q16(want["liquidation_threshold"], 4, 0, 65536),
-        debt,
-        collateral,
-        q16(want["price_WETH"], 11),
-        q16(want["variable_debt_USDC"], 9),
-        ratio(debt, collateral, 0, HEALTH_MAX),
-    ]
-    assert 0 < vector[0] < HEALTH_MAX and 0 < vector[-1] < HEALTH_MAX  # not clamped
-    return user, reference.score(fmt.load(REPO / "models" / f"{AAVE}.json"), vector)
+    )[:count]
+    model = fmt.load(REPO / "models" / f"{AAVE}.json")
+    out = []
+    for user in lowest:
+        want = views[user]
+        debt = q16(want["total_debt_base"], 11)
+        collateral = q16(want["total_collateral_base"], 11)
+        vector = [
+            q16(want["health_factor"], 18, 0, HEALTH_MAX),
+            q16(want["liquidation_threshold"], 4, 0, 65536),
+            debt,
+            collateral,
+            q16(want["price_WETH"], 11),
+            q16(want["variable_debt_USDC"], 9),
+            ratio(debt, collateral, 0, HEALTH_MAX),
+        ]
+        assert 0 < vector[0] < HEALTH_MAX and 0 < vector[-1] < HEALTH_MAX  # not clamped
+        out.append((user, reference.score(model, vector)))
+    return out
 
 
 def morpho_expected(markets: Markets, block: int) -> tuple[str, int]:
@@ -138,11 +169,11 @@ def morpho_expected(markets: Markets, block: int) -> tuple[str, int]:
 
 
 def test_protocol_spec_jobs_are_indexed_signed_and_proven(
-    markets: Markets, service: LiveService
+    markets: Markets, service: LiveService, capsys: pytest.CaptureFixture[str]
 ) -> None:
     block = the_block(markets)
     client = Client(service.url, service.add_key())
-    expected = {AAVE: aave_expected(markets, block), MORPHO: morpho_expected(markets, block)}
+    expected = {AAVE: aave_expected(markets, block)[0], MORPHO: morpho_expected(markets, block)}
     jobs = {
         name: client.request_score(user, name, block=block, mode="both")
         for name, (user, _) in expected.items()
@@ -150,10 +181,12 @@ def test_protocol_spec_jobs_are_indexed_signed_and_proven(
     assert all(0 < score < 10_000 for _, score in expected.values())  # not saturated
     image_id = prover.host_image_id()
     operator = Account.from_key(OPERATOR_KEY).address
+    cycles: dict[str, Any] = {}
     for name, (user, score) in expected.items():
         done = client.wait(jobs[name]["id"], timeout=1200)
         assert done["state"] == "done", done
         assert done["sampling"]["outcome"] == "match"  # the guest's score is the signed one
+        cycles[name] = done["progress"]["cycles"]
         result = client.score(user, name)
         assert result["score"] == score and result["block"] == block
         Client.verify_signed(result, operator)
@@ -167,3 +200,33 @@ def test_protocol_spec_jobs_are_indexed_signed_and_proven(
             journal["featureSpecHash"]
             == "0x" + features.spec_hash(features.normalize(spec_doc)).hex()
         )
+    with capsys.disabled():
+        print(f"\nguest cycles of one protocol-read job: {cycles}")
+
+
+def test_protocol_spec_jobs_are_proven_in_one_batch(markets: Markets, batched: LiveService) -> None:
+    """The batch's one bundle holds the slots the reads load for all three subjects."""
+    block = the_block(markets)
+    client = Client(batched.url, batched.add_key())
+    expected = aave_expected(markets, block, 3)
+    assert len({score for _, score in expected}) == 3  # a leaf in another's place would show
+    ids = [client.request_score(u, AAVE, block=block, mode="proven")["id"] for u, _ in expected]
+    image_id = prover.host_image_id()
+    for (user, score), job_id in zip(expected, ids, strict=True):
+        done = client.wait(job_id, timeout=1200)
+        assert done["state"] == "done" and done["batch"]["size"] == 3
+        assert int(done["batch"]["leaf"]["score"]) == score == done["score"]
+        result = client.score(user, AAVE)
+        journal = Client.verify_receipt(result, image_id, allow_dev=True)
+        assert journal["score"] == score and journal["subject"] == user.lower()
+
+
+def test_a_protocol_refusal_fails_the_job_at_once(markets: Markets, service: LiveService) -> None:
+    """Another Morpho build than the spec names is the request's fault ([P004]): the job
+    fails at indexing after one run, not retried as a node's bad answer would be."""
+    client = Client(service.url, service.add_key())
+    user = markets.borrowers("morpho")[0]["address"]
+    job_id = client.request_score(user, OTHER_BUILD, block=the_block(markets))["id"]
+    job = wait_for(lambda: (j := client.job(job_id))["state"] in ("done", "failed") and j)
+    assert job["state"] == "failed" and job["attempts"] == 1
+    assert job["error"].startswith("indexing: [P004]"), job["error"]
