@@ -8,6 +8,7 @@
 #   bash scripts/rust.sh prove-check  one real local proof + verification (slow: ~30+ min)
 #   bash scripts/rust.sh prove-batch-check  a real 16-subject batch proof + verification (~2 h)
 #   bash scripts/rust.sh env        print the environment used (for debugging)
+#   bash scripts/rust.sh proto-accumulator ARGS  the history accumulator prototype (proto/accumulator/run.sh)
 #
 # Toolchain: Debian's rustc/cargo 1.96 (/usr/bin), never rustup's (first in PATH).
 # Target dirs live outside the clone, under $COPROC_CACHE (default ~/.cache/coproc).
@@ -120,6 +121,10 @@ for k, v in (('bundle', b), ('spec', s), ('model', model(1, 0))):
   prove-batch-check)
     # One real (non-dev) local proof of a 16-subject batch (bench/prove_batch_check.py).
     (cd "$ROOT" && .venv/bin/python -m bench.prove_batch_check)
+    ;;
+  proto-accumulator)
+    shift
+    exec bash "$ROOT/proto/accumulator/run.sh" "$@"
     ;;
   env)
     echo "RUSTC=$RUSTC CARGO=$CARGO HOST_TARGET=$HOST_TARGET GUEST_TARGET=$GUEST_TARGET"
