@@ -64,3 +64,62 @@ impl Storage for BundleStorage<'_> {
         self.timestamp
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::{Account, AccountRead, StorageEntry};
+    use crate::header::Header;
+    use crate::keccak::keccak256;
+    use alloc::vec;
+
+    fn verified() -> Verified {
+        let slot = |n: u8| {
+            let mut s = [0u8; 32];
+            s[31] = n;
+            s
+        };
+        let present = AccountRead {
+            block: 7,
+            address: [1; 20],
+            address_hash: keccak256(&[1; 20]),
+            account: Some(Account { nonce: [0; 32], balance: [0; 32], storage_root: [2; 32], code_hash: [3; 32] }),
+            storage: vec![StorageEntry { slot: slot(5), slot_hash: keccak256(&slot(5)), value: slot(9) }],
+        };
+        let absent =
+            AccountRead { block: 7, address: [4; 20], address_hash: keccak256(&[4; 20]), account: None, storage: vec![] };
+        let header = |number: u64, timestamp: u64| Header {
+            hash: [0; 32],
+            parent_hash: [0; 32],
+            state_root: [0; 32],
+            number,
+            timestamp,
+        };
+        Verified { chain_id: 1, headers: vec![header(6, 100), header(7, 112)], accounts: vec![present, absent] }
+    }
+
+    #[test]
+    fn answers_only_from_the_bundle() {
+        let v = verified();
+        let s = BundleStorage::new(&v, 7).expect("block 7 is a header");
+        assert_eq!(s.timestamp(), 112);
+        let mut five = [0u8; 32];
+        five[31] = 5;
+        assert_eq!(s.word(&[1; 20], &five), Ok(U256::from_u64(9)));
+        assert_eq!(s.code_hash(&[1; 20]), Ok([3; 32]));
+        // a slot or an account the bundle does not hold is refused, never read as zero
+        let missing = s.word(&[1; 20], &[0; 32]).expect_err("slot 0 is not in the bundle");
+        assert_eq!(missing.rule(), Rule::FeatureReadPresent);
+        assert!(missing.to_string().contains("0x0101010101010101010101010101010101010101"));
+        assert_eq!(s.word(&[9; 20], &five).map_err(|e| e.rule()), Err(Rule::FeatureReadPresent));
+        assert_eq!(s.code_hash(&[9; 20]).map_err(|e| e.rule()), Err(Rule::FeatureReadPresent));
+        // an account proven absent has zero slots and no code (EXTCODEHASH 0)
+        assert_eq!(s.word(&[4; 20], &five), Ok(U256::ZERO));
+        assert_eq!(s.code_hash(&[4; 20]), Ok([0; 32]));
+        // another block: the reads are per block
+        let s6 = BundleStorage::new(&v, 6).expect("block 6 is a header");
+        assert_eq!(s6.timestamp(), 100);
+        assert_eq!(s6.word(&[1; 20], &five).map_err(|e| e.rule()), Err(Rule::FeatureReadPresent));
+        assert_eq!(BundleStorage::new(&v, 8).map(|s| s.block()).map_err(|e| e.rule()), Err(Rule::FeatureReadPresent));
+    }
+}
