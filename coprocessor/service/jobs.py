@@ -140,6 +140,76 @@ def new_job_id() -> str:
     return "job_" + secrets.token_hex(12)
 
 
+# The transitions' values, computed once for both stores (``JobDB`` here and
+# ``store.postgres.PgJobStore``); each store writes them with its own SQL.
+
+
+@dataclass(frozen=True)
+class Move:
+    """A committed stage: the job's new state, data, timestamps and generation."""
+
+    state: State
+    data: dict[str, Any]
+    timestamps: dict[str, float]
+    updated_at: float
+    generation: int
+    drop_lease: bool
+
+    def apply(self, job: Job) -> Job:
+        """``job`` as the store now holds it (attempts reset, no error)."""
+        job.state, job.data, job.timestamps = self.state, self.data, self.timestamps
+        job.updated_at, job.generation, job.attempts, job.error = (
+            self.updated_at, self.generation, 0, None,
+        )  # fmt: skip
+        return job
+
+
+def move(
+    job: Job, state: str, data: dict[str, Any], keep_lease: bool, generation: int | None
+) -> Move:
+    """``job`` advanced to ``state`` now; the lease goes with a final state or ``keep_lease``
+    False; ``generation`` None keeps the job's."""
+    if state not in STATES:
+        raise ValueError(f"unknown state {state}")
+    now = time.time()
+    new_state = State(state)
+    return Move(
+        state=new_state,
+        data=data,
+        timestamps={**job.timestamps, new_state: now},
+        updated_at=now,
+        generation=job.generation if generation is None else generation,
+        drop_lease=new_state in FINAL or not keep_lease,
+    )
+
+
+def failure(job: Job) -> tuple[State, int]:
+    """Where failing ``job`` takes it (its state's ``on_failure``) and its attempts with
+    this run counted (a failed job keeps its count)."""
+    target = row_of(job.state).on_failure
+    if target is None:
+        raise ValueError(f"job {job.id} is {job.state} already")
+    return target, job.attempts + 1
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A failed attempt: the count with it, the error to record, and the delay before
+    the next run (None: out of attempts, the job fails with ``error``)."""
+
+    attempts: int
+    error: str
+    delay: float | None
+
+
+def retry(job: Job, error: str, backoff: float, backoff_max: float, max_attempts: int) -> Retry:
+    """Count a failed attempt; exponential backoff capped at ``backoff_max``."""
+    attempts = job.attempts + 1
+    if attempts >= max_attempts:
+        return Retry(attempts, f"{error} (after {attempts} attempts)", None)
+    return Retry(attempts, error, min(backoff * 2 ** (attempts - 1), backoff_max))
+
+
 class JobDB:
     """One connection to the service database (use one per thread)."""
 
@@ -284,43 +354,30 @@ class JobDB:
     ) -> Job:
         """Commit a stage: new ``state`` and ``data`` (plus whatever the caller wrote
         inside the same ``tx()``, when called within one)."""
-        now = time.time()
-        if state not in STATES:
-            raise ValueError(f"unknown state {state}")
-        state = State(state)
-        timestamps = dict(job.timestamps)
-        timestamps[state] = now
+        step = move(job, state, data, keep_lease, generation)
         self._check_lease(job.id, owner)
-        done = state in FINAL
         self.conn.execute(
             "UPDATE jobs SET state = ?, data = ?, timestamps = ?, updated_at = ?, attempts = 0, "
             "error = NULL, generation = ?, lease_owner = ?, lease_until = "
             "CASE WHEN ? THEN NULL ELSE lease_until END WHERE id = ?",
             (
-                state,
+                step.state,
                 json.dumps(data),
-                json.dumps(timestamps),
-                now,
-                job.generation if generation is None else generation,
-                None if done or not keep_lease else owner,
-                done or not keep_lease,
+                json.dumps(step.timestamps),
+                step.updated_at,
+                step.generation,
+                None if step.drop_lease else owner,
+                step.drop_lease,
                 job.id,
             ),
         )
-        job.state, job.data, job.timestamps, job.updated_at = state, data, timestamps, now
-        job.attempts, job.error = 0, None
-        if generation is not None:
-            job.generation = generation
-        return job
+        return step.apply(job)
 
     def fail(self, job: Job, owner: str, error: str) -> None:
         """Give up: the state's ``on_failure`` (``failed``) with the error line, and
         ``attempts`` the number of failed runs of the stage, this one included (a run
         a crash cut short and another worker took over is not one of them)."""
-        target = row_of(job.state).on_failure
-        if target is None:
-            raise ValueError(f"job {job.id} is {job.state} already")
-        attempts = job.attempts + 1
+        target, attempts = failure(job)
         with self.tx():
             self.advance(job, owner, target, job.data)
             self.conn.execute(
@@ -339,17 +396,16 @@ class JobDB:
     ) -> bool:
         """Count a failed attempt at the current stage and schedule the next one with
         exponential backoff; returns False (and fails the job) when out of attempts."""
-        attempts = job.attempts + 1
-        if attempts >= max_attempts:
-            self.fail(job, owner, f"{error} (after {attempts} attempts)")  # counts this one
+        step = retry(job, error, backoff, backoff_max, max_attempts)
+        if step.delay is None:
+            self.fail(job, owner, step.error)  # counts this one
             return False
-        delay = min(backoff * 2 ** (attempts - 1), backoff_max)
         with self.tx():
             self._check_lease(job.id, owner)
             self.conn.execute(
                 "UPDATE jobs SET attempts = ?, error = ?, next_run_at = ?, lease_owner = NULL, "
                 "lease_until = NULL, updated_at = ? WHERE id = ?",
-                (attempts, error, time.time() + delay, time.time(), job.id),
+                (step.attempts, step.error, time.time() + step.delay, time.time(), job.id),
             )
         return True
 

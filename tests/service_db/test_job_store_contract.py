@@ -157,8 +157,32 @@ def test_retry_later_backs_off_then_fails(store: JobStore) -> None:
     assert c is not None
     assert not store.retry_later(c, "c", "boom 3", 50.0, 70.0, 3)
     seen = _get(store, job.id)
-    assert (seen["state"], seen["error"]) == ("failed", "boom 3 (after 3 attempts)")
+    assert (seen["state"], seen["error"], seen["attempts"]) == (
+        "failed", "boom 3 (after 3 attempts)", 3,
+    )  # fmt: skip
     assert seen["lease_owner"] is None
+
+
+def test_a_failed_job_keeps_its_attempts(store: JobStore) -> None:
+    """Issue #20 item 6: ``attempts`` counts the failed runs of the stage, the failing
+    one included; failing does not reset it to 0."""
+    first, _ = store.submit(REQ, None)
+    a = store.claim("a", 1000.0)
+    assert a is not None
+    store.fail(a, "a", "indexing: bad request")  # fails at its first run
+    seen = _get(store, first.id)
+    assert (seen["state"], seen["attempts"]) == ("failed", 1)
+    second, _ = store.submit(REQ, None)
+    b = store.claim("b", 1000.0)
+    assert b is not None and b.id == second.id
+    assert store.retry_later(b, "b", "node", 0.0, 0.0, 5)
+    c = store.claim("c", 1000.0, now=time.time() + 1)
+    assert c is not None and c.id == second.id and c.attempts == 1
+    store.fail(c, "c", "indexing: bad request")  # a permanent failure at its second run
+    seen = _get(store, second.id)
+    assert (seen["state"], seen["error"], seen["attempts"]) == (
+        "failed", "indexing: bad request", 2,
+    )  # fmt: skip
 
 
 def test_fail_and_progress(store: JobStore) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -32,8 +31,18 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from coprocessor.errors import StoreError
-from coprocessor.service.jobs import _COLUMNS, STATES, Job, LeaseLost, _job, new_job_id
-from coprocessor.service.lifecycle import ACTIVE, FINAL, State, row_of
+from coprocessor.service.jobs import (
+    _COLUMNS,
+    STATES,
+    Job,
+    LeaseLost,
+    _job,
+    failure,
+    move,
+    new_job_id,
+    retry,
+)
+from coprocessor.service.lifecycle import ACTIVE, State
 from coprocessor.service.store.migrations import (
     SCHEMA_VERSION,
     migrate,
@@ -227,42 +236,35 @@ class PgJobStore:
     ) -> Job:
         """Commit a stage: new ``state`` and ``data`` (plus whatever the caller wrote
         inside the same ``tx()``, when called within one)."""
-        now = time.time()
-        if state not in STATES:
-            raise ValueError(f"unknown state {state}")
-        state = State(state)
-        timestamps = dict(job.timestamps)
-        timestamps[state] = now
-        drop_lease = state in FINAL or not keep_lease
-        new_generation = job.generation if generation is None else generation
-        lease = "lease_owner = NULL, lease_until = NULL" if drop_lease else "lease_owner = %s"
+        step = move(job, state, data, keep_lease, generation)
+        lease = "lease_owner = NULL, lease_until = NULL" if step.drop_lease else "lease_owner = %s"
         self._fenced(
             job.id,
             owner,
             "state = %s, data = %s, timestamps = %s, updated_at = %s, attempts = 0, "
             f"error = NULL, generation = %s, {lease}",
             (
-                str(state),
+                str(step.state),
                 json.dumps(data),
-                json.dumps(timestamps),
-                now,
-                new_generation,
-                *(() if drop_lease else (owner,)),
+                json.dumps(step.timestamps),
+                step.updated_at,
+                step.generation,
+                *(() if step.drop_lease else (owner,)),
             ),
         )
-        job.state, job.data, job.timestamps, job.updated_at = state, data, timestamps, now
-        job.attempts, job.error, job.generation = 0, None, new_generation
-        return job
+        return step.apply(job)
 
     def fail(self, job: Job, owner: str, error: str) -> None:
-        """Give up: the state's ``on_failure`` (``failed``) with the error line."""
-        target = row_of(job.state).on_failure
-        if target is None:
-            raise ValueError(f"job {job.id} is {job.state} already")
+        """Give up: the state's ``on_failure`` (``failed``) with the error line, and
+        ``attempts`` the failed runs of the stage, this one included (as ``JobDB``)."""
+        target, attempts = failure(job)
         with self.tx():
             self.advance(job, owner, target, job.data)
-            self.conn.execute("UPDATE jobs SET error = %s WHERE id = %s", (error, job.id))
-        job.error = error
+            self.conn.execute(
+                "UPDATE jobs SET error = %s, attempts = %s WHERE id = %s",
+                (error, attempts, job.id),
+            )
+        job.error, job.attempts = error, attempts
 
     def retry_later(
         self,
@@ -275,17 +277,16 @@ class PgJobStore:
     ) -> bool:
         """Count a failed attempt at the current stage and schedule the next one with
         exponential backoff; returns False (and fails the job) when out of attempts."""
-        attempts = job.attempts + 1
-        if attempts >= max_attempts:
-            self.fail(job, owner, f"{error} (after {attempts} attempts)")
+        step = retry(job, error, backoff, backoff_max, max_attempts)
+        if step.delay is None:
+            self.fail(job, owner, step.error)  # counts this one
             return False
-        delay = min(backoff * 2 ** (attempts - 1), backoff_max)
         self._fenced(
             job.id,
             owner,
             f"attempts = %s, error = %s, next_run_at = {_SERVER_CLOCK} + %s, "
             f"lease_owner = NULL, lease_until = NULL, updated_at = {_SERVER_CLOCK}",
-            (attempts, error, delay),
+            (step.attempts, step.error, step.delay),
         )
         return True
 
