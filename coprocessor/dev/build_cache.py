@@ -2,7 +2,8 @@
 ``state.json`` (an anvil state) and ``manifest.json`` (what the builder recorded, its
 ``version`` the cache key). One builder at a time: others wait on a lock file, then
 find the cache. Used by the history devnet (``history.py``) and the Rocky scenario
-(``rocky.py``)."""
+(``rocky.py``); the simulated markets (``markets/cache.py``, their own layout) take
+only its lock."""
 
 from __future__ import annotations
 

@@ -19,8 +19,6 @@ Build: ``python -m coprocessor.dev.markets.cache build`` (prints the directory).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import gzip
 import hashlib
 import json
@@ -28,12 +26,12 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from coprocessor.chain.keccak import keccak256
+from coprocessor.dev.build_cache import locked
 from coprocessor.dev.devnet import AnvilNode, start_anvil, stop_pid
 from coprocessor.dev.markets import artifacts
 from coprocessor.dev.markets.node import BLOCK_GAS_LIMIT, Node
@@ -139,24 +137,13 @@ def dump_state(node: Node) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------- build
-@contextlib.contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def ensure_built(config: SimConfig | None = None, say: Any = None) -> Path:
     """The cached markets for ``config``, built now if missing (one builder at a time)."""
     config = config or SimConfig()
     target = market_dir(config)
     if (target / "markets.json").exists():
         return target
-    with _lock(cache_root() / f".markets-{cache_key(config)}.lock"):
+    with locked(cache_root() / f".markets-{cache_key(config)}.lock"):
         if (target / "markets.json").exists():
             return target
         build(config, target, say or (lambda _m: None))
