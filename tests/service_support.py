@@ -26,7 +26,7 @@ from coprocessor.scoring.models import model as fmt
 from coprocessor.scoring.models import reference
 from coprocessor.scoring.models.model import Model
 from coprocessor.zk import journal as journal_v1
-from coprocessor.zk import receipt_claim
+from coprocessor.zk import prover, receipt_claim
 from coprocessor.zk.prover import ProveRequest
 
 IMAGE_ID = Web3.keccak(text="coproc service test image")
@@ -315,3 +315,27 @@ def chain_fixture(tmp: Path, name: str) -> Iterator[Chain]:
         yield chain
     finally:
         stop_pid(chain.node.pid)
+
+
+def guest_chain_fixture(tmp: Path, name: str, subject: str) -> Iterator[Chain]:
+    """anvil + the dev stack verifying the built guest's image ID (test model
+    registered, no operator bond), ``subject`` having sent 777 ETH (its history)."""
+    image_id = bytes.fromhex(prover.host_image_id()[2:])
+    contracts.build()
+    node = start_anvil(name, tmp, persist=False)
+    try:
+        w3 = Web3(Web3.HTTPProvider(node.rpc))
+        stack = contracts.deploy_dev_stack(
+            w3, image_id=image_id, models={model_hash(): spec_hash()}
+        )
+        tx = w3.eth.send_transaction(
+            {
+                "from": Web3.to_checksum_address(subject),
+                "to": list(w3.eth.accounts)[6],
+                "value": Wei(777 * 10**18),
+            }
+        )
+        w3.eth.wait_for_transaction_receipt(tx)
+        yield Chain(node, w3, stack.oracle, stack.signed_scores)
+    finally:
+        stop_pid(node.pid)

@@ -26,17 +26,12 @@ from service_support import (
     OPERATOR_KEY,
     Chain,
     LiveService,
-    model_hash,
+    guest_chain_fixture,
     service_config,
-    spec_hash,
 )
-from web3 import Web3
-from web3.types import Wei
 
 from coprocessor.chain.hexutil import hexstr
-from coprocessor.dev.devnet import start_anvil, stop_pid
 from coprocessor.errors import ToolError, UserInputError
-from coprocessor.onchain import contracts
 from coprocessor.service.catalog import load_catalog
 from coprocessor.service.client import Client
 from coprocessor.service.config import load_config
@@ -51,25 +46,7 @@ KEY_ENV = "COPROC_TEST_POOL_KEY"
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
-    image_id = bytes.fromhex(prover.host_image_id()[2:])
-    contracts.build()
-    node = start_anvil("svc-pool", tmp_path_factory.mktemp("svc-pool-chain"), persist=False)
-    try:
-        w3 = Web3(Web3.HTTPProvider(node.rpc))
-        stack = contracts.deploy_dev_stack(
-            w3, image_id=image_id, models={model_hash(): spec_hash()}
-        )
-        tx = w3.eth.send_transaction(
-            {
-                "from": Web3.to_checksum_address(SUBJECT),
-                "to": list(w3.eth.accounts)[6],
-                "value": Wei(777 * 10**18),
-            }
-        )
-        w3.eth.wait_for_transaction_receipt(tx)
-        yield Chain(node, w3, stack.oracle, stack.signed_scores)
-    finally:
-        stop_pid(node.pid)
+    yield from guest_chain_fixture(tmp_path_factory.mktemp("svc-pool-chain"), "svc-pool", SUBJECT)
 
 
 def local_receipts(config: dict[str, Any], data_dir: Path) -> Callable[[bytes], bytes]:

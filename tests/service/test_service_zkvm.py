@@ -15,14 +15,12 @@ from service_support import (
     Chain,
     LiveService,
     expected_score,
+    guest_chain_fixture,
     model_hash,
     service_config,
-    spec_hash,
 )
 from web3 import Web3
-from web3.types import Wei
 
-from coprocessor.dev.devnet import start_anvil, stop_pid
 from coprocessor.onchain import contracts
 from coprocessor.service.client import Client
 from coprocessor.zk import prover
@@ -32,29 +30,11 @@ SUBJECT = "0x15d34aaf54267db7d7c367839aaf71a00a2c6a65"  # anvil account 4
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
-    image_id = bytes.fromhex(prover.host_image_id()[2:])
-    contracts.build()
-    node = start_anvil("svc-zkvm", tmp_path_factory.mktemp("svc-zkvm-chain"), persist=False)
-    try:
-        w3 = Web3(Web3.HTTPProvider(node.rpc))
-        stack = contracts.deploy_dev_stack(
-            w3, image_id=image_id, models={model_hash(): spec_hash()}
-        )
-        yield Chain(node, w3, stack.oracle, stack.signed_scores)
-    finally:
-        stop_pid(node.pid)
+    yield from guest_chain_fixture(tmp_path_factory.mktemp("svc-zkvm-chain"), "svc-zkvm", SUBJECT)
 
 
 def test_real_guest_proves_what_the_service_signed(chain: Chain, tmp_path: Path) -> None:
     w3 = chain.w3
-    tx = w3.eth.send_transaction(
-        {
-            "from": Web3.to_checksum_address(SUBJECT),
-            "to": list(w3.eth.accounts)[6],
-            "value": Wei(777 * 10**18),
-        }
-    )
-    w3.eth.wait_for_transaction_receipt(tx)
     service = LiveService(
         service_config(chain, tmp_path, prover="zkvm", ancestors=2), tmp_path / "data"
     )
