@@ -7,8 +7,8 @@
   bridge's transaction sender keeps its intents on that chain too.
 - The journal at the bounds 2^63 and 2^64 - 1 in Python and in the guest's Rust core
   (``coproc-host core run``: byte-equal journals), and 2^64 refused: by the Python
-  bundle reader with rule B006, by the Rust one as a number that is not a u64 (B004),
-  and as a journal that does not encode or decode.
+  and the Rust bundle readers with rule B006 (a chain_id that is not an integer stays
+  B004 in both), and as a journal that does not encode or decode.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def test_the_bridge_sender_keeps_intents_on_chain_2_64_minus_1(
 VECTOR = json.loads((VECTORS / "features" / "lending_bundle.json").read_text())
 
 
-def _core_run(chain_id: int) -> dict[str, Any]:
+def _core_run(chain_id: int | float) -> dict[str, Any]:
     bundle = copy.deepcopy(VECTOR["bundle"])
     bundle["chain_id"] = chain_id  # not covered by the headers: any uint64 verifies
     payload = {
@@ -169,13 +169,20 @@ def test_python_and_the_rust_core_write_the_same_journal_at_the_bound(chain_id: 
 def test_chain_id_2_64_is_refused_by_both_readers_and_the_journal() -> None:
     with pytest.raises(CoprocessorError) as rust:
         _core_run(2**64)
-    # the Rust reader takes chain_id as a u64: beyond it the number is not one (B004)
-    assert str(rust.value).startswith("[B004] input: bundle.chain_id:"), rust.value
+    # both readers: an integer of 2^64 or more breaks rule 5 (B006)
+    assert str(rust.value).startswith("[B006] input: bundle.chain_id:"), rust.value
     bundle = copy.deepcopy(VECTOR["bundle"])
     bundle["chain_id"] = 2**64
     with pytest.raises(UserInputError) as python:
         parse_bundle(bundle)
     assert python.value.code == "B006"
+    # a chain_id that is not an integer is a type error (B004) in both
+    with pytest.raises(CoprocessorError) as rust_float:
+        _core_run(1.5)
+    assert str(rust_float.value).startswith("[B004] input: bundle.chain_id:"), rust_float.value
+    with pytest.raises(UserInputError) as python_float:
+        parse_bundle(dict(bundle, chain_id=1.5))
+    assert python_float.value.code == "B004"
     fields: dict[str, Any] = {
         "version": 1,
         "chainId": TOP,

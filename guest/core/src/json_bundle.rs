@@ -32,6 +32,17 @@ fn uint(m: &Map<String, Value>, k: &str, what: &str) -> Result<u64> {
     m[k].as_u64().ok_or_else(|| Error::Input(Rule::BundleTypes, format!("{what}.{k}: expected a non-negative integer")))
 }
 
+/// `chain_id`: a non-negative integer (B004) below 2^64, the journal's `uint64 chainId`
+/// (rule 5, B006). serde_json keeps an integer past u64 as a float; a float of 2^64 or
+/// more is a whole number, so it is such an integer (bundle v1 and v2 read it here).
+fn chain_id(top: &Map<String, Value>) -> Result<u64> {
+    let v = &top["chain_id"];
+    if v.is_f64() && v.as_f64().is_some_and(|f| f >= 18_446_744_073_709_551_616.0) {
+        return Err(Error::Input(Rule::BundleChainId, "bundle.chain_id: must be below 2^64".into()));
+    }
+    uint(top, "chain_id", "bundle")
+}
+
 fn array<'a>(m: &'a Map<String, Value>, k: &str, what: &str) -> Result<&'a Vec<Value>> {
     m[k].as_array().ok_or_else(|| Error::Input(Rule::BundleTypes, format!("{what}.{k}: expected an array")))
 }
@@ -55,7 +66,7 @@ pub fn from_value(v: &Value) -> Result<Bundle> {
     if top["version"].as_u64() != Some(1) {
         return Err(Error::Input(Rule::BundleVersion, "bundle: unsupported version (this reader knows version 1)".into()));
     }
-    let chain_id = uint(top, "chain_id", "bundle")?;
+    let chain_id = chain_id(top)?;
     let anchor = obj(&top["anchor"], "bundle.anchor", &["number", "hash"])?;
     let anchor_number = uint(anchor, "number", "anchor")?;
     let anchor_hash = hex::bytes_n::<32>(string(anchor, "hash", "anchor")?, "anchor.hash")?;
@@ -103,4 +114,43 @@ pub fn from_value(v: &Value) -> Result<Bundle> {
         });
     }
     Ok(Bundle { chain_id, anchor_number, anchor_hash, headers, accounts, nodes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle(chain_id: &str) -> String {
+        format!(
+            "{{\"format\":\"coproc-bundle\",\"version\":1,\"chain_id\":{chain_id},\
+             \"anchor\":{{\"number\":0,\"hash\":\"0x{}\"}},\"headers\":[],\"accounts\":[],\"nodes\":[]}}",
+            "00".repeat(32)
+        )
+    }
+
+    fn code(chain_id: &str) -> core::result::Result<u64, &'static str> {
+        parse(bundle(chain_id).as_bytes()).map(|b| b.chain_id).map_err(|e| e.rule().code())
+    }
+
+    #[test]
+    fn chain_id_is_an_integer_below_2_64() {
+        assert_eq!(code("18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(code("0"), Ok(0));
+        // an integer of 2^64 or more breaks rule 5 (B006), as in the Python reader
+        assert_eq!(code("18446744073709551616"), Err("B006"));
+        assert_eq!(code("18446744073709551617"), Err("B006"));
+        assert_eq!(code("340282366920938463463374607431768211456"), Err("B006"));
+        // what is not a non-negative integer keeps B004
+        for bad in ["-1", "1.5", "\"1\"", "null", "-18446744073709551616", "true"] {
+            assert_eq!(code(bad), Err("B004"), "{bad}");
+        }
+        // bundle v2 reads its chain_id through this reader
+        let v2 = |id: &str| {
+            let text = bundle(id).replace("\"version\":1", "\"version\":2,\"hops\":[]");
+            crate::bundle_v2::parse_json(text.as_bytes()).map(|b| b.base.chain_id).map_err(|e| e.rule().code())
+        };
+        assert_eq!(v2("18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(v2("18446744073709551616"), Err("B006"));
+        assert_eq!(v2("1.5"), Err("B004"));
+    }
 }
