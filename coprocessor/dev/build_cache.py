@@ -12,6 +12,7 @@ import fcntl
 import json
 import shutil
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,25 @@ from coprocessor.errors import ToolError
 
 #: what a build returns and a load finds: the state file and the manifest
 Built = tuple[Path, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class BuiltChain:
+    """A built chain: the anvil state file and what the builder recorded (its ``head``
+    and ``checkpoints``, the blocks whose state the node keeps)."""
+
+    state: Path
+    manifest: dict[str, Any]
+
+    @property
+    def head(self) -> int:
+        """The head block."""
+        return int(self.manifest["head"])
+
+    @property
+    def checkpoints(self) -> tuple[int, ...]:
+        """Blocks with a kept state (``eth_getProof`` works there)."""
+        return tuple(int(b) for b in self.manifest["checkpoints"])
 
 
 @contextlib.contextmanager
@@ -73,4 +93,4 @@ def ensure_built(
     return built
 
 
-__all__ = ["Built", "ensure_built", "load_built", "locked"]
+__all__ = ["Built", "BuiltChain", "ensure_built", "load_built", "locked"]

@@ -21,12 +21,11 @@ import gzip
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from coprocessor.chain.keccak import keccak256
-from coprocessor.dev.build_cache import ensure_built, load_built
+from coprocessor.dev.build_cache import BuiltChain, ensure_built, load_built
 from coprocessor.dev.devnet import AnvilNode, rpc_call, start_anvil, stop_pid
 from coprocessor.errors import ToolError
 
@@ -74,22 +73,8 @@ def checkpoints(head: int = HEAD) -> tuple[int, ...]:
     return tuple(sorted(blocks))
 
 
-@dataclass(frozen=True)
-class History:
+class History(BuiltChain):
     """A built history: the anvil state file and what the builder recorded."""
-
-    state: Path
-    manifest: dict[str, Any]
-
-    @property
-    def head(self) -> int:
-        """The head block."""
-        return int(self.manifest["head"])
-
-    @property
-    def checkpoints(self) -> tuple[int, ...]:
-        """Blocks with a state (``eth_getProof`` works there)."""
-        return tuple(int(b) for b in self.manifest["checkpoints"])
 
     def value_at(self, block: int) -> int:
         """Slot 0 of :data:`VALUE_CONTRACT` at ``block`` (from the recorded writes)."""

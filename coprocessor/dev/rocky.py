@@ -24,13 +24,12 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from coprocessor.dev.build_cache import ensure_built, load_built
+from coprocessor.dev.build_cache import BuiltChain, ensure_built, load_built
 from coprocessor.dev.devnet import AnvilNode, start_anvil
 from coprocessor.dev.history import cache_root
 from coprocessor.dev.markets import aave, artifacts, uniswap
@@ -138,27 +137,14 @@ def tick_of_word(word: int) -> int:
     return raw - (1 << 24) if raw >= 1 << 23 else raw
 
 
-@dataclass(frozen=True)
-class Scenario:
-    """A built scenario: the anvil state file and what the builder recorded."""
-
-    state: Path
-    manifest: dict[str, Any]
-
-    @property
-    def head(self) -> int:
-        """The head block (the newest sample)."""
-        return int(self.manifest["head"])
+class Scenario(BuiltChain):
+    """A built scenario: the anvil state file and what the builder recorded (its head
+    is the newest sample)."""
 
     @property
     def pool(self) -> str:
         """The Uniswap v3 pool (lowercase hex)."""
         return str(self.manifest["uniswap"]["pool"])
-
-    @property
-    def checkpoints(self) -> tuple[int, ...]:
-        """Blocks with a kept state."""
-        return tuple(int(b) for b in self.manifest["checkpoints"])
 
     def tick_at(self, block: int) -> int:
         """The pool's tick at a checkpoint, as the builder read it there."""
