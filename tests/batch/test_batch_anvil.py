@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from anvil_support import anvil_fixture
 from eth_abi.abi import encode
 from tokenchain import MODEL, SPEC, fund, holder, write_inputs
 from web3 import Web3
@@ -19,7 +20,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 
 from coprocessor.chain.bundle import load_bundle
 from coprocessor.cli.main import main
-from coprocessor.dev.devnet import AnvilNode, start_anvil, stop_pid
+from coprocessor.dev.devnet import AnvilNode
 from coprocessor.errors import VerificationError
 from coprocessor.onchain import contracts
 from coprocessor.scoring import batch, features, pipeline
@@ -35,11 +36,7 @@ ZERO = "0x0000000000000000000000000000000000000000"
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
-    n = start_anvil("batch", tmp_path_factory.mktemp("anvil-batch"), persist=False)
-    try:
-        yield n
-    finally:
-        stop_pid(n.pid)
+    yield from anvil_fixture(tmp_path_factory.mktemp("anvil-batch"), "batch")
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,13 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from anvil_support import anvil_fixture
 from batch_support import cli_json, leaf_struct
 from tokenchain import MODEL, SPEC, fund, holder, write_inputs
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
-from coprocessor.dev.devnet import AnvilNode, start_anvil, stop_pid
+from coprocessor.dev.devnet import AnvilNode
 from coprocessor.onchain import contracts
 from coprocessor.scoring import features, pipeline
 from coprocessor.scoring.models import model as fmt
@@ -32,11 +33,7 @@ STALE_LEAF = "0x" + Web3.keccak(text="BatchLeafPoolStaleLeaf(uint64,uint64)")[:4
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
-    n = start_anvil("batch-consumer", tmp_path_factory.mktemp("anvil-consumer"), persist=False)
-    try:
-        yield n
-    finally:
-        stop_pid(n.pid)
+    yield from anvil_fixture(tmp_path_factory.mktemp("anvil-consumer"), "batch-consumer")
 
 
 def test_pool_takes_the_leaf_verify_receipt_prints(

@@ -6,10 +6,11 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from anvil_support import anvil_fixture
 from web3 import Web3
 
 from coprocessor.cli.main import main
-from coprocessor.dev.devnet import AnvilNode, free_port, start_anvil, stop_pid
+from coprocessor.dev.devnet import AnvilNode, free_port
 from coprocessor.zk import receipt_claim
 
 IMAGE = "0x" + "ab" * 32
@@ -17,11 +18,7 @@ IMAGE = "0x" + "ab" * 32
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
-    n = start_anvil("contracts-cli", tmp_path_factory.mktemp("anvil-cli"), persist=False)
-    try:
-        yield n
-    finally:
-        stop_pid(n.pid)
+    yield from anvil_fixture(tmp_path_factory.mktemp("anvil-cli"), "contracts-cli")
 
 
 def test_dev_seal(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from anvil_support import anvil_fixture
 
 from coprocessor.chain.bundle import VerifiedBundle
-from coprocessor.dev.devnet import AnvilNode, rpc_call, start_anvil, stop_pid
+from coprocessor.dev.devnet import AnvilNode, rpc_call
 from coprocessor.index.indexer import IndexStats, Read, index_block
 from coprocessor.index.rpc import RpcClient
 from coprocessor.index.store import Store
@@ -30,11 +31,7 @@ CHAIN_ID = 31337
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
-    anvil = start_anvil("reorg", tmp_path_factory.mktemp("reorg-anvil"), persist=False)
-    try:
-        yield anvil
-    finally:
-        stop_pid(anvil.pid)
+    yield from anvil_fixture(tmp_path_factory.mktemp("reorg-anvil"), "reorg")
 
 
 def call(node: AnvilNode, method: str, *params: Any) -> Any:
