@@ -26,7 +26,13 @@ from service_support import (
     service_config,
     wait_for,
 )
-from test_service_crash import Proc, _active_states, api_key, check_done_exactly_once
+from test_service_crash import (
+    Proc,
+    _active_states,
+    api_key,
+    check_done_exactly_once,
+    submit_l1_jobs,
+)
 
 from coprocessor.dev.devnet import free_port
 from coprocessor.service.faults import ENV, POINTS
@@ -68,14 +74,7 @@ def test_a_kill_at_every_crash_point_still_ends_each_job_done_once(
     points = list(POINTS)
     # the first process takes both jobs, and dies when it admits the second
     proc.start(**{ENV: f"{points[0]}:{len(subjects)}"})
-    job_ids = []
-    for subject in subjects:
-        body = json.dumps(
-            {"subject": subject, "model": "svc-test", "mode": "both", "destination": "l1"}
-        ).encode()
-        status, _, answer = http("POST", f"http://127.0.0.1:{proc.port}/v1/scores", body, auth)
-        assert status == 202, answer
-        job_ids.append(json.loads(answer)["id"])
+    job_ids = submit_l1_jobs(proc.port, subjects, auth)
     _died_at(proc, points[0])
     for point in points[1:]:
         proc.spawn(**{ENV: f"{point}:1"})

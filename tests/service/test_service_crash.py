@@ -108,6 +108,19 @@ def api_key(config: Path, data: Path) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
 
 
+def submit_l1_jobs(port: int, subjects: list[str], auth: dict[str, str]) -> list[str]:
+    """``POST /v1/scores`` a job (mode both, destination l1) per subject: their ids."""
+    job_ids = []
+    for subject in subjects:
+        body = json.dumps(
+            {"subject": subject, "model": "svc-test", "mode": "both", "destination": "l1"}
+        ).encode()
+        status, _, answer = http("POST", f"http://127.0.0.1:{port}/v1/scores", body, auth)
+        assert status == 202, answer
+        job_ids.append(json.loads(answer)["id"])
+    return job_ids
+
+
 def check_done_exactly_once(
     chain: Chain,
     data: Path,
@@ -179,15 +192,8 @@ def test_kill_9_at_random_moments_every_job_done_exactly_once(
     others = [Proc(config, data, free_port(), tmp_path / f"peer{i}.log") for i in range(peers)]
     for other in others:
         other.start()
-    job_ids = []
     try:
-        for subject in subjects:
-            body = json.dumps(
-                {"subject": subject, "model": "svc-test", "mode": "both", "destination": "l1"}
-            ).encode()
-            status, _, answer = http("POST", f"http://127.0.0.1:{proc.port}/v1/scores", body, auth)
-            assert status == 202, answer
-            job_ids.append(json.loads(answer)["id"])
+        job_ids = submit_l1_jobs(proc.port, subjects, auth)
         seen_in_flight: Counter[str] = Counter()
         for _ in range(KILLS):
             time.sleep(rng.uniform(0.2, 1.2))
@@ -206,6 +212,7 @@ def test_kill_9_at_random_moments_every_job_done_exactly_once(
             status, _, body = http(
                 "GET", f"http://127.0.0.1:{proc.port}/v1/jobs/{job_id}", headers=auth
             )
+            assert status == 200, body
             jobs.append(json.loads(body))
     finally:
         proc.stop()
