@@ -22,6 +22,16 @@ T = TypeVar("T")
 Result = aave_v3.AaveAccount | aave_v3.ReservePosition | morpho_blue.MorphoPosition
 
 
+#: the protocol reads' clock stops at 2^64 - 1: the Rust core keeps a header's time as a u64
+TIME_CAP = 2**64 - 1
+
+
+def protocol_time(header_timestamp: int) -> int:
+    """The time a protocol read accrues to: the header's timestamp, capped at 2^64 - 1
+    (docs/formats.md §3c), as the Rust core caps it."""
+    return min(header_timestamp, TIME_CAP)
+
+
 def _missing(what: str, address: bytes, block: int) -> UserInputError:
     return UserInputError(
         f"the bundle has no {what}0x{address.hex()} at block {block}",
@@ -44,7 +54,7 @@ class BundleStorage:
         self.reads = reads
         self.slots = slots  # (block, address) -> {slot: value}, filled on first use
         self.block = block
-        self.block_timestamp = timestamp
+        self.block_timestamp = protocol_time(timestamp)
 
     async def load(self, pairs: Iterable[Pair]) -> None:
         """Nothing to fetch: every value is in the bundle or missing."""
@@ -70,7 +80,7 @@ class BundleStorage:
 
     @property
     def timestamp(self) -> int:
-        """The verified header's timestamp."""
+        """The verified header's timestamp (capped: :func:`protocol_time`)."""
         return self.block_timestamp
 
 
@@ -127,8 +137,10 @@ def field_value(field: str, result: Result) -> int:
             "stable_debt": result.stable_debt,
             "price": result.price,
         }
-    else:
+    elif field == "health_factor":  # computed for this field only (it may overflow)
         health = result.health_factor
+        values = {"health_factor": UINT256_MAX if health is None else health}
+    else:
         values = {
             "supply_shares": result.supply_shares,
             "borrow_shares": result.borrow_shares,
@@ -140,7 +152,6 @@ def field_value(field: str, result: Result) -> int:
             "oracle_price": result.oracle_price,
             "lltv": result.params.lltv,
             "max_borrow": result.max_borrow,
-            "health_factor": UINT256_MAX if health is None else health,
             "healthy": int(result.healthy),
         }
     value = values[field]
@@ -180,4 +191,11 @@ class ProtocolValues:
         return field_value(read.field, self.results[key])
 
 
-__all__ = ["BundleStorage", "ProtocolValues", "field_value", "read_protocol", "run_sync"]
+__all__ = [
+    "BundleStorage",
+    "ProtocolValues",
+    "field_value",
+    "protocol_time",
+    "read_protocol",
+    "run_sync",
+]

@@ -34,6 +34,7 @@ from coprocessor.scoring.protocols.aave_math import (
     linear_interest,
     percent_mul,
     ray_mul,
+    uint256,
     wad_div,
 )
 from coprocessor.scoring.protocols.storage import Pair, StorageSource
@@ -56,6 +57,8 @@ DEBT_USER_STATE_SLOT = 56
 STABLE_TIMESTAMPS_SLOT = 62
 ORACLE_SOURCES_SLOT = 0
 AGGREGATOR_ANSWER_SLOT = 0
+#: the largest reserve decimals whose unit (10^decimals) is a uint256
+MAX_DECIMALS = 77
 #: EIP-1967 implementation slot (Aave's proxies are OpenZeppelin-style)
 IMPLEMENTATION_SLOT = 0x360894A13BA1A3210667C828492DB98DCA3E2076CC3735A920A3CA505D382BBC
 
@@ -123,7 +126,7 @@ class ReserveData:
         """ReserveLogic.getNormalizedIncome at ``now``."""
         if self.last_update_timestamp == now:
             return self.liquidity_index
-        _check_time(self.last_update_timestamp, now)
+        _check_time("reserve updated", self.last_update_timestamp, now)
         return ray_mul(
             linear_interest(self.current_liquidity_rate, self.last_update_timestamp, now),
             self.liquidity_index,
@@ -133,18 +136,29 @@ class ReserveData:
         """ReserveLogic.getNormalizedDebt at ``now``."""
         if self.last_update_timestamp == now:
             return self.variable_borrow_index
-        _check_time(self.last_update_timestamp, now)
+        _check_time("reserve updated", self.last_update_timestamp, now)
         return ray_mul(
             compounded_interest(self.current_variable_borrow_rate, self.last_update_timestamp, now),
             self.variable_borrow_index,
         )
 
 
-def _check_time(last: int, now: int) -> None:
+def _check_time(what: str, last: int, now: int) -> None:
+    """Time never runs back: ``what`` at ``last`` after the block's time is refused."""
     if now < last:
         raise VerificationError(
-            f"reserve updated at {last}, after the block's time {now}", rule="protocol_state"
+            f"{what} at {last}, after the block's time {now}", rule="protocol_state"
         )
+
+
+def _unit(decimals: int) -> int:
+    """10^decimals, refused past a uint256 (Aave's ``10**decimals`` would revert)."""
+    if decimals > MAX_DECIMALS:
+        raise VerificationError(
+            f"10^{decimals} overflows uint256 (Aave would revert)", rule="protocol_state"
+        )
+    unit: int = 10**decimals
+    return unit
 
 
 @dataclass(frozen=True)
@@ -410,7 +424,7 @@ async def _read_positions(
             if emode_price != 0 and in_category
             else _price(storage, asset, sources[asset], base)
         )
-        unit = 10**r.config.decimals
+        unit = _unit(r.config.decimals)
         collateral = bool(_bits(user_config, 2 * i + 1, 1))
         borrowing = bool(_bits(user_config, 2 * i, 1))
         scaled_a = storage.value(r.a_token, a_slot) & U128
@@ -422,8 +436,9 @@ async def _read_positions(
             storage.value(r.stable_debt_token, t_slot),
             now,
         )
-        collateral_base = (a_balance * price) // unit
-        debt_base = (price * (v_debt + stable)) // unit
+        collateral_base = uint256((a_balance * price) // unit, "collateral in base")
+        debt = uint256(v_debt + stable, "debt")
+        debt_base = uint256((price * debt) // unit, "debt in base")
         out.append(
             ReservePosition(
                 r,
@@ -463,7 +478,13 @@ def _stable_balance(user_state: int, timestamp_word: int, now: int) -> int:
         return 0
     rate = user_state >> 128
     since = timestamp_word & ((1 << 40) - 1)
+    _check_time("stable debt taken", since, now)
     return ray_mul(principal, compounded_interest(rate, since, now))
+
+
+def _sum(a: int, b: int) -> int:
+    """One step of the account's sums, refused past a uint256 (Aave's checked ``+=``)."""
+    return uint256(a + b, "account sum")
 
 
 def _account(
@@ -487,12 +508,12 @@ def _account(
             ltv, threshold = config.ltv, config.liquidation_threshold
             if category is not None and in_category:
                 ltv, threshold = category.ltv, category.liquidation_threshold
-            total_collateral += p.collateral_base
+            total_collateral = _sum(total_collateral, p.collateral_base)
             if config.ltv != 0:  # a zero-LTV asset adds nothing to the average LTV
-                avg_ltv += p.collateral_base * ltv
-            avg_lt += p.collateral_base * threshold
+                avg_ltv = _sum(avg_ltv, uint256(p.collateral_base * ltv, "account sum"))
+            avg_lt = _sum(avg_lt, uint256(p.collateral_base * threshold, "account sum"))
         if p.borrowing:
-            total_debt += p.debt_base
+            total_debt = _sum(total_debt, p.debt_base)
     avg_ltv = avg_ltv // total_collateral if total_collateral else 0
     avg_lt = avg_lt // total_collateral if total_collateral else 0
     health = (

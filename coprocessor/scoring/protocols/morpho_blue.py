@@ -36,16 +36,46 @@ MARKET_SLOT = 3
 ID_TO_MARKET_PARAMS_SLOT = 8
 ORACLE_PRICE_SLOT = 0
 U128 = (1 << 128) - 1
+UINT256_MAX = (1 << 256) - 1
+#: timestamps are below 2^64 (the Rust core's u64; the header's time is capped there)
+TIMESTAMP_LIMIT = 1 << 64
+
+
+def _uint256(value: int, what: str) -> int:
+    """``value`` if it is a uint256, else refused as ``what`` overflowing (``protocol_state``:
+    the checked arithmetic of Morpho and its libraries would revert)."""
+    if not 0 <= value <= UINT256_MAX:
+        raise VerificationError(
+            f"{what} overflows uint256 (Morpho would revert)", rule="protocol_state"
+        )
+    return value
+
+
+def _code_hash(storage: StorageSource, address: bytes) -> bytes:
+    """EXTCODEHASH of a proven account: 0 for an account proven absent."""
+    account = storage.account(address)
+    return bytes(32) if account is None else account.code_hash
+
+
+def _last_update(word: int) -> int:
+    """A market's stored ``lastUpdate`` (uint128), refused at 2^64 or more: it is after
+    any block's time."""
+    if word >= TIMESTAMP_LIMIT:
+        raise VerificationError(
+            f"market updated at {word}, after any block's time (2^64 or more)",
+            rule="protocol_state",
+        )
+    return word
 
 
 def mul_div_down(x: int, y: int, d: int) -> int:
-    """MathLib.mulDivDown."""
-    return (x * y) // d
+    """MathLib.mulDivDown (a quotient past uint256 is refused)."""
+    return _uint256((x * y) // d, "mulDivDown")
 
 
 def mul_div_up(x: int, y: int, d: int) -> int:
-    """MathLib.mulDivUp."""
-    return (x * y + (d - 1)) // d
+    """MathLib.mulDivUp (a quotient past uint256 is refused)."""
+    return _uint256((x * y + (d - 1)) // d, "mulDivUp")
 
 
 def w_mul_down(x: int, y: int) -> int:
@@ -55,10 +85,10 @@ def w_mul_down(x: int, y: int) -> int:
 
 def w_taylor_compounded(x: int, n: int) -> int:
     """MathLib.wTaylorCompounded: e^(x n) - 1 to the third term."""
-    first = x * n
+    first = _uint256(x * n, "wTaylorCompounded")
     second = mul_div_down(first, first, 2 * WAD)
     third = mul_div_down(second, first, 3 * WAD)
-    return first + second + third
+    return _uint256(first + second + third, "wTaylorCompounded")
 
 
 def to_shares_down(assets: int, total_assets: int, total_shares: int) -> int:
@@ -131,12 +161,14 @@ class MarketTotals:
                     "accrued interest overflows uint128 (Morpho would revert)",
                     rule="protocol_state",
                 )
-            borrow_assets += interest
-            supply_assets += interest
+            borrow_assets = _uint256(borrow_assets + interest, "borrow assets")
+            supply_assets = _uint256(supply_assets + interest, "supply assets")
             if self.fee != 0:
                 fee_amount = w_mul_down(interest, self.fee)
-                supply_shares += to_shares_down(
-                    fee_amount, supply_assets - fee_amount, supply_shares
+                rest = _uint256(supply_assets - fee_amount, "fee")
+                supply_shares = _uint256(
+                    supply_shares + to_shares_down(fee_amount, rest, supply_shares),
+                    "supply shares",
                 )
         return MarketTotals(
             supply_assets, supply_shares, borrow_assets, self.total_borrow_shares, now, self.fee
@@ -163,7 +195,9 @@ class MorphoPosition:
     @property
     def health_factor(self) -> int | None:
         """max_borrow / borrow_assets in WAD (``None`` without debt)."""
-        return None if self.borrow_assets == 0 else self.max_borrow * WAD // self.borrow_assets
+        if self.borrow_assets == 0:
+            return None
+        return mul_div_down(self.max_borrow, WAD, self.borrow_assets)
 
 
 async def read_position(
@@ -185,11 +219,10 @@ async def read_position(
         + [(morpho, market + k) for k in range(3)]
         + [(morpho, params + k) for k in range(5)]
     )
-    account = storage.account(morpho)
-    if account is None or account.code_hash != morpho_code_hash:
+    code = _code_hash(storage, morpho)
+    if code != morpho_code_hash:
         raise UserInputError(
-            f"0x{morpho.hex()} is not {VERSION} (code hash "
-            f"{'none' if account is None else account.code_hash.hex()} differs)",
+            f"0x{morpho.hex()} is not {VERSION} (code hash {code.hex()} differs)",
             rule="protocol_version",
         )
     loan_token, collateral_token, oracle, irm_address = (
@@ -210,12 +243,12 @@ async def read_position(
         words[0] >> 128,
         words[1] & U128,
         words[1] >> 128,
-        words[2] & U128,
+        _last_update(words[2] & U128),
         words[2] >> 128,
     )
     await storage.load([(p.oracle, ORACLE_PRICE_SLOT), (p.irm, 0)])
-    irm = storage.account(p.irm)
-    if p.irm != bytes(20) and (irm is None or irm.code_hash != irm_code_hash):
+    irm_code = _code_hash(storage, p.irm)
+    if p.irm != bytes(20) and irm_code != irm_code_hash:
         raise UserInputError(
             f"IRM 0x{p.irm.hex()} is not the supported IrmMock (code hash differs)",
             rule="protocol_version",
