@@ -40,21 +40,29 @@ DECIMALS = 14  # the value contract's values are 10**18 + up to 2**48: ~10,000 i
 FUNDED = [("0x" + (0x7100 + i).to_bytes(20, "big").hex(), (i + 1) * 3 * 10**18) for i in range(7)]
 SUBJECTS = [s for s, _ in FUNDED] + ["0x" + (0x7900).to_bytes(20, "big").hex()]  # one absent
 PRICE = {"kind": "storage", "address": "0x" + VALUE_CONTRACT.hex(), "slot": {"base": 0}}
+
+
+def price_series(samples: int, ops: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Features ``px_<op>``: the value contract's slot 0 at ``samples`` checkpoints from
+    the request block - OFFSET, reduced by each ``op``."""
+    return [
+        {
+            "name": f"px_{op}",
+            "read": {**PRICE, "block_offset": OFFSET},
+            "decimals": DECIMALS,
+            "series": {"samples": samples, "every": CHECKPOINT_EVERY, "op": op},
+        }
+        for op in ops
+    ]
+
+
 SPEC: dict[str, Any] = {
     "format": "coproc-features",
     "version": 2,
     "name": "batch-history",
     "features": [
         {"name": "bal", "read": {"kind": "balance", "address": "$subject"}, "decimals": 18},
-        *(
-            {
-                "name": f"px_{op}",
-                "read": {**PRICE, "block_offset": OFFSET},
-                "decimals": DECIMALS,
-                "series": {"samples": SAMPLES, "every": CHECKPOINT_EVERY, "op": op},
-            }
-            for op in ("last", "max", "min")
-        ),
+        *price_series(SAMPLES, ("last", "max", "min")),
         {"name": "spread", "combine": {"op": "sub", "args": ["px_max", "px_min"]}},
         {"name": "tilt", "combine": {"op": "sub", "args": ["bal", "spread"]}},
     ],

@@ -43,15 +43,7 @@ SPEC: dict[str, Any] = {
     "name": NAME,
     "features": [
         {"name": "bal", "read": {"kind": "balance", "address": "$subject"}, "decimals": 18},
-        *(
-            {
-                "name": f"px_{op}",
-                "read": {**PRICE, "block_offset": OFFSET},
-                "decimals": DECIMALS,
-                "series": {"samples": SAMPLES, "every": CHECKPOINT_EVERY, "op": op},
-            }
-            for op in ("last", "min")
-        ),
+        *funded.price_series(SAMPLES, ("last", "min")),
     ],
 }
 MODEL: dict[str, Any] = {
