@@ -4,7 +4,8 @@ A key is ``cpk_<id>_<secret>`` (the secret: 32 random bytes, hex). Only
 ``sha256(secret)`` is stored: the secret has 256 bits of entropy, so a fast hash is
 enough (slow password hashes exist for guessable secrets) and the check stays cheap
 on every request. Comparison is constant-time. Rate limits are token buckets (``rate``
-requests per second, ``burst`` at once) held in memory per process.
+requests per second, ``burst`` at once): on SQLite held in memory per process, on
+PostgreSQL one bucket per key in the database for all processes (``store.keys``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 from coprocessor.errors import UserInputError
-from coprocessor.service.jobs import JobDB
+from coprocessor.service.store.protocol import ServiceDB
 
 PREFIX = "cpk_"
 
@@ -35,7 +36,7 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(db: JobDB, name: str, rate: float, burst: int) -> str:
+def create_key(db: ServiceDB, name: str, rate: float, burst: int) -> str:
     """Store a new key; returns the full key (shown once, never stored)."""
     if not name or len(name) > 64:
         raise UserInputError("key name must be 1..64 characters")
@@ -44,7 +45,7 @@ def create_key(db: JobDB, name: str, rate: float, burst: int) -> str:
     key_id = secrets.token_hex(4)
     secret = secrets.token_hex(32)
     with db.tx():
-        db.conn.execute(
+        db.execute(
             "INSERT INTO api_keys (id, name, key_hash, rate, burst, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (key_id, name, _hash(secret), rate, burst, time.time()),
@@ -52,8 +53,8 @@ def create_key(db: JobDB, name: str, rate: float, burst: int) -> str:
     return f"{PREFIX}{key_id}_{secret}"
 
 
-def list_keys(db: JobDB) -> list[dict[str, object]]:
-    rows = db.conn.execute(
+def list_keys(db: ServiceDB) -> list[dict[str, object]]:
+    rows = db.execute(
         "SELECT id, name, rate, burst, created_at, revoked FROM api_keys ORDER BY created_at"
     ).fetchall()
     return [
@@ -62,26 +63,29 @@ def list_keys(db: JobDB) -> list[dict[str, object]]:
     ]
 
 
-def revoke_key(db: JobDB, key_id: str) -> None:
+def revoke_key(db: ServiceDB, key_id: str) -> None:
     with db.tx():
-        cur = db.conn.execute("UPDATE api_keys SET revoked = 1 WHERE id = ?", (key_id,))
+        cur = db.execute("UPDATE api_keys SET revoked = ? WHERE id = ?", (True, key_id))
     if cur.rowcount == 0:
         raise UserInputError(f"no API key with id {key_id!r}")
 
 
 class KeyRing:
     """The keys of the database, reloaded every ``refresh`` seconds (so a key revoked
-    from the CLI stops working within that time), plus the token buckets."""
+    from the CLI stops working within that time), plus the token buckets. On a database
+    with shared keys (PostgreSQL) each lookup reads the key's row and each request
+    takes from the key's one bucket in the database instead."""
 
-    def __init__(self, db: JobDB, refresh: float = 2.0) -> None:
+    def __init__(self, db: ServiceDB, refresh: float = 2.0) -> None:
         self.db = db
+        self.shared = db.shared_keys()
         self.refresh = refresh
         self._keys: dict[str, ApiKey] = {}
         self._loaded = 0.0
         self._buckets: dict[str, tuple[float, float]] = {}  # id -> (tokens, last time)
 
     def _load(self) -> None:
-        rows = self.db.conn.execute(
+        rows = self.db.execute(
             "SELECT id, name, key_hash, rate, burst, revoked FROM api_keys"
         ).fetchall()
         self._keys = {r[0]: ApiKey(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows}
@@ -89,6 +93,8 @@ class KeyRing:
 
     def lookup(self, token: str) -> ApiKey | None:
         """The active key for ``token``, or None."""
+        if self.shared is not None:
+            return self.shared.lookup(token)
         if time.monotonic() - self._loaded > self.refresh:
             self._load()
         if not token.startswith(PREFIX):
@@ -96,7 +102,7 @@ class KeyRing:
         key_id, sep, secret = token[len(PREFIX) :].partition("_")
         key = self._keys.get(key_id)
         if key is None and sep:  # created since the last load? one primary-key lookup
-            row = self.db.conn.execute(
+            row = self.db.execute(
                 "SELECT id, name, key_hash, rate, burst, revoked FROM api_keys WHERE id = ?",
                 (key_id,),
             ).fetchone()
@@ -112,6 +118,8 @@ class KeyRing:
 
     def allow(self, key: ApiKey) -> float:
         """0 if the request may go on, else the seconds until a token is available."""
+        if self.shared is not None:
+            return self.shared.allow(key)
         now = time.monotonic()
         tokens, last = self._buckets.get(key.id, (float(key.burst), now))
         tokens = min(float(key.burst), tokens + (now - last) * key.rate)

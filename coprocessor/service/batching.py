@@ -47,8 +47,9 @@ from coprocessor.scoring import batch as scoring_batch
 from coprocessor.scoring import pipeline
 from coprocessor.service import posting
 from coprocessor.service.indexing import bundle_json, index_job, job_reads
-from coprocessor.service.jobs import Job, JobDB
+from coprocessor.service.jobs import Job
 from coprocessor.service.lifecycle import State, next_state
+from coprocessor.service.store.protocol import ServiceDB
 from coprocessor.zk import batch_journal, batch_prover
 from coprocessor.zk.prover import load_receipt
 
@@ -97,15 +98,18 @@ class Batch:
     error: str | None
 
 
-def ensure_schema(db: JobDB) -> None:
-    """The batch tables, beside the job tables in the service database."""
+def ensure_schema(db: ServiceDB) -> None:
+    """The batch tables, beside the job tables in the service database (PostgreSQL:
+    made by ``coproc db migrate``, schema v4)."""
+    if db.kind != "sqlite":
+        return
     with db.tx():
         for stmt in _SCHEMA:
-            db.conn.execute(stmt)
+            db.execute(stmt)
 
 
-def _batch(db: JobDB, batch_id: str) -> Batch:
-    row = db.conn.execute(
+def _batch(db: ServiceDB, batch_id: str) -> Batch:
+    row = db.execute(
         "SELECT id, model, block, state, opened_at, prover_owner, prover_until, data, error "
         "FROM batches WHERE id = ?",
         (batch_id,),
@@ -125,9 +129,9 @@ def _batch(db: JobDB, batch_id: str) -> Batch:
     )
 
 
-def members(db: JobDB, batch_id: str) -> list[tuple[str, int, str]]:
+def members(db: ServiceDB, batch_id: str) -> list[tuple[str, int, str]]:
     """(job id, generation, subject) of the batch's current members, in leaf order."""
-    rows = db.conn.execute(
+    rows = db.execute(
         "SELECT job_id, generation, subject FROM batch_members WHERE batch_id = ? "
         "AND left_at IS NULL ORDER BY position",
         (batch_id,),
@@ -135,8 +139,8 @@ def members(db: JobDB, batch_id: str) -> list[tuple[str, int, str]]:
     return [(str(j), int(g), str(s)) for j, g, s in rows]
 
 
-def batch_of(db: JobDB, job: Job) -> str | None:
-    row = db.conn.execute(
+def batch_of(db: ServiceDB, job: Job) -> str | None:
+    row = db.execute(
         "SELECT batch_id FROM batch_members WHERE job_id = ? AND generation = ? "
         "AND left_at IS NULL",
         (job.id, job.generation),
@@ -144,10 +148,10 @@ def batch_of(db: JobDB, job: Job) -> str | None:
     return None if row is None else str(row[0])
 
 
-def leave(db: JobDB, job_id: str) -> None:
+def leave(db: ServiceDB, job_id: str) -> None:
     """Inside a transaction: the job leaves any batch not yet closed or proven (reorg);
     a closed batch keeps its membership (its proof covers the job's old generation)."""
-    db.conn.execute(
+    db.execute(
         "UPDATE batch_members SET left_at = ? WHERE job_id = ? AND left_at IS NULL AND "
         "batch_id IN (SELECT id FROM batches WHERE state = ?)",
         (time.time(), job_id, OPEN),
@@ -174,7 +178,7 @@ class Batcher:
             existing = batch_of(self.db, job)
             if existing is not None:
                 return existing
-            row = self.db.conn.execute(
+            row = self.db.execute(
                 "SELECT b.id, COUNT(m.job_id) FROM batches b LEFT JOIN batch_members m "
                 "ON m.batch_id = b.id AND m.left_at IS NULL WHERE b.state = ? AND b.model = ? "
                 "AND b.block = ? GROUP BY b.id ORDER BY b.opened_at LIMIT 1",
@@ -184,17 +188,17 @@ class Batcher:
                 batch_id = str(row[0])
             else:
                 batch_id = "batch_" + secrets.token_hex(10)
-                self.db.conn.execute(
+                self.db.execute(
                     "INSERT INTO batches (id, model, block, state, opened_at) "
                     "VALUES (?, ?, ?, ?, ?)",
                     (batch_id, model, block, OPEN, now),
                 )
-            top = self.db.conn.execute(
+            top = self.db.execute(
                 "SELECT COALESCE(MAX(position) + 1, 0) FROM batch_members WHERE batch_id = ?",
                 (batch_id,),
             ).fetchone()
             position = int(top[0])
-            self.db.conn.execute(
+            self.db.execute(
                 "INSERT INTO batch_members VALUES (?, ?, ?, ?, ?, NULL)",
                 (batch_id, job.id, job.generation, position, job.request["subject"]),
             )
@@ -208,7 +212,7 @@ class Batcher:
         full = len(members(self.db, batch.id)) >= c.batch_max_size
         if full or time.time() >= batch.opened_at + c.batch_wait_seconds:
             with self.db.tx():
-                self.db.conn.execute(
+                self.db.execute(
                     "UPDATE batches SET state = ?, closed_at = ? WHERE id = ? AND state = ?",
                     (CLOSED, time.time(), batch.id, OPEN),
                 )
@@ -218,7 +222,7 @@ class Batcher:
         """Take the batch's proving lease (free, or run out)."""
         now = time.time()
         with self.db.tx():
-            cur = self.db.conn.execute(
+            cur = self.db.execute(
                 "UPDATE batches SET prover_owner = ?, prover_until = ? WHERE id = ? AND "
                 "state = ? AND (prover_until IS NULL OR prover_until < ? OR prover_owner = ?)",
                 (owner, now + self.rt.config.lease_seconds, batch.id, CLOSED, now, owner),
@@ -227,7 +231,7 @@ class Batcher:
 
     def _park(self, job: Job, owner: str, until: float) -> None:
         with self.db.tx():
-            self.db.conn.execute(
+            self.db.execute(
                 "UPDATE jobs SET next_run_at = ?, lease_owner = NULL, lease_until = NULL "
                 "WHERE id = ? AND lease_owner = ?",
                 (until, job.id, owner),
@@ -239,7 +243,7 @@ class Batcher:
         out come back now instead (a batch that closed full is not waited for)."""
         now = time.time()
         with self.db.tx():
-            self.db.conn.execute(
+            self.db.execute(
                 "UPDATE jobs SET next_run_at = ? WHERE next_run_at > ? AND lease_owner IS NULL "
                 "AND id IN (SELECT job_id FROM batch_members WHERE batch_id = ?)",
                 (now, now, batch_id),
@@ -273,7 +277,7 @@ class Batcher:
         who = members(self.db, batch.id)
         if not who:
             with self.db.tx():
-                self.db.conn.execute(
+                self.db.execute(
                     "UPDATE batches SET state = ?, error = ? WHERE id = ?",
                     (FAILED, "every job left the batch", batch.id),
                 )
@@ -313,7 +317,7 @@ class Batcher:
                 receipt = await asyncio.to_thread(self._prove_receipt, request, scored)
             except (UserInputError, VerificationError) as exc:
                 with self.db.tx():
-                    self.db.conn.execute(
+                    self.db.execute(
                         "UPDATE batches SET state = ?, error = ? WHERE id = ? AND state = ?",
                         (FAILED, str(exc)[:300], batch.id, CLOSED),
                     )
@@ -335,7 +339,7 @@ class Batcher:
                 "bundle": str(path),
             }
             with self.db.tx():
-                self.db.conn.execute(
+                self.db.execute(
                     "UPDATE batches SET state = ?, data = ? WHERE id = ? AND state = ? "
                     "AND prover_owner = ?",
                     (PROVEN, json.dumps(data), batch.id, CLOSED, owner),
@@ -364,7 +368,7 @@ class Batcher:
         while True:
             await asyncio.sleep(period)
             with self.db.tx():
-                self.db.conn.execute(
+                self.db.execute(
                     "UPDATE batches SET prover_until = ? WHERE id = ? AND prover_owner = ?",
                     (time.time() + self.rt.config.lease_seconds, batch_id, owner),
                 )
@@ -480,8 +484,9 @@ class Batcher:
         self, key: str, poster: posting.Poster, prepare: Any, used: bytes | None = None
     ) -> posting.Landed:
         """One transaction per key (the worker's exactly-once protocol, per batch)."""
+        records = self.db.post_records(int(getattr(poster, "chain_id", 0)))
         return await posting.post_exactly_once(
-            self.db, key, poster, prepare, None if used is None else (used, "batch id")
+            records, key, poster, prepare, None if used is None else (used, "batch id")
         )
 
 

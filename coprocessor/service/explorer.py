@@ -141,17 +141,12 @@ _FILTERS = ("state", "model", "subject", "mode", "destination")
 
 
 def _job_rows(runtime: Runtime, query: dict[str, str], limit: int) -> list[Job]:
-    where, args = [], []
-    for name in _FILTERS:
-        value = query.get(name)
-        if not value:
-            continue
-        column = "state" if name == "state" else f"json_extract(request, '$.{name}')"
-        where.append(f"{column} = ?")
-        args.append(value.lower() if name == "subject" else value)
-    sql = "SELECT id FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
-    rows = runtime.db.conn.execute(sql + " ORDER BY created_at DESC LIMIT ?", (*args, limit))
-    jobs = [runtime.db.get(str(r[0])) for r in rows.fetchall()]
+    filters = {
+        name: (value.lower() if name == "subject" else value)
+        for name in _FILTERS
+        if (value := query.get(name))
+    }
+    jobs = [runtime.db.get(job_id) for job_id in runtime.db.job_ids(filters, limit)]
     return [j for j in jobs if j is not None]
 
 
@@ -454,12 +449,7 @@ def _model_file(path: Path) -> dict[str, Any]:
 
 def _image_id(runtime: Runtime) -> str | None:
     """The image ID of the receipts this service produced (the newest proven job's)."""
-    row = runtime.db.conn.execute(
-        "SELECT json_extract(data, '$.receipt.image_id') FROM jobs "
-        "WHERE json_extract(data, '$.receipt.image_id') IS NOT NULL "
-        "ORDER BY updated_at DESC LIMIT 1"
-    ).fetchone()
-    return None if row is None else str(row[0])
+    return runtime.db.latest_image_id()
 
 
 async def get_models(request: web.Request) -> web.Response:

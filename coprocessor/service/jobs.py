@@ -26,6 +26,7 @@ import json
 import secrets
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -210,8 +211,14 @@ def retry(job: Job, error: str, backoff: float, backoff_max: float, max_attempts
     return Retry(attempts, error, min(backoff * 2 ** (attempts - 1), backoff_max))
 
 
+#: the request fields ``job_ids`` filters on (besides ``state``)
+JOB_FILTERS = ("model", "subject", "mode", "destination")
+
+
 class JobDB:
     """One connection to the service database (use one per thread)."""
+
+    kind = "sqlite"
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -239,6 +246,10 @@ class JobDB:
 
     def close(self) -> None:
         self.conn.close()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """One statement with ``?`` parameters (``store.protocol.ServiceDB``)."""
+        return self.conn.execute(sql, params)
 
     def tx(self) -> _Tx:
         """``with db.tx():`` — BEGIN IMMEDIATE … COMMIT (ROLLBACK on an exception)."""
@@ -457,7 +468,37 @@ class JobDB:
         row = self.conn.execute("SELECT MAX(seq) FROM feed").fetchone()
         return int(row[0] or 0)
 
+    def job_ids(self, filters: dict[str, str], limit: int) -> list[str]:
+        """Ids of the newest jobs matching ``filters`` (``state`` and ``JOB_FILTERS``)."""
+        where, args = [], []
+        for name, value in filters.items():
+            if name != "state" and name not in JOB_FILTERS:
+                raise ValueError(f"no job filter {name!r}")
+            where.append(
+                "state = ?" if name == "state" else f"json_extract(request, '$.{name}') = ?"
+            )
+            args.append(value)
+        sql = "SELECT id FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
+        rows = self.conn.execute(sql + " ORDER BY created_at DESC LIMIT ?", (*args, limit))
+        return [str(r[0]) for r in rows.fetchall()]
+
+    def latest_image_id(self) -> str | None:
+        row = self.conn.execute(
+            "SELECT json_extract(data, '$.receipt.image_id') FROM jobs "
+            "WHERE json_extract(data, '$.receipt.image_id') IS NOT NULL "
+            "ORDER BY updated_at DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def shared_keys(self) -> None:
+        """SQLite: keys are reloaded by each process, buckets kept in its memory."""
+        return None
+
     # ------------------------------------------------------------------ posts and samples
+
+    def post_records(self, chain_id: int) -> JobDB:
+        """The ``posts`` table (one per service database; SQLite keeps no chain id)."""
+        return self
 
     def post_of(self, job_id: str) -> dict[str, Any] | None:
         row = self.conn.execute(

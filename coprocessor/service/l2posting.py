@@ -113,6 +113,11 @@ class BridgeL2Poster:
     def nonce_taken(self, sender: str, nonce: int) -> bool:
         return self._submit.nonce_taken(sender, nonce)
 
+    @property
+    def chain_id(self) -> int:
+        """The L2's chain id (where ``submit`` goes)."""
+        return self._submit.chain_id
+
     # ------------------------------------------------------------------ anchor
 
     def anchor_on_l2(self, number: int) -> str:

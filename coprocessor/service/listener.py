@@ -37,7 +37,7 @@ from web3.contract import Contract
 from coprocessor.chain.hexutil import hexstr
 from coprocessor.errors import CoprocessorError
 from coprocessor.onchain import contracts
-from coprocessor.service.jobs import JobDB
+from coprocessor.service.store.protocol import ServiceDB
 from coprocessor.service.worker import Runtime
 
 log = logging.getLogger("coproc.service.listener")
@@ -62,10 +62,13 @@ _SCHEMA = (
 )
 
 
-def ensure_schema(db: JobDB) -> None:
+def ensure_schema(db: ServiceDB) -> None:
+    """The listener's tables (PostgreSQL: made by ``coproc db migrate``, schema v4)."""
+    if db.kind != "sqlite":
+        return
     with db.tx():
         for stmt in _SCHEMA:
-            db.conn.execute(stmt)
+            db.execute(stmt)
 
 
 def idem_key(chain: str, request_id: str) -> str:
@@ -73,30 +76,29 @@ def idem_key(chain: str, request_id: str) -> str:
     return f"onchain:{chain}:{request_id}"
 
 
-def requests_of(db: JobDB, chain: str | None = None) -> list[dict[str, Any]]:
+def requests_of(db: ServiceDB, chain: str | None = None) -> list[dict[str, Any]]:
     """The recorded requests (oldest block first), for tests, metrics and operators."""
-    rows = db.conn.execute(
+    where, args = ("", ()) if chain is None else ("WHERE chain = ? ", (chain,))
+    rows = db.execute(
         "SELECT chain, request_id, block_number, block_hash, status, reason, job_id "
-        "FROM onchain_requests WHERE ? IS NULL OR chain = ? ORDER BY block_number, seen_at",
-        (chain, chain),
+        f"FROM onchain_requests {where}ORDER BY block_number, seen_at",
+        args,
     ).fetchall()
     keys = ("chain", "request_id", "block_number", "block_hash", "status", "reason", "job_id")
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
-def status_counts(db: JobDB) -> dict[tuple[str, str], int]:
+def status_counts(db: ServiceDB) -> dict[tuple[str, str], int]:
     """Recorded requests per (chain, status)."""
-    rows = db.conn.execute(
+    rows = db.execute(
         "SELECT chain, status, COUNT(*) FROM onchain_requests GROUP BY chain, status"
     ).fetchall()
     return {(str(c), str(s)): int(n) for c, s, n in rows}
 
 
-def cursor_of(db: JobDB, chain: str) -> int | None:
+def cursor_of(db: ServiceDB, chain: str) -> int | None:
     """The last block whose events are committed (None: nothing read yet)."""
-    row = db.conn.execute(
-        "SELECT MAX(number) FROM listener_blocks WHERE chain = ?", (chain,)
-    ).fetchone()
+    row = db.execute("SELECT MAX(number) FROM listener_blocks WHERE chain = ?", (chain,)).fetchone()
     return None if row[0] is None else int(row[0])
 
 
@@ -171,11 +173,12 @@ class Listener:
             for entry in logs:
                 self._take(entry, l1_head)
             for number, block_hash in hashes.items():
-                self.db.conn.execute(
-                    "INSERT OR REPLACE INTO listener_blocks VALUES (?, ?, ?)",
+                self.db.execute(
+                    "INSERT INTO listener_blocks VALUES (?, ?, ?) "
+                    "ON CONFLICT (chain, number) DO UPDATE SET hash = excluded.hash",
                     (self.chain.name, number, block_hash),
                 )
-            self.db.conn.execute(
+            self.db.execute(
                 "DELETE FROM listener_blocks WHERE chain = ? AND number < ?",
                 (self.chain.name, end - KEEP_BLOCKS),
             )
@@ -195,7 +198,7 @@ class Listener:
 
     async def _rewind_if_reorged(self) -> int | None:
         """The cursor, after walking back past blocks the node no longer has."""
-        rows = self.db.conn.execute(
+        rows = self.db.execute(
             "SELECT number, hash FROM listener_blocks WHERE chain = ? ORDER BY number DESC",
             (self.chain.name,),
         ).fetchall()
@@ -223,12 +226,12 @@ class Listener:
     def _drop_above(self, number: int) -> None:
         name = self.chain.name
         with self.db.tx():
-            dropped = self.db.conn.execute(
+            dropped = self.db.execute(
                 "UPDATE onchain_requests SET status = 'dropped', reason = 'block reorged away' "
                 "WHERE chain = ? AND block_number > ? AND status != 'dropped'",
                 (name, number),
             ).rowcount
-            self.db.conn.execute(
+            self.db.execute(
                 "DELETE FROM listener_blocks WHERE chain = ? AND number > ?", (name, number)
             )
         log.warning(
@@ -256,8 +259,8 @@ class Listener:
         else:
             log.warning("listener %s: request %s refused: %s", self.chain.name, request_id, reason)
         event = {k: _plain(v) for k, v in dict(args).items()}
-        self.db.conn.execute(
-            "INSERT INTO onchain_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, json(?), ?) "
+        self.db.execute(
+            "INSERT INTO onchain_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (chain, request_id) DO UPDATE SET block_number = excluded.block_number, "
             "block_hash = excluded.block_hash, tx_hash = excluded.tx_hash, "
             "status = excluded.status, reason = excluded.reason, job_id = excluded.job_id",
@@ -329,4 +332,4 @@ def _plain(value: Any) -> Any:
 def _json(obj: dict[str, Any]) -> str:
     import json
 
-    return json.dumps(obj, sort_keys=True)
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))

@@ -87,6 +87,8 @@ class L1Poster:
         self.oracle = contracts.at(self.w3, contract, oracle)
         self._account = Account.from_key(private_key)
         self.sender = str(self._account.address)
+        #: the chain the transactions go to (posting records are kept per chain)
+        self.chain_id = int(self.w3.eth.chain_id)
 
     def __repr__(self) -> str:
         return f"L1Poster(sender={self.sender}, oracle={self.oracle.address})"
@@ -194,7 +196,8 @@ class NonceTaken(ToolError):
 
 
 class PostRecords(Protocol):
-    """Where the transaction of each key is recorded before it is broadcast (``JobDB``)."""
+    """Where the transaction of each key is recorded before it is broadcast
+    (``ServiceDB.post_records``: ``JobDB`` or ``store.posts.PgPostRecords``)."""
 
     def post_of(self, job_id: str) -> dict[str, Any] | None: ...
 

@@ -20,11 +20,10 @@ from coprocessor.service import listener, posting, sampling
 from coprocessor.service.app import make_app
 from coprocessor.service.catalog import load_catalog
 from coprocessor.service.config import ServiceConfig
-from coprocessor.service.jobs import JobDB
 from coprocessor.service.metrics import ServiceMetrics
 from coprocessor.service.proving import Prover, export_metrics, prover_for
 from coprocessor.service.signer import Signer, load_keystore
-from coprocessor.service.store.database import service_sqlite_path
+from coprocessor.service.store.database import open_service_db
 from coprocessor.service.worker import Runtime
 
 log = logging.getLogger("coproc.service")
@@ -48,7 +47,7 @@ async def build_runtime(
     rpc = RpcClient(config.rpc_url)
     chain_id = await rpc.connect()
     try:
-        db = JobDB(service_sqlite_path(config.database_url, data_dir))
+        db = open_service_db(config.database_url, data_dir)
         runtime = Runtime(
             config=config,
             data_dir=data_dir,
@@ -162,15 +161,26 @@ def _register_gauges(runtime: Runtime) -> None:
     )
 
 
+#: ``coproc serve --role``: what a process runs
+ROLES = ("all", "api", "worker")
+
+
 async def start(
-    runtime: Runtime, host: str, port: int
-) -> tuple[web.AppRunner, list[asyncio.Task[None]]]:
-    """Start the HTTP server and the workers; returns what ``stop`` needs."""
-    app = make_app(runtime)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024)
-    await site.start()
+    runtime: Runtime, host: str, port: int, role: str = "all"
+) -> tuple[web.AppRunner | None, list[asyncio.Task[None]]]:
+    """Start what ``role`` runs: the HTTP server (``all``, ``api``), the workers and the
+    on-chain listeners (``all``, ``worker``); returns what ``stop`` needs."""
+    if role not in ROLES:
+        raise UserInputError(f"--role: one of {', '.join(ROLES)}, not {role!r}")
+    runner = None
+    if role != "worker":
+        app = make_app(runtime)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, backlog=1024)
+        await site.start()
+    if role == "api":
+        return runner, []
     tasks = [asyncio.create_task(runtime.worker_loop(i)) for i in range(runtime.config.workers)]
     for entry in runtime.config.request_chains:
         follow = listener.Listener(
@@ -180,26 +190,42 @@ async def start(
     return runner, tasks
 
 
-async def stop(runtime: Runtime, runner: web.AppRunner, tasks: list[asyncio.Task[None]]) -> None:
+async def stop(
+    runtime: Runtime, runner: web.AppRunner | None, tasks: list[asyncio.Task[None]]
+) -> None:
     runtime.stopping = True
     runtime.wake.set()
     runtime.published.set()
     for task in tasks:
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(task, 10)
-    await runner.cleanup()
+    if runner is not None:
+        await runner.cleanup()
     await runtime.rpc.close()
     runtime.store.close()
     runtime.db.close()
 
 
-async def serve(config: ServiceConfig, data_dir: Path, host: str, port: int) -> None:
-    """Run until SIGINT/SIGTERM."""
-    if host not in ("127.0.0.1", "localhost", "::1"):
+async def serve(
+    config: ServiceConfig, data_dir: Path, host: str, port: int, role: str = "all"
+) -> None:
+    """Run ``role`` (``ROLES``) until SIGINT/SIGTERM."""
+    if role != "worker" and host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("binding to %s: the API is reachable from other machines", host)
     runtime = await build_runtime(config, data_dir)
-    runner, tasks = await start(runtime, host, port)
-    print(f"coproc serve: listening on http://{host}:{port} (chain {runtime.chain_id})", flush=True)
+    runner, tasks = await start(runtime, host, port, role)
+    if role == "worker":
+        print(
+            f"coproc serve: worker role, {config.workers} workers, no HTTP listener "
+            f"(chain {runtime.chain_id})",
+            flush=True,
+        )
+    else:
+        print(
+            f"coproc serve: listening on http://{host}:{port} (chain {runtime.chain_id}"
+            f"{', api role: no workers' if role == 'api' else ''})",
+            flush=True,
+        )
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -234,7 +260,7 @@ class Background:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.runtime: Runtime | None = None
-        self._handles: tuple[web.AppRunner, list[asyncio.Task[None]]] | None = None
+        self._handles: tuple[web.AppRunner | None, list[asyncio.Task[None]]] | None = None
 
     def call(self, coro: Any, timeout: float = 60) -> Any:
         """Run a coroutine on the service's loop and wait for its result."""

@@ -1,7 +1,7 @@
 """The job stages and the worker loop.
 
 Each stage reads what earlier stages committed in ``job.data``, does its work, and
-commits its outputs together with the move to the next state (``JobDB.advance`` inside
+commits its outputs together with the move to the next state (``ServiceDB.advance`` inside
 one transaction), so a stage interrupted anywhere is simply run again. Which stage runs
 in which state and which state follows is the table in ``lifecycle``:
 
@@ -58,11 +58,12 @@ from coprocessor.service import batching, faults, posting, sampling
 from coprocessor.service.catalog import Catalog, ServedModel
 from coprocessor.service.config import ServiceConfig
 from coprocessor.service.indexing import bundle_json, index_job, job_reads
-from coprocessor.service.jobs import Job, JobDB, LeaseLost
+from coprocessor.service.jobs import Job, LeaseLost
 from coprocessor.service.lifecycle import Stage, State, is_final, next_state, row_of
 from coprocessor.service.metrics import ServiceMetrics
 from coprocessor.service.proving import Prover
 from coprocessor.service.signer import Signer
+from coprocessor.service.store.protocol import ServiceDB
 from coprocessor.zk import journal as journal_v1
 from coprocessor.zk.prover import ProveRequest
 
@@ -92,7 +93,7 @@ class Runtime:
 
     config: ServiceConfig
     data_dir: Path
-    db: JobDB
+    db: ServiceDB
     catalog: Catalog
     store: Store
     rpc: RpcClient
@@ -498,8 +499,9 @@ class Runtime:
     async def _post_once(
         self, job: Job, poster: posting.Poster, journal: bytes, seal: bytes
     ) -> posting.Landed:
+        records = self.db.post_records(int(getattr(poster, "chain_id", 0)))
         return await posting.post_exactly_once(
-            _CrashPoints(self.db),
+            _CrashPoints(records),
             job.id,
             _CrashPoints(poster),
             lambda: poster.prepare(journal, seal),
@@ -587,9 +589,9 @@ class Runtime:
 
 
 class _CrashPoints:
-    """The posting records (``JobDB``) and poster of one post, with the crash points
-    ``posting.recorded`` (after ``record_post``) and ``posting.sent`` (after
-    ``broadcast``) of :mod:`faults`; everything else is the wrapped object's."""
+    """The posting records (``ServiceDB.post_records``) and poster of one post, with the
+    crash points ``posting.recorded`` (after ``record_post``) and ``posting.sent``
+    (after ``broadcast``) of :mod:`faults`; everything else is the wrapped object's."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner

@@ -1,6 +1,7 @@
 """Crash test: a real ``coproc serve`` process is killed with SIGKILL at random moments
 while a batch of jobs (signed + proven + posted to the L1 oracle) runs; after each
-kill it is restarted on the same data directory. At the end every job is done exactly
+kill it is restarted on the same data directory (and the same database: the test runs
+once on SQLite and once on PostgreSQL). At the end every job is done exactly
 once: one signed and one posted feed event each, one ``ScoreSubmitted`` event per
 request id on-chain, as many transactions from the poster as jobs (no duplicate or
 reverted second post), and each on-chain score equal to an independent computation."""
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from locations import REPO
+from service_backends import Backend
 from service_support import (
     PASSWORD_ENV,
     POSTER_ENV,
@@ -123,7 +125,7 @@ def submit_l1_jobs(port: int, subjects: list[str], auth: dict[str, str]) -> list
 
 def check_done_exactly_once(
     chain: Chain,
-    data: Path,
+    data: Path | Backend,
     jobs: list[dict[str, Any]],
     subjects: list[str],
     first_block: int,
@@ -132,7 +134,8 @@ def check_done_exactly_once(
     """Each job (``GET /v1/jobs`` bodies, in the order of ``subjects``) is done exactly
     once: one ``ScoreSubmitted`` per request id since ``first_block``, one transaction
     per job from the poster since its nonce was ``poster_nonce``, one signed, proven and
-    posted feed event each, and each on-chain score equal to an independent computation."""
+    posted feed event each, and each on-chain score equal to an independent computation.
+    ``data``: the service's database (a data directory: its SQLite file)."""
     from coprocessor.service.worker import request_id_of
 
     assert [j["state"] for j in jobs] == ["done"] * len(jobs), [j["error"] for j in jobs]
@@ -143,9 +146,8 @@ def check_done_exactly_once(
     assert by_request == Counter("0x" + request_id_of(j["id"]).hex() for j in jobs)
     poster = Account.from_key(POSTER_KEY).address
     assert w3.eth.get_transaction_count(poster) - poster_nonce == len(jobs)
-    conn = sqlite3.connect(data / "service.sqlite")
-    feed = Counter(conn.execute("SELECT job_id, kind FROM feed").fetchall())
-    conn.close()
+    db = data if isinstance(data, Backend) else Backend("sqlite", "", data)
+    feed = Counter(db.rows("SELECT job_id, kind FROM feed"))
     kinds = ("signed", "proven", "posted")
     assert feed == Counter((j["id"], kind) for j in jobs for kind in kinds)
     for job, subject in zip(jobs, subjects, strict=True):
@@ -166,14 +168,22 @@ def _active_states(db: Path) -> Counter[str]:
 
 @pytest.mark.parametrize("peers", [0, 1], ids=["restart-only", "with-live-peer"])
 def test_kill_9_at_random_moments_every_job_done_exactly_once(
-    chain: Chain, tmp_path: Path, peers: int
+    chain: Chain, tmp_path: Path, peers: int, backend: Backend
 ) -> None:
-    """``peers=1``: a second service process shares the data directory and keeps
-    running; it takes over the killed process's jobs when their leases run out."""
+    """``peers=1``: a second service process shares the data directory and the
+    database and keeps running; it takes over the killed process's jobs when their
+    leases run out. Once per database backend."""
     from coprocessor.dev.devnet import free_port
 
     rng = random.Random(20261121 + peers)
-    cfg = service_config(chain, tmp_path, workers=2, lease_seconds=1.5, max_attempts=20)
+    cfg = service_config(
+        chain,
+        tmp_path,
+        workers=2,
+        lease_seconds=1.5,
+        max_attempts=20,
+        database_url=backend.database_url,
+    )
     config = tmp_path / "service.json"
     config.write_text(json.dumps(cfg))
     data = tmp_path / "data"
@@ -198,12 +208,12 @@ def test_kill_9_at_random_moments_every_job_done_exactly_once(
         for _ in range(KILLS):
             time.sleep(rng.uniform(0.2, 1.2))
             proc.kill9()
-            states = _active_states(data / "service.sqlite")
+            states = backend.states()
             seen_in_flight.update(s for s, n in states.items() for _ in range(n))
             proc.start()
 
         def all_finished() -> bool:
-            states = _active_states(data / "service.sqlite")
+            states = backend.states()
             return states["done"] + states["failed"] == JOBS
 
         wait_for(all_finished, 90, "all jobs finished")
@@ -225,7 +235,7 @@ def test_kill_9_at_random_moments_every_job_done_exactly_once(
         sum(seen_in_flight[s] for s in ("indexing", "scoring", "signing", "proving", "posting")) > 0
     )
     assert len(jobs) == JOBS
-    check_done_exactly_once(chain, data, jobs, subjects, first_block, nonce_before)
+    check_done_exactly_once(chain, backend, jobs, subjects, first_block, nonce_before)
 
 
 def test_sigterm_hands_leases_back(chain: Chain, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from service_backends import Backend
 from service_support import (
     Chain,
     FakeProver,
@@ -70,9 +71,21 @@ def _send(w3: Web3, value: int) -> int:
     return int(w3.eth.wait_for_transaction_receipt(tx)["blockNumber"])
 
 
-def test_reorged_block_is_reindexed_and_never_posted(chain: Chain, tmp_path: Path) -> None:
+def test_reorged_block_is_reindexed_and_never_posted(
+    chain: Chain, tmp_path: Path, backend: Backend
+) -> None:
+    """Once per database backend (SQLite, PostgreSQL)."""
     w3 = chain.w3
-    cfg = service_config(chain, tmp_path, prover="import:test_service_reorg:gated_prover")
+    GatedProver.gate.clear()
+    GatedProver.entered.clear()
+    GatedProver.anchors.clear()
+    first_block = w3.eth.block_number + 1
+    cfg = service_config(
+        chain,
+        tmp_path,
+        prover="import:test_service_reorg:gated_prover",
+        database_url=backend.database_url,
+    )
     service = LiveService(cfg, tmp_path / "data")
     try:
         client = Client(service.url, service.add_key())
@@ -105,7 +118,7 @@ def test_reorged_block_is_reindexed_and_never_posted(chain: Chain, tmp_path: Pat
 
         # only the new block's result reached the oracle
         oracle = contracts.at(w3, "RiskOracle", chain.oracle)
-        events = oracle.events.ScoreSubmitted.get_logs(from_block=0)
+        events = oracle.events.ScoreSubmitted.get_logs(from_block=first_block)
         assert len(events) == 1
         tx = w3.eth.get_transaction(events[0]["transactionHash"])
         journal = oracle.decode_function_input(tx["input"])[1]["journal"]
@@ -123,5 +136,9 @@ def test_reorged_block_is_reindexed_and_never_posted(chain: Chain, tmp_path: Pat
             "new result",
         )
         assert result["score"] == new_score and result["tx_hashes"]["l1"]
+        # the job lives in the backend's database (not a SQLite file beside it)
+        assert backend.states() == {"done": 1}
+        if backend.name == "postgres":
+            assert not (tmp_path / "data" / "service.sqlite").exists()
     finally:
         service.stop()

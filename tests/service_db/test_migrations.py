@@ -157,8 +157,8 @@ def test_bad_database_urls_are_refused_by_the_config(url: str) -> None:
     assert "pw" not in str(info.value)
 
 
-def test_serve_uses_the_sqlite_file_of_database_url_and_refuses_postgres(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_serve_keys_live_in_the_sqlite_file_or_the_postgres_database_of_database_url(
+    tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "service.json"
     config.write_text(json.dumps({"database_url": "sqlite:keys/service.sqlite"}))
@@ -167,6 +167,19 @@ def test_serve_uses_the_sqlite_file_of_database_url_and_refuses_postgres(
     assert json.loads(capsys.readouterr().out) == []
     assert (tmp_path / "keys" / "service.sqlite").is_file()
     assert not (tmp_path / "service.sqlite").exists()
-    config.write_text(json.dumps({"database_url": "postgresql://coproc@db.internal/jobs"}))
-    assert main([*base, "--list-keys"]) == 2
-    assert "coproc serve runs on SQLite only for now" in capsys.readouterr().err
+    config.write_text(json.dumps({"database_url": pg_url}))
+    assert main([*base, "--list-keys"]) == 2  # not migrated yet: refused in one line
+    err = capsys.readouterr().err
+    assert "older than this coproc" in err and "coproc db migrate" in err
+    assert len(err.strip().splitlines()) == 1
+    migrate_database(pg_url, tmp_path)
+    assert main([*base, "--add-key", "ops"]) == 0
+    assert capsys.readouterr().out.startswith("cpk_")
+    assert main([*base, "--list-keys"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["name"] == "ops" and listed["revoked"] is False
+    assert main([*base, "--revoke-key", listed["id"]]) == 0
+    capsys.readouterr()
+    assert main([*base, "--list-keys"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["revoked"] is True
+    assert not (tmp_path / "service.sqlite").exists()

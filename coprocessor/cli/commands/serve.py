@@ -25,6 +25,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--config", help="service config JSON (docs/operations.md)")
     parser.add_argument("--rpc", help="L1 node URL (overrides config rpc_url)")
     parser.add_argument("--workers", type=int, help="worker tasks (overrides config)")
+    parser.add_argument(
+        "--role",
+        choices=("all", "api", "worker"),
+        default="all",
+        help="all: HTTP API + workers (default); api: HTTP API only, no workers; "
+        "worker: workers and on-chain listeners only, no HTTP listener",
+    )
     parser.add_argument("--add-key", metavar="NAME", help="create an API key, print it, exit")
     parser.add_argument("--rate", type=float, default=None, help="with --add-key: requests/s")
     parser.add_argument("--burst", type=int, default=None, help="with --add-key: burst size")
@@ -51,8 +58,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_serve(args: argparse.Namespace) -> int:
     from coprocessor.service import auth
     from coprocessor.service.config import load_config
-    from coprocessor.service.jobs import JobDB
-    from coprocessor.service.store.database import service_sqlite_path
+    from coprocessor.service.store.database import open_service_db
 
     if not 0 < args.port < 65536:
         raise UserInputError(f"--port must be 1..65535, got {args.port}")
@@ -68,7 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(json.dumps({"keystore": args.new_keystore, "address": address}))
         return 0
     if args.add_key or args.list_keys or args.revoke_key:
-        db = JobDB(service_sqlite_path(config.database_url, root))
+        db = open_service_db(config.database_url, root)
         try:
             if args.add_key:
                 rate = config.rate_per_second if args.rate is None else args.rate
@@ -88,5 +94,5 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
-    asyncio.run(serve(config, root, args.host, args.port))
+    asyncio.run(serve(config, root, args.host, args.port, args.role))
     return 0

@@ -21,7 +21,7 @@ from coprocessor.service.config import (
 )
 from coprocessor.service.jobs import JobDB
 from coprocessor.service.store.migrations import refuse_newer
-from coprocessor.service.store.protocol import JobStore
+from coprocessor.service.store.protocol import JobStore, ServiceDB
 from coprocessor.sqlite import connect as sqlite_connect
 
 DEFAULT_SQLITE_FILE = "service.sqlite"
@@ -46,17 +46,23 @@ def parse_database_url(url: str, data_dir: Path) -> Database:
 
 
 def service_sqlite_path(url: str, data_dir: Path) -> Path:
-    """The SQLite file ``coproc serve`` keeps everything in. Only the job store runs on
-    PostgreSQL so far (posts, keys, results, the feed and the listener's cursor still
-    live in the SQLite file), so the service refuses a PostgreSQL ``database_url``
-    rather than ignore it."""
+    """The SQLite file of a SQLite ``database_url`` (a PostgreSQL one has none)."""
     db = parse_database_url(url, data_dir)
     if db.path is None:
-        raise UserInputError(
-            "config: database_url: coproc serve runs on SQLite only for now (the "
-            "PostgreSQL job store is not yet wired into the service; docs/operations.md)"
-        )
+        raise UserInputError("config: database_url names PostgreSQL, not a SQLite file")
     return db.path
+
+
+def open_service_db(url: str, data_dir: Path) -> ServiceDB:
+    """Everything ``coproc serve`` stores, in the database ``url`` names (PostgreSQL:
+    it must be migrated to this code's schema; SQLite: created on first use)."""
+    db = parse_database_url(url, data_dir)
+    if db.kind == "postgresql":
+        from coprocessor.service.store.service_pg import PgServiceDB
+
+        return PgServiceDB(db.url)
+    assert db.path is not None
+    return JobDB(db.path)
 
 
 def open_job_store(url: str, data_dir: Path) -> JobStore:

@@ -76,6 +76,49 @@ MIGRATIONS: tuple[Migration, ...] = (
                 taken BOOLEAN NOT NULL)""",
         ),
     ),
+    Migration(
+        4,
+        "the service's other tables",
+        (
+            # the latest result per (subject, model): what GET /v1/scores serves
+            """CREATE TABLE results (
+                subject TEXT NOT NULL, model_hash TEXT NOT NULL, block BIGINT NOT NULL,
+                job_id TEXT NOT NULL, body TEXT NOT NULL, updated_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (subject, model_hash))""",
+            "CREATE INDEX results_job ON results (job_id)",
+            # the SSE feed; rows are appended under an advisory lock held to COMMIT, so
+            # ``seq`` order is commit order (a reader never skips a late-committing row)
+            """CREATE TABLE feed (
+                seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, job_id TEXT NOT NULL,
+                kind TEXT NOT NULL, generation INTEGER NOT NULL, body TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL, UNIQUE (job_id, kind, generation))""",
+            """CREATE TABLE samples (
+                job_id TEXT PRIMARY KEY, outcome TEXT NOT NULL, signed_score BIGINT,
+                proven_score BIGINT, challenge TEXT, challenge_tx TEXT,
+                created_at DOUBLE PRECISION NOT NULL)""",
+            # batching (service/batching.py)
+            """CREATE TABLE batches (
+                id TEXT PRIMARY KEY, model TEXT NOT NULL, block BIGINT NOT NULL,
+                state TEXT NOT NULL, opened_at DOUBLE PRECISION NOT NULL,
+                closed_at DOUBLE PRECISION, prover_owner TEXT,
+                prover_until DOUBLE PRECISION, data TEXT NOT NULL DEFAULT '{}', error TEXT)""",
+            "CREATE INDEX batches_open ON batches (state, model, block)",
+            """CREATE TABLE batch_members (
+                batch_id TEXT NOT NULL, job_id TEXT NOT NULL, generation INTEGER NOT NULL,
+                position INTEGER NOT NULL, subject TEXT NOT NULL,
+                left_at DOUBLE PRECISION, PRIMARY KEY (job_id, generation))""",
+            "CREATE INDEX batch_members_of ON batch_members (batch_id, position)",
+            # the on-chain request listener (service/listener.py)
+            """CREATE TABLE listener_blocks (
+                chain TEXT NOT NULL, number BIGINT NOT NULL, hash TEXT NOT NULL,
+                PRIMARY KEY (chain, number))""",
+            """CREATE TABLE onchain_requests (
+                chain TEXT NOT NULL, request_id TEXT NOT NULL, block_number BIGINT NOT NULL,
+                block_hash TEXT NOT NULL, tx_hash TEXT NOT NULL, status TEXT NOT NULL,
+                reason TEXT, job_id TEXT, event TEXT NOT NULL,
+                seen_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (chain, request_id))""",
+        ),
+    ),
 )
 
 #: the schema version this code reads and writes
