@@ -2,7 +2,8 @@
 for every operation, hypothesis draws requests — valid ones built from the schemas,
 and broken ones (wrong types, unknown fields, odd path and query strings, random
 headers, random bytes and content types). No request may get a 5xx; every 4xx is a
-one-line JSON error; a 2xx body matches the documented schema."""
+one-line JSON error; a 2xx body matches the documented schema. Once per database
+backend (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pg_support import PostgresServer
+from service_backends import BACKENDS, make_backend
 from service_support import Chain, LiveService, chain_fixture, service_config
 
 from coprocessor.service import openapi
@@ -28,11 +31,25 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     yield from chain_fixture(tmp_path_factory.mktemp("svc-fuzz-chain"), "svc-fuzz")
 
 
-@pytest.fixture(scope="module")
-def live(chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def live(
+    chain: Chain, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, str]]:
     tmp = tmp_path_factory.mktemp("svc-fuzz")
+    pg_url = None
+    if request.param == "postgres":
+        server: PostgresServer = request.getfixturevalue("pg_server")
+        pg_url = server.new_database()
+    backend = make_backend(request.param, tmp / "data", pg_url)
     # no workers: the fuzzer only talks to the API (queued jobs just stay queued)
-    cfg = service_config(chain, tmp, workers=0, rate_per_second=1e6, rate_burst=10**6)
+    cfg = service_config(
+        chain,
+        tmp,
+        workers=0,
+        rate_per_second=1e6,
+        rate_burst=10**6,
+        database_url=backend.database_url,
+    )
     svc = LiveService(cfg, tmp / "data")
     try:
         yield f"127.0.0.1:{svc.port}", svc.add_key("fuzz", rate=1e6, burst=10**6)

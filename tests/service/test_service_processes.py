@@ -1,0 +1,204 @@
+"""Several real ``coproc serve`` processes on one PostgreSQL database (issue #18): an API
+process (``--role api``: HTTP, no workers) and two worker processes (``--role worker``:
+workers, no HTTP listener), each with a data directory of its own as on separate hosts.
+A set of signed jobs submitted to the API process is done by the workers, each job
+exactly once (indexed by one process only, one ``signed`` feed event), and every result
+equals the one a single process on SQLite computes for the same requests. A key revoked
+from the command line is refused by the running API process at its next request."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from locations import REPO
+from pg_support import PostgresServer
+from service_backends import Backend, make_backend
+from service_support import (
+    Chain,
+    chain_fixture,
+    expected_score,
+    http,
+    service_config,
+    wait_for,
+)
+
+from coprocessor.dev.devnet import free_port
+
+COPROC = REPO / ".venv" / "bin" / "coproc"
+JOBS = 12
+#: what a result must have the same on both backends (ids and times differ)
+SAME = ("subject", "model_hash", "feature_spec_hash", "chain_id", "block", "anchor", "score",
+        "features", "signature", "signer")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    yield from chain_fixture(tmp_path_factory.mktemp("svc-procs-chain"), "svc-procs")
+
+
+class Serve:
+    """One ``coproc serve`` process, its output in ``log``."""
+
+    def __init__(self, config: Path, data: Path, log: Path, *args: str) -> None:
+        self.log = log
+        self.port = free_port()
+        command = [str(COPROC), "--data-dir", str(data), "serve", "--config", str(config)]
+        env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [*command, "--port", str(self.port), *args],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, line: str) -> None:
+        def ready() -> bool:
+            assert self.proc.poll() is None, self.log.read_text()[-2000:]
+            return self.log.exists() and line in self.log.read_text()
+
+        wait_for(ready, 60, f"{self.log.name}: {line!r}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def add_key(config: Path, data: Path) -> tuple[str, dict[str, str]]:
+    """A new API key (``coproc serve --add-key``): its id and the request headers."""
+    key = subprocess.run(
+        [str(COPROC), "--data-dir", str(data), "serve", "--config", str(config), "--add-key", "t"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    key_id = key.removeprefix("cpk_").split("_")[0]
+    return key_id, {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+
+def submit(port: int, auth: dict[str, str], subjects: list[str], block: int) -> list[str]:
+    """One signed job per subject at ``block``: their ids."""
+    ids = []
+    for subject in subjects:
+        body = json.dumps({"subject": subject, "model": "svc-test", "block": block}).encode()
+        status, _, answer = http("POST", f"http://127.0.0.1:{port}/v1/scores", body, auth)
+        assert status == 202, answer
+        ids.append(json.loads(answer)["id"])
+    return ids
+
+
+def results(port: int, auth: dict[str, str], subjects: list[str]) -> dict[str, dict[str, Any]]:
+    """``GET /v1/scores/{subject}`` of each subject, the fields in ``SAME``."""
+    out = {}
+    for subject in subjects:
+        url = f"http://127.0.0.1:{port}/v1/scores/{subject}?model=svc-test"
+        status, _, body = http("GET", url, headers=auth)
+        assert status == 200, body
+        answer = json.loads(body)
+        out[subject] = {k: answer[k] for k in SAME}
+    return out
+
+
+def wait_done(port: int, auth: dict[str, str], ids: list[str]) -> list[dict[str, Any]]:
+    def all_done() -> list[dict[str, Any]] | None:
+        jobs = []
+        for job_id in ids:
+            status, _, body = http("GET", f"http://127.0.0.1:{port}/v1/jobs/{job_id}", headers=auth)
+            assert status == 200, body
+            jobs.append(json.loads(body))
+        assert not [j["error"] for j in jobs if j["state"] == "failed"]
+        return jobs if all(j["state"] == "done" for j in jobs) else None
+
+    found: list[dict[str, Any]] = wait_for(all_done, 120, "every job done")
+    return found
+
+
+def run_sqlite(chain: Chain, tmp: Path, subjects: list[str], block: int) -> dict[str, Any]:
+    """The same requests through one ``coproc serve`` on SQLite: its results."""
+    backend = make_backend("sqlite", tmp / "data", None)
+    config = tmp / "service.json"
+    config.write_text(json.dumps(service_config(chain, tmp, database_url=backend.database_url)))
+    _, auth = add_key(config, backend.data_dir)
+    serve = Serve(config, backend.data_dir, tmp / "serve.log")
+    try:
+        serve.wait_ready("listening on")
+        wait_done(serve.port, auth, submit(serve.port, auth, subjects, block))
+        return results(serve.port, auth, subjects)
+    finally:
+        serve.stop()
+
+
+def test_api_and_two_workers_on_postgres_do_each_job_once(
+    chain: Chain, tmp_path: Path, pg_server: PostgresServer
+) -> None:
+    w3 = chain.w3
+    subjects = [a.lower() for a in list(w3.eth.accounts)[:5]]
+    subjects += ["0x" + f"{0xC0FFEE00 + i:040x}" for i in range(JOBS - len(subjects))]
+    block = int(w3.eth.block_number)
+    backend: Backend = make_backend("postgres", tmp_path / "api", pg_server.new_database())
+    config = tmp_path / "service.json"
+    config.write_text(
+        json.dumps(service_config(chain, tmp_path, workers=2, database_url=backend.database_url))
+    )
+    key_id, auth = add_key(config, tmp_path / "api")
+    api = Serve(config, tmp_path / "api", tmp_path / "api.log", "--role", "api")
+    workers = [
+        Serve(config, tmp_path / f"w{i}", tmp_path / f"w{i}.log", "--role", "worker")
+        for i in range(2)
+    ]
+    try:
+        api.wait_ready("api role: no workers")
+        for worker in workers:
+            worker.wait_ready("worker role, 2 workers, no HTTP listener")
+        with pytest.raises(OSError):  # a worker listens nowhere
+            http("GET", f"http://127.0.0.1:{workers[0].port}/healthz", timeout=1)
+        started = time.monotonic()
+        ids = submit(api.port, auth, subjects, block)
+        jobs = wait_done(api.port, auth, ids)
+        print(f"{JOBS} signed jobs through api + 2 workers: {time.monotonic() - started:.1f} s")
+        on_postgres = results(api.port, auth, subjects)
+
+        # each job was indexed by one process (its bundle file under that process's
+        # data directory), and both workers took jobs; the API process indexed none
+        indexed = [{p.name for p in (tmp_path / f"w{i}" / "jobs").glob("job_*")} for i in (0, 1)]
+        print("jobs per worker:", [len(s) for s in indexed])
+        assert indexed[0].isdisjoint(indexed[1])
+        assert indexed[0] | indexed[1] == set(ids)
+        assert all(indexed)
+        assert not (tmp_path / "api" / "jobs").exists()
+        assert not any((tmp_path / d / "service.sqlite").exists() for d in ("api", "w0", "w1"))
+        # one signed event per job, nothing else; every job done
+        feed = Counter(backend.rows("SELECT job_id, kind FROM feed"))
+        assert feed == Counter((job_id, "signed") for job_id in ids)
+        assert backend.states() == {"done": JOBS}
+        for job, subject in zip(jobs, subjects, strict=True):
+            assert job["score"] == expected_score(w3, subject, block)
+
+        # a key revoked by another process is refused at once (no cache to run out)
+        subprocess.run(
+            [str(COPROC), "--data-dir", str(tmp_path / "api"), "serve", "--config", str(config),
+             "--revoke-key", key_id],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        status, _, _ = http("GET", f"http://127.0.0.1:{api.port}/v1/jobs/{ids[0]}", headers=auth)
+        assert status == 401
+    finally:
+        for proc in (api, *workers):
+            proc.stop()
+    assert all(p.proc.returncode == 0 for p in (api, *workers))
+
+    on_sqlite = run_sqlite(chain, tmp_path / "sqlite", subjects, block)
+    assert on_postgres == on_sqlite
