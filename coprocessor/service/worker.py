@@ -290,9 +290,42 @@ class Runtime:
         with self.db.tx():
             return self.db.advance(job, owner, next_state(job, data), data)
 
+    async def _local_bundle(self, job: Job) -> Path:
+        """The job's bundle file on this host: the one its indexing stage wrote, or, when
+        another process indexed it and its data directory is not this one (service
+        processes on several hosts share the database, not their files), the bundle of
+        the job's block and anchor indexed again here (verified like any other)."""
+        path = Path(job.data["bundle"])
+        if path.exists():
+            return path
+        anchor_hash = bytes.fromhex(job.data["anchor"]["hash"][2:])
+        local = self.bundle_path(job, anchor_hash)
+        if local.exists():
+            return local
+        served = self.model_of(job)
+        block, anchor = int(job.data["block"]), int(job.data["anchor"]["number"])
+        reads = await job_reads(
+            self.rpc, self.store, served.spec, [job.request["subject"]], block, anchor,
+            self.chain_id,
+        )  # fmt: skip
+        try:
+            verified = await index_job(self.rpc, self.store, served.spec, reads, anchor)
+        except (VerificationError, UserInputError) as exc:
+            raise NodeStateError(f"the node's answers do not verify: {exc}") from None
+        if verified.anchor.hash != anchor_hash:
+            raise NodeStateError(
+                f"block {anchor} is no longer the job's anchor {job.data['anchor']['hash']}"
+            )
+        try:
+            write_json_atomic(local, bundle_json(verified))
+        except UserInputError as exc:
+            raise StoreError(str(exc)) from None
+        log.info("job %s: bundle indexed again on this host (%s)", job.id, local)
+        return local
+
     async def _score(self, job: Job, owner: str) -> Job:
         served = self.model_of(job)
-        verified = pipeline.verify_file(job.data["bundle"])
+        verified = pipeline.verify_file(await self._local_bundle(job))
         if hexstr(verified.anchor.hash) != job.data["anchor"]["hash"]:
             raise VerificationError("bundle file does not match the job's anchor")
         scored = pipeline.run(
@@ -348,7 +381,7 @@ class Runtime:
             loop.call_soon_threadsafe(self._record_progress, job, owner, event)
 
         request = ProveRequest(
-            bundle=Path(job.data["bundle"]),
+            bundle=await self._local_bundle(job),
             model=served.model_path,
             spec=served.spec_path,
             subject=job.request["subject"],

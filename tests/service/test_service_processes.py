@@ -4,7 +4,9 @@ workers, no HTTP listener), each with a data directory of its own as on separate
 A set of signed jobs submitted to the API process is done by the workers, each job
 exactly once (indexed by one process only, one ``signed`` feed event), and every result
 equals the one a single process on SQLite computes for the same requests. A key revoked
-from the command line is refused by the running API process at its next request."""
+from the command line is refused by the running API process at its next request. A job
+whose worker died right after indexing is finished by a worker on another "host" (its
+own data directory, without the bundle file): it indexes the same bundle again."""
 
 from __future__ import annotations
 
@@ -48,11 +50,13 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
 class Serve:
     """One ``coproc serve`` process, its output in ``log``."""
 
-    def __init__(self, config: Path, data: Path, log: Path, *args: str) -> None:
+    def __init__(
+        self, config: Path, data: Path, log: Path, *args: str, env: dict[str, str] | None = None
+    ) -> None:
         self.log = log
         self.port = free_port()
         command = [str(COPROC), "--data-dir", str(data), "serve", "--config", str(config)]
-        env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
+        env = {**os.environ, "PYTHONPATH": str(REPO / "tests"), **(env or {})}
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
                 [*command, "--port", str(self.port), *args],
@@ -202,3 +206,44 @@ def test_api_and_two_workers_on_postgres_do_each_job_once(
 
     on_sqlite = run_sqlite(chain, tmp_path / "sqlite", subjects, block)
     assert on_postgres == on_sqlite
+
+
+def test_a_job_indexed_on_another_host_is_finished_without_its_file(
+    chain: Chain, tmp_path: Path, pg_server: PostgresServer
+) -> None:
+    w3 = chain.w3
+    subject = list(w3.eth.accounts)[3].lower()
+    block = int(w3.eth.block_number)
+    backend = make_backend("postgres", tmp_path / "api", pg_server.new_database())
+    config = tmp_path / "service.json"
+    cfg = service_config(
+        chain, tmp_path, workers=1, lease_seconds=1.5, database_url=backend.database_url
+    )
+    config.write_text(json.dumps(cfg))
+    _, auth = add_key(config, tmp_path / "api")
+    api = Serve(config, tmp_path / "api", tmp_path / "api.log", "--role", "api")
+    # the first worker kills itself (SIGKILL) once its first job's indexing is committed
+    first = Serve(
+        config, tmp_path / "w0", tmp_path / "w0.log", "--role", "worker",
+        env={"COPROC_FAULT_AT": "indexing.committed:1"},
+    )  # fmt: skip
+    second: Serve | None = None
+    try:
+        api.wait_ready("api role: no workers")
+        first.wait_ready("worker role")
+        (job_id,) = submit(api.port, auth, [subject], block)
+        assert first.proc.wait(60) == -signal.SIGKILL
+        assert backend.states() == {"scoring": 1}
+        (bundle,) = (tmp_path / "w0" / "jobs" / job_id).glob("bundle-*.json")
+        first_bundle = json.loads(bundle.read_text())
+        bundle.unlink()  # the other host's disk: not reachable from here
+        second = Serve(config, tmp_path / "w1", tmp_path / "w1.log", "--role", "worker")
+        (job,) = wait_done(api.port, auth, [job_id])
+        again = tmp_path / "w1" / "jobs" / job_id / bundle.name
+        assert json.loads(again.read_text()) == first_bundle
+        assert "bundle indexed again on this host" in second.log.read_text()
+        assert job["score"] == expected_score(w3, subject, block)
+        assert Counter(backend.rows("SELECT kind FROM feed")) == {("signed",): 1}
+    finally:
+        for proc in (api, first, *([second] if second else [])):
+            proc.stop()
