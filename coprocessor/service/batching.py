@@ -451,14 +451,18 @@ class Batcher:
             submitted = await self._once(
                 f"batch:{batch.id}",
                 poster,
-                lambda: call("submitBatch", journal, seal),
+                lambda nonce: call("submitBatch", journal, seal, nonce=nonce),
                 used=bytes.fromhex(b["batch_id"][2:]),
             )
             stored = await self._once(
                 f"leaves:{batch.id}",
                 poster,
-                lambda: call(
-                    "storeLeaves", [root] * len(leaves), [x.as_tuple() for x in leaves], proofs
+                lambda nonce: call(
+                    "storeLeaves",
+                    [root] * len(leaves),
+                    [x.as_tuple() for x in leaves],
+                    proofs,
+                    nonce=nonce,
                 ),
             )
         for landed in (submitted, stored):

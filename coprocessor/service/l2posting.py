@@ -98,11 +98,14 @@ class BridgeL2Poster:
     def request_used(self, request_id: bytes) -> bool:
         return self._submit.request_used(request_id)
 
-    def prepare(self, journal: bytes, seal: bytes) -> posting.Prepared:
-        return self._submit.prepare(journal, seal)
+    def pending_count(self) -> int:
+        return self._submit.pending_count()
 
-    def prepare_call(self, name: str, *args: Any) -> posting.Prepared:
-        return self._submit.prepare_call(name, *args)
+    def prepare(self, journal: bytes, seal: bytes, nonce: int | None = None) -> posting.Prepared:
+        return self._submit.prepare(journal, seal, nonce)
+
+    def prepare_call(self, name: str, *args: Any, nonce: int | None = None) -> posting.Prepared:
+        return self._submit.prepare_call(name, *args, nonce=nonce)
 
     def broadcast(self, raw_tx: str) -> None:
         self._submit.broadcast(raw_tx)

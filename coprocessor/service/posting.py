@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from eth_account import Account
 from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
+from web3.types import Nonce, TxParams
 
 from coprocessor.chain.keccak import keccak256
 from coprocessor.errors import ToolError, VerificationError
@@ -52,9 +53,18 @@ class Landed:
 class Poster(Protocol):
     """What the posting stage needs from a destination chain."""
 
+    #: the account that signs and pays
+    sender: str
+
     def request_used(self, request_id: bytes) -> bool: ...
 
-    def prepare(self, journal: bytes, seal: bytes) -> Prepared: ...
+    def pending_count(self) -> int:
+        """The chain's pending transaction count of ``sender`` (its next nonce)."""
+        ...
+
+    def prepare(self, journal: bytes, seal: bytes, nonce: int | None = None) -> Prepared:
+        """Sign (not send) the submission with ``nonce`` (None: ``pending_count()``)."""
+        ...
 
     def broadcast(self, raw_tx: str) -> None: ...
 
@@ -96,14 +106,19 @@ class L1Poster:
     def request_used(self, request_id: bytes) -> bool:
         return bool(self.oracle.functions.requestUsed(request_id).call())
 
-    def prepare(self, journal: bytes, seal: bytes) -> Prepared:
-        return self.prepare_call("submit", journal, seal)
+    def pending_count(self) -> int:
+        return int(self.w3.eth.get_transaction_count(self.sender, "pending"))  # type: ignore[arg-type]
 
-    def prepare_call(self, name: str, *args: Any) -> Prepared:
+    def prepare(self, journal: bytes, seal: bytes, nonce: int | None = None) -> Prepared:
+        return self.prepare_call("submit", journal, seal, nonce=nonce)
+
+    def prepare_call(self, name: str, *args: Any, nonce: int | None = None) -> Prepared:
         """Sign (not send) ``RiskOracle.<name>(*args)`` (``submit``, ``submitBatch``,
-        ``storeLeaves``); a call that would revert is a permanent error."""
+        ``storeLeaves``) with ``nonce`` (None: the pending count); a call that would
+        revert is a permanent error."""
         fn = self.oracle.functions[name](*args)
-        nonce = self.w3.eth.get_transaction_count(self.sender, "pending")  # type: ignore[arg-type]
+        if nonce is None:
+            nonce = self.pending_count()
         call: Any = {
             "from": self.sender,
             "to": self.oracle.address,
@@ -117,7 +132,8 @@ class L1Poster:
         except ContractLogicError as exc:
             reason = _error_name(self.oracle.abi, exc)
             raise VerificationError(f"RiskOracle.{name} would revert: {reason}") from None
-        tx = fn.build_transaction({"from": self.sender, "nonce": nonce, "gas": gas + gas // 5})
+        params: TxParams = {"from": self.sender, "nonce": Nonce(nonce), "gas": gas + gas // 5}
+        tx = fn.build_transaction(params)
         signed = self._account.sign_transaction(tx)
         return Prepared(
             self.sender, nonce, "0x" + bytes(signed.hash).hex(), "0x" + signed.raw_transaction.hex()
@@ -171,8 +187,8 @@ class FulfilPoster(L1Poster):
         stored = self.oracle.functions.requestOf(request_id).call()
         return bool(int(stored[2]) != REQUEST_PENDING)
 
-    def prepare(self, journal: bytes, seal: bytes) -> Prepared:
-        return self.prepare_call("fulfil", journal, seal)
+    def prepare(self, journal: bytes, seal: bytes, nonce: int | None = None) -> Prepared:
+        return self.prepare_call("fulfil", journal, seal, nonce=nonce)
 
 
 #: ``RiskRequests.Status.Pending``
@@ -206,17 +222,34 @@ class PostRecords(Protocol):
     def forget_post(self, job_id: str) -> None: ...
 
 
+@runtime_checkable
+class NonceRecords(PostRecords, Protocol):
+    """Records that also choose the nonce, one signer of a sender at a time across
+    processes (``store.posts.PgPostRecords``)."""
+
+    def sign_and_record(
+        self,
+        job_id: str,
+        sender: str,
+        pending_count: Callable[[], int],
+        sign: Callable[[int], Prepared],
+    ) -> Prepared: ...
+
+
 async def post_exactly_once(
     records: PostRecords,
     key: str,
     poster: Poster,
-    prepare: Callable[[], Prepared],
+    prepare: Callable[[int | None], Prepared],
     used: tuple[bytes, str] | None = None,
 ) -> Landed:
     """One transaction per ``key`` (the protocol of this module's docstring): the recorded
     one if any, re-broadcast as the same bytes after a crash, else a new one recorded
-    before it is broadcast. ``used``: an id the contract refuses twice and what to call it
-    (a transaction of someone else's that used it means ours must never be sent)."""
+    before it is broadcast. ``prepare(nonce)`` signs with ``nonce`` (None: the chain's
+    pending count); records that choose nonces (``NonceRecords``) pick it under their
+    signer lock, so processes sharing a key never sign one nonce twice. ``used``: an id
+    the contract refuses twice and what to call it (a transaction of someone else's that
+    used it means ours must never be sent)."""
     for _ in range(3):
         record = records.post_of(key)
         if record is not None:
@@ -238,6 +271,11 @@ async def post_exactly_once(
             return landed
         if used is not None and await asyncio.to_thread(poster.request_used, used[0]):
             raise VerificationError(f"{used[1]} already used on-chain by another transaction")
-        prepared = await asyncio.to_thread(prepare)
+        if isinstance(records, NonceRecords):
+            await asyncio.to_thread(
+                records.sign_and_record, key, poster.sender, poster.pending_count, prepare
+            )
+            continue  # recorded: the next round broadcasts it like a recovered record
+        prepared = await asyncio.to_thread(prepare, None)
         records.record_post(key, prepared.sender, prepared.nonce, prepared.tx_hash, prepared.raw_tx)
     raise ToolError("could not get a transaction mined (nonce taken repeatedly)")

@@ -533,11 +533,14 @@ class Runtime:
         self, job: Job, poster: posting.Poster, journal: bytes, seal: bytes
     ) -> posting.Landed:
         records = self.db.post_records(int(getattr(poster, "chain_id", 0)))
+        crash_points = (
+            _NonceCrashPoints if isinstance(records, posting.NonceRecords) else _CrashPoints
+        )
         return await posting.post_exactly_once(
-            _CrashPoints(records),
+            crash_points(records),
             job.id,
             _CrashPoints(poster),
-            lambda: poster.prepare(journal, seal),
+            lambda nonce: poster.prepare(journal, seal, nonce),
             (job_request_id(job), "request id"),
         )
 
@@ -639,6 +642,16 @@ class _CrashPoints:
     def broadcast(self, raw_tx: str) -> None:
         self._inner.broadcast(raw_tx)
         faults.reached("posting.sent")
+
+
+class _NonceCrashPoints(_CrashPoints):
+    """``_CrashPoints`` of records that choose the nonce (``posting.NonceRecords``):
+    ``posting.recorded`` after ``sign_and_record``."""
+
+    def sign_and_record(self, job_id: str, *args: Any) -> posting.Prepared:
+        prepared: posting.Prepared = self._inner.sign_and_record(job_id, *args)
+        faults.reached("posting.recorded")
+        return prepared
 
 
 def _hex_field(receipt: dict[str, Any], key: str) -> bytes:

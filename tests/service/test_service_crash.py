@@ -236,6 +236,10 @@ def test_kill_9_at_random_moments_every_job_done_exactly_once(
     )
     assert len(jobs) == JOBS
     check_done_exactly_once(chain, backend, jobs, subjects, first_block, nonce_before)
+    if backend.name == "postgres":  # nonces chosen by the database's allocator, per chain
+        posts = backend.rows("SELECT chain_id, sender, nonce FROM posts")
+        assert {(int(c), s) for c, s, _ in posts} == {(w3.eth.chain_id, poster.lower())}
+        assert sorted(int(n) for *_, n in posts) == list(range(nonce_before, nonce_before + JOBS))
 
 
 def test_sigterm_hands_leases_back(chain: Chain, tmp_path: Path) -> None:

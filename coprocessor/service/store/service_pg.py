@@ -10,8 +10,10 @@ What differs from SQLite, because several processes write at once:
   that saw 11 before 10 committed would skip 10 for ever, so ``publish`` first takes a
   transaction-scoped advisory lock (held until COMMIT): feed rows are appended one
   transaction at a time, and ``seq`` order is commit order;
-- **posting records** carry the chain id (``store.posts.PgPostRecords``): the table
-  refuses a second transaction of one (chain, sender, nonce) from any process;
+- **posting records** carry the chain id (``store.posts.PgPostRecords``), and the nonce
+  is chosen under a signer lock held in the database (one signer of a key at a time
+  across processes); the table refuses a second transaction of one (chain, sender,
+  nonce) from any process. They use a second connection (``post_records``);
 - **API keys** are read from the table on each lookup and each key has one token
   bucket for all processes (``store.keys.PgKeys``): a revocation reaches every process
   at once and N processes together admit the key's rate, not N times it.
@@ -45,6 +47,10 @@ class PgServiceDB(PgJobStore):
     """One connection to the service's PostgreSQL database (use one per thread)."""
 
     kind = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._posting: PgJobStore | None = None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         with self._errors():
@@ -95,7 +101,19 @@ class PgServiceDB(PgJobStore):
     # ------------------------------------------------------------------ posts and samples
 
     def post_records(self, chain_id: int) -> PgPostRecords:
-        return PgPostRecords(self, chain_id)
+        """The posting records, on a connection of their own: the posting stage signs
+        (``sign_and_record``, a transaction holding the signer lock while it asks the
+        node for the nonce and signs) in a thread, and a connection's transaction must
+        not take in what the event loop's thread does meanwhile. A process posts one
+        transaction at a time (``Runtime.post_lock``), so one connection serves them."""
+        if self._posting is None:
+            self._posting = PgJobStore(self.url)
+        return PgPostRecords(self._posting, chain_id)
+
+    def close(self) -> None:
+        if self._posting is not None:
+            self._posting.close()
+        super().close()
 
     def record_sample(
         self,
