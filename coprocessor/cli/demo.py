@@ -2,27 +2,32 @@
 
 End to end, on a fresh two-chain devnet in ``<data dir>/demo`` (wiped at start):
 
-1. L1 + L2 anvils, the real nitro Bridge/Inbox/Outbox on L1, emulated ArbOS on L2,
-   the block-hash pusher/store, the L2 RiskOracle, the relay (``bridge.devnet``);
-2. realistic history on L1: the demo lending market (two tokens, a price oracle, a
-   pool) with borrowers and price moves over many blocks (``market_sim``);
-3. the sample model ``lending-risk-v1`` with a feature spec for this deployment,
-   registered on the L2 oracle with the guest's image ID; SignedScores on L2 with a
-   bonded operator key (encrypted keystore);
-4. the service in-process, batching (``batch_max_size`` = the number of borrowers): for
-   each borrower with debt, ``POST /v1/scores`` at one block with mode ``both`` and
-   destination ``l2`` — index + verify, score, EIP-712 sign; then the jobs' subjects are
-   proven together in ONE batch receipt (batch journal v1, ``coproc-host prove
-   --subjects``; dev mode by default: real execution, fake seal; ``--prove`` for real
-   local proofs, which the dev verifier on L2 cannot accept: those jobs fail at
-   posting); then post: the service pushes the anchor's L1 block hash to L2 through the
-   bridge (retryable ticket), submits the batch (``submitBatch``) and stores every leaf
-   (``storeLeaves``) on the L2 RiskOracle, each once;
-5. the example consumer refreshes the borrower's max LTV from the stored score;
-6. a table (subject, journal/signed/on-chain score, block, proof kind, tx), exit 0 only
-   if the three scores agree for every subject (the journal score is the subject's leaf,
-   checked against the batch journal's results root with its proof) and all share one
-   batch receipt.
+1. the demo markets (``coprocessor.dev.markets.demo_market``, cached per machine, built
+   in about a minute the first time): the real Aave v3 and Morpho Blue deployed from
+   their npm packages, four Aave and four Morpho borrowers (two per market) through a
+   seeded simulation with a price crash; L1 = an anvil serving that chain, then the real
+   nitro Bridge/Inbox/Outbox on it, emulated ArbOS on L2, the block-hash pusher/store,
+   the L2 RiskOracle, the relay (``bridge.devnet``);
+2. model v2 over spec reads, ``lending-risk-v2-spec`` (docs/models.md: gradient-boosted
+   trees over each borrower's Aave account and Morpho positions), with its feature spec
+   for this deployment (``demo_market.spec_for``), registered on the L2 oracle with the
+   guest's image ID; SignedScores on L2 with a bonded operator key (encrypted keystore);
+3. the service in-process, batching (``batch_max_size`` = the number of borrowers): for
+   each borrower, ``POST /v1/scores`` at the markets' last sampled block with mode
+   ``both`` and destination ``l2`` — index + verify (the protocol reads' slots), score,
+   EIP-712 sign; then the jobs' subjects, Aave and Morpho borrowers alike, are proven
+   together in ONE batch receipt (batch journal v1, ``coproc-host prove --subjects``;
+   dev mode by default: real execution, fake seal; ``--prove`` for real local proofs,
+   which the dev verifier on L2 cannot accept: those jobs fail at posting); then post:
+   the service pushes the anchor's L1 block hash to L2 through the bridge (retryable
+   ticket), submits the batch (``submitBatch``) and stores every leaf (``storeLeaves``)
+   on the L2 RiskOracle, each once;
+4. the example consumer refreshes each borrower's max LTV from the stored score, and an
+   on-chain request on L2 (``RiskRequests`` with a callback) is answered by the service;
+5. a table (subject, protocol, health factor, journal/signed/on-chain score, block,
+   proof kind, tx), exit 0 only if the three scores agree for every subject (the journal
+   score is the subject's leaf, checked against the batch journal's results root with
+   its proof) and all share one batch receipt.
 """
 
 from __future__ import annotations
@@ -38,19 +43,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from coprocessor.dev.devnet import Devnet
+from coprocessor.dev.markets import demo_market
 from coprocessor.errors import ToolError
 from coprocessor.paths import REPO_ROOT
 from coprocessor.zk import batch_journal
 
-MODEL = "lending-risk-v1"
-BORROWERS = 6
-STEPS = 40
-SEED = 7
-#: the market's accounts start here (the bridge devnet uses the first few)
-FIRST_ACCOUNT = 10
+MODEL = demo_market.MODEL
 ANCESTORS = 2
 PASSWORD_ENV = "COPROC_KEYSTORE_PASSWORD"
 #: the service's poster key (L1 anchor pushes, L2 submits): dev account 2, its own
@@ -68,6 +67,8 @@ class DemoRow:
     """One subject's line of the demo table."""
 
     subject: str
+    protocol: str
+    health_factor_q16: int
     block: int
     anchor: int
     journal_score: int
@@ -78,6 +79,8 @@ class DemoRow:
     tx: str
     batch: str = ""
     leaf_index: int = -1
+    cycles: int = 0
+    user_cycles: int = 0
 
     @property
     def ok(self) -> bool:
@@ -89,15 +92,22 @@ def _say(message: str) -> None:
     print(f"[demo] {message}", file=sys.stderr, flush=True)
 
 
-def _fresh_devnet(root: Path) -> dict[str, Any]:
+def _fresh_devnet(root: Path, markets: Path) -> dict[str, Any]:
+    """L1 serving the cached markets, then the L2, the bridge contracts and the relay."""
     from bridge.devnet import up_l2
 
     stop_demo_devnet(root)
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
+    from bridge.chain import dev_account
+    from coprocessor.dev.devnet import DEV_ACCOUNTS
+
     devnet = Devnet(root)
-    devnet.up()
+    fund = [dev_account(i).address for i in range(DEV_ACCOUNTS)]
+    node = demo_market.start_demo_node(markets, devnet.dir, fund)
+    devnet.file.write_text(json.dumps({"l1": node.to_json()}, indent=2))
+    devnet.up()  # finds the running node and records it
     return up_l2(devnet)
 
 
@@ -125,7 +135,6 @@ def _run(data_dir: Path, prove: bool, keep: bool = False) -> list[DemoRow]:
     from web3 import Web3
 
     from bridge.chain import dev_account
-    from coprocessor.dev import market_sim
     from coprocessor.onchain import contracts
     from coprocessor.scoring import features
     from coprocessor.scoring.models import model as model_format
@@ -135,32 +144,31 @@ def _run(data_dir: Path, prove: bool, keep: bool = False) -> list[DemoRow]:
     from coprocessor.zk import prover
 
     root = data_dir / "demo"
-    _say("starting the two-chain devnet (L1 + L2 anvil, nitro contracts, relay)...")
-    info = _fresh_devnet(root)
+    _say("the demo markets: Aave v3 and Morpho Blue with a simulated history (cached per")
+    _say("machine; the first build takes about a minute)...")
+    markets, meta = demo_market.ensure_demo_markets(_say)
+    block = demo_market.demo_block(meta)
+    _say(
+        f"starting the two-chain devnet: L1 = the markets (head {meta['head']}), nitro "
+        "Bridge/Inbox/Outbox, L2 with ArbOS emulated, relay..."
+    )
+    info = _fresh_devnet(root, markets)
     l1_url, l2_url = info["l1"]["rpc"], info["l2"]["rpc"]
     addresses = info["contracts"]
-
-    _say(f"simulating the lending market on L1 ({BORROWERS} borrowers, {STEPS} blocks)...")
-    market = market_sim.deploy(
-        market_sim.Rpc(l1_url), borrowers=BORROWERS, first_account=FIRST_ACCOUNT
-    )
-    market_sim.setup_balances(market)
-    market_sim.simulate(market, np.random.default_rng(SEED), steps=STEPS)
 
     models_dir = root / "models"
     models_dir.mkdir()
     model = model_format.load(REPO_ROOT / "models" / f"{MODEL}.json")
-    spec = market_sim.spec_for(market)
+    spec = features.normalize(demo_market.spec_for(meta))
     model_hash = model.hash()
     spec_hash = features.spec_hash(spec)
-    # the same model, paired with the spec for this deployment's addresses (meta is
+    # the committed model, paired with the spec for this deployment's addresses (meta is
     # not hashed: the model hash stays the committed one)
     model_json = json.loads((REPO_ROOT / "models" / f"{MODEL}.json").read_text())
     model_json.setdefault("meta", {})["feature_spec_hash"] = "0x" + spec_hash.hex()
     (models_dir / f"{MODEL}.json").write_text(json.dumps(model_json, indent=1))
     (models_dir / f"{MODEL}.features.json").write_text(json.dumps(spec.to_json(), indent=1))
 
-    l1 = Web3(Web3.HTTPProvider(l1_url))
     l2 = Web3(Web3.HTTPProvider(l2_url))
     owner = dev_account(1)
     image_id = bytes.fromhex(prover.host_image_id()[2:])
@@ -216,17 +224,16 @@ def _run(data_dir: Path, prove: bool, keep: bool = False) -> list[DemoRow]:
             ],
         },
     )
-    subjects = [b for b in market.borrowers if _debt(l1, market.pool, b) > 0] or market.borrowers[
-        :3
-    ]
+    borrowers = {str(b["address"]).lower(): b for b in meta["borrowers"]}
+    subjects = list(borrowers)
     # one batch receipt for all: jobs of one block, the batch closed once all joined
     config = dataclasses.replace(
         config, batch_max_size=len(subjects), batch_wait_seconds=120.0
     ).validate()
-    block = l1.eth.block_number - ANCESTORS
     rows: list[DemoRow] = []
     _say(
-        f"service up; requesting scores for {len(subjects)} borrowers at block {block} "
+        f"service up; requesting scores for {len(subjects)} borrowers (Aave v3 and Morpho "
+        f"Blue) at block {block} "
         "(mode both, destination l2: the service proves them in one batch receipt, "
         "bridges the anchor and posts the batch)..."
     )
@@ -263,6 +270,8 @@ def _run(data_dir: Path, prove: bool, keep: bool = False) -> list[DemoRow]:
             rows.append(
                 DemoRow(
                     subject=Web3.to_checksum_address(subject),
+                    protocol=_protocol(borrowers[subject]),
+                    health_factor_q16=_health_factor(result, spec),
                     block=leaf.block_number,
                     anchor=int(decoded["anchorNumber"]),
                     journal_score=leaf.score,
@@ -273,6 +282,8 @@ def _run(data_dir: Path, prove: bool, keep: bool = False) -> list[DemoRow]:
                     tx=str(tx),
                     batch=str(result["batch"]["results_root"]),
                     leaf_index=int(result["batch"]["leaf_index"]),
+                    cycles=_cycles(result),
+                    user_cycles=_cycles(result, "user"),
                 )
             )
         _onchain_request(l2, owner, requests, callback_pool)
@@ -280,7 +291,10 @@ def _run(data_dir: Path, prove: bool, keep: bool = False) -> list[DemoRow]:
             _keep_serving(service.url, key, rows)
     if len({r.batch for r in rows}) != 1:
         raise ToolError(f"expected one batch receipt, the subjects were proven in {len(rows)}")
-    _say(f"{len(rows)} subjects proven in one batch receipt (results root {rows[0].batch[:18]}…)")
+    _say(
+        f"{len(rows)} subjects proven in one batch receipt (results root {rows[0].batch[:18]}…, "
+        f"{rows[0].cycles:,} guest cycles)"
+    )
     return rows
 
 
@@ -362,11 +376,28 @@ class _L1Blocks:
         self._thread.join(10)
 
 
-def _debt(l1: Any, pool: str, borrower: str) -> int:
-    from coprocessor.dev import market_sim
+def _protocol(borrower: dict[str, Any]) -> str:
+    """``aave`` or ``morpho WETH/USDC`` (markets.json's borrower record)."""
+    return "aave" if borrower["protocol"] == "aave" else f"morpho {borrower['market']}"
 
-    word = l1.eth.get_storage_at(l1.to_checksum_address(pool), market_sim.position_slot(borrower))
-    return int.from_bytes(bytes(word), "big") >> 128
+
+def _health_factor(result: dict[str, Any], spec: Any) -> int:
+    """The signed result's ``health_factor`` feature (Q16), if the service returned the
+    feature vector, else -1."""
+    vector = result.get("features")
+    if isinstance(vector, dict):
+        vector = vector.get("vector")
+    if not isinstance(vector, list) or len(vector) != len(spec.names):
+        return -1
+    return int(vector[list(spec.names).index("health_factor")])
+
+
+def _cycles(result: dict[str, Any], kind: str = "total") -> int:
+    """The guest's ``kind`` (total or user) cycles of the result's (batch) receipt, as the
+    service records them (``proof.cycles``, the host's counts); 0 if absent."""
+    cycles = (result.get("proof") or {}).get("cycles")
+    value = cycles.get(kind) if isinstance(cycles, dict) else None
+    return value if isinstance(value, int) else 0
 
 
 def _send(w3: Any, account: Any, fn: Any, value: int = 0) -> Any:
@@ -381,18 +412,25 @@ def _send(w3: Any, account: Any, fn: Any, value: int = 0) -> Any:
 def render_table(rows: list[DemoRow]) -> str:
     """The human table printed by ``coproc demo``."""
     header = (
-        f"{'subject':<44} {'block':>5} {'anchor':>6} {'journal':>7} {'signed':>6} "
-        f"{'on-chain':>8} {'maxLTV':>6} {'proof':>9}  tx"
+        f"{'subject':<44} {'protocol':<17} {'HF':>5} {'block':>5} {'anchor':>6} "
+        f"{'journal':>7} {'signed':>6} {'on-chain':>8} {'maxLTV':>6} {'proof':>9}  tx"
     )
     lines = [header, "-" * (len(header) + 20)]
     for r in rows:
+        hf = "-" if r.health_factor_q16 < 0 else f"{r.health_factor_q16 / 65536:.2f}"
         lines.append(
-            f"{r.subject:<44} {r.block:>5} {r.anchor:>6} {r.journal_score:>7} "
-            f"{r.signed_score:>6} {r.onchain_score:>8} {r.max_ltv_bps:>6} "
-            f"{'dev-mode' if r.dev_mode else 'zk':>9}  {r.tx[:18]}…"
+            f"{r.subject:<44} {r.protocol:<17} {hf:>5} {r.block:>5} {r.anchor:>6} "
+            f"{r.journal_score:>7} {r.signed_score:>6} {r.onchain_score:>8} "
+            f"{r.max_ltv_bps:>6} {'dev-mode' if r.dev_mode else 'zk':>9}  {r.tx[:18]}…"
         )
     agree = all(r.ok for r in rows)
     lines.append("")
+    if rows:
+        lines.append(
+            f"model {MODEL}; one batch receipt, {rows[0].cycles:,} guest cycles "
+            f"({rows[0].user_cycles:,} user); "
+            "HF: the health factor over both protocols (the model's feature)"
+        )
     lines.append(
         "all scores agree (journal = signed = on-chain)" if agree else "MISMATCH: see rows above"
     )
@@ -408,6 +446,8 @@ def rows_json(rows: list[DemoRow]) -> list[dict[str, Any]]:
     return [
         {
             "subject": r.subject,
+            "protocol": r.protocol,
+            "health_factor_q16": r.health_factor_q16,
             "block": r.block,
             "anchor": r.anchor,
             "journal_score": r.journal_score,
@@ -418,6 +458,8 @@ def rows_json(rows: list[DemoRow]) -> list[dict[str, Any]]:
             "tx": r.tx,
             "batch": r.batch,
             "leaf_index": r.leaf_index,
+            "cycles": r.cycles,
+            "user_cycles": r.user_cycles,
             "agree": r.ok,
         }
         for r in rows

@@ -1,5 +1,7 @@
 """The README's main command, end to end (dev-mode proofs), in a throwaway data dir:
-two chains, market history, service, signed + proven scores, bridge, L2 oracle."""
+two chains (L1 serving the demo's Aave v3 / Morpho Blue markets), service, model v2 over
+spec reads, signed + proven scores in one batch receipt, bridge, L2 oracle. The scores
+are checked against the protocols' own views in tests/markets/test_demo_markets.py."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+from coprocessor.dev.markets import demo_market
 
 COPROC = str(Path(sys.executable).parent / "coproc")
 
@@ -29,8 +33,15 @@ def test_demo_json(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     rows = json.loads(done.stdout)
-    assert len(rows) >= 3
+    _, meta = demo_market.ensure_demo_markets()
+    borrowers = {str(b["address"]).lower(): b for b in meta["borrowers"]}
+    # every borrower of the demo markets, Aave v3 and Morpho Blue (both markets) alike
+    assert sorted(row["subject"].lower() for row in rows) == sorted(borrowers)
+    assert {row["protocol"] for row in rows} == {"aave", "morpho WETH/USDC", "morpho WBTC/USDC"}
     for row in rows:
+        assert row["block"] == demo_market.demo_block(meta)
+        want = borrowers[row["subject"].lower()]
+        assert row["protocol"].split()[0] == want["protocol"]
         # the Rust guest's journal, the Python reference's signed score and the score
         # the L2 RiskOracle stored (read back) are three independent paths
         assert row["journal_score"] == row["signed_score"] == row["onchain_score"]
@@ -43,10 +54,9 @@ def test_demo_json(tmp_path: Path) -> None:
     # one batch receipt for all subjects (one results root, one storeLeaves), a leaf each
     assert len({row["batch"] for row in rows}) == 1 and len({row["tx"] for row in rows}) == 1
     assert sorted(row["leaf_index"] for row in rows) == list(range(len(rows)))
+    assert len({row["cycles"] for row in rows}) == 1 and rows[0]["cycles"] > 0
     assert len({row["subject"] for row in rows}) == len(rows)
     assert len({row["journal_score"] for row in rows}) > 1  # scores depend on the subject
     # the devnet was stopped at the end
-    record = json.loads((tmp_path / "demo" / "devnet" / "l1.state.json").read_text() or "{}")
-    assert record is not None
     devnet = tmp_path / "demo" / "devnet" / "devnet.json"
     assert not devnet.exists()

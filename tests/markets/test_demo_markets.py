@@ -38,13 +38,13 @@ MARKET_INDEX = {"wbtc": 0, "weth": 1}
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Markets]:
-    """The demo's markets served as the demo serves them, ANCESTORS blocks mined on top
-    (the demo's anchor)."""
+    """The demo's markets served as the demo serves them (its node mines one block on
+    top), with blocks up to the demo's anchor."""
     directory, meta = demo_market.ensure_demo_markets()
     anvil = demo_market.start_demo_node(directory, tmp_path_factory.mktemp("demo-markets"))
     try:
         node = Node(anvil.rpc)
-        node.call("anvil_mine", hex(ANCESTORS))
+        node.call("anvil_mine", hex(ANCESTORS))  # on top of the node's own first block
         yield Markets(anvil, node, meta)
     finally:
         stop_pid(anvil.pid)
@@ -89,13 +89,15 @@ def expected_vector(aave: dict[str, int], morpho: dict[str, int]) -> dict[str, i
 
 def test_demo_features_equal_the_protocols_views(demo: Markets, tmp_path: Path) -> None:
     block = demo_market.demo_block(demo.meta)
-    assert demo.node.block_number() == block + ANCESTORS
+    assert demo.node.block_number() == block + 1 + ANCESTORS
     users = [str(b["address"]).lower() for b in demo.meta["borrowers"]]
     assert {b["protocol"] for b in demo.meta["borrowers"]} == {"aave", "morpho"}
     spec_doc = demo_market.spec_for(demo.meta)
     spec_path, bundle_path = tmp_path / "spec.json", tmp_path / "bundle.json"
     spec_path.write_text(json.dumps(spec_doc))
-    argv = ["index", "--rpc", demo.anvil.rpc, "--spec", str(spec_path)]
+    # a fresh data dir: no node cached by another run answers for this one
+    argv = ["--data-dir", str(tmp_path / "data"), "index", "--rpc", demo.anvil.rpc]
+    argv += ["--spec", str(spec_path)]
     argv += ["--subjects", ",".join(users), "--block", str(block)]
     assert main([*argv, "--ancestors", str(ANCESTORS), "--out", str(bundle_path)]) == 0
     verified = verify_bundle(json.loads(bundle_path.read_text()))

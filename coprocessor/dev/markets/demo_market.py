@@ -19,12 +19,13 @@ demo builds the spec for the deployment it serves.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from coprocessor.dev.devnet import AnvilNode, start_anvil
-from coprocessor.dev.markets.cache import CHAIN_ID, ensure_built, load_meta
-from coprocessor.dev.markets.simulate import SimConfig
+from coprocessor.dev.devnet import AnvilNode, rpc_call, start_anvil
+from coprocessor.dev.markets.cache import CHAIN_ID, anvil_args, ensure_built, load_meta
+from coprocessor.dev.markets.simulate import BLOCK_SECONDS, SimConfig
 from coprocessor.errors import ToolError
 
 #: the model the demo serves (models/<MODEL>.json)
@@ -45,6 +46,9 @@ DEMO_CONFIG = SimConfig(
     max_liquidation_samples=0,
     rate_change_epoch=1000,
 )
+
+#: ether of each dev account on the demo's L1 (anvil's default)
+DEV_BALANCE = 10_000 * 10**18
 
 #: a health factor above 10 (or no debt: 2^256 - 1) reads as 10.0
 HEALTH_MAX = 10 * 65536
@@ -136,23 +140,33 @@ def ensure_demo_markets(say: Any = None) -> tuple[Path, dict[str, Any]]:
     return directory, load_meta(directory)
 
 
-def start_demo_node(directory: Path, workdir: Path, name: str = "l1") -> AnvilNode:
+def start_demo_node(
+    directory: Path, workdir: Path, fund: Sequence[str] = (), name: str = "l1"
+) -> AnvilNode:
     """An anvil serving the cached markets in ``directory`` (automine: what is sent later
     is mined at once, on top of the markets' head); nothing is written back to the cache.
-    The sampled blocks' states stay served (``eth_getProof`` at :func:`demo_block`)."""
-    return start_anvil(
+
+    anvil recomputes the loaded head's state with its own genesis accounts, so it is
+    started with the builder's flags (``cache.anvil_args``: the same two dev accounts):
+    the head's state is then the one its header commits to (``eth_getProof`` at
+    :func:`demo_block` verifies). One empty block is mined on top before the accounts in
+    ``fund`` (the other dev accounts the bridge devnet uses) get their ether
+    (``anvil_setBalance`` changes the latest state, which must not be the demo block's)."""
+    node = start_anvil(
         name,
         workdir,
         chain_id=CHAIN_ID,
         persist=False,
-        extra_args=(
-            "--silent",
-            "--auto-impersonate",
-            "--load-state",
-            str(directory / "state.json"),
-        ),
+        extra_args=anvil_args("--silent", "--load-state", str(directory / "state.json")),
         timeout=300.0,
     )
+    # the builder's --timestamp is the genesis time: continue 12 s after the head instead
+    head = rpc_call(node.rpc, "eth_getBlockByNumber", ["latest", False])
+    rpc_call(node.rpc, "evm_setNextBlockTimestamp", [int(head["timestamp"], 16) + BLOCK_SECONDS])
+    rpc_call(node.rpc, "anvil_mine", ["0x1"])
+    for account in fund:
+        rpc_call(node.rpc, "anvil_setBalance", [account, hex(DEV_BALANCE)])
+    return node
 
 
 def demo_block(meta: dict[str, Any]) -> int:
