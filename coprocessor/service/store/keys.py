@@ -12,7 +12,9 @@ Here:
   database server's clock: all processes together admit ``burst`` at once and ``rate``
   per second.
 
-Not wired into ``coproc serve`` yet (docs/operations.md, "PostgreSQL backend").
+``coproc serve`` on PostgreSQL checks every request's key with ``lookup`` and ``allow``
+(``auth.KeyRing``): two single statements, one round trip each, on a connection of
+their own that does not wait for WAL flushes (``store.service_pg``).
 """
 
 from __future__ import annotations
@@ -91,10 +93,9 @@ class PgKeys:
         key_id, sep, secret = token[len(PREFIX) :].partition("_")
         if not sep:
             return None
-        with self.store.tx():
-            row = self.store.conn.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = %s", (key_id,)
-            ).fetchone()
+        row = self.store.conn.execute(  # one statement: its own transaction
+            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = %s", (key_id,)
+        ).fetchone()
         if row is None:
             return None
         key = _key(row)
@@ -106,8 +107,7 @@ class PgKeys:
         """Take a token from the key's shared bucket: 0 if the request may go on, else
         the seconds until a token is available."""
         params = {"id": key.id, "burst": key.burst, "rate": key.rate, "now": now}
-        with self.store.tx():
-            row = self.store.conn.execute(_TAKE, params).fetchone()
+        row = self.store.conn.execute(_TAKE, params).fetchone()  # one statement
         assert row is not None
         taken, tokens = bool(row[0]), float(row[1])
         return 0.0 if taken else (1.0 - tokens) / key.rate

@@ -15,8 +15,9 @@ What differs from SQLite, because several processes write at once:
   across processes); the table refuses a second transaction of one (chain, sender,
   nonce) from any process. They use a second connection (``post_records``);
 - **API keys** are read from the table on each lookup and each key has one token
-  bucket for all processes (``store.keys.PgKeys``): a revocation reaches every process
-  at once and N processes together admit the key's rate, not N times it.
+  bucket for all processes (``store.keys.PgKeys``, on a third connection,
+  ``shared_keys``): a revocation reaches every process at once and N processes together
+  admit the key's rate, not N times it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class PgServiceDB(PgJobStore):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self._posting: PgJobStore | None = None
+        self._keys: PgJobStore | None = None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         with self._errors():
@@ -111,8 +113,9 @@ class PgServiceDB(PgJobStore):
         return PgPostRecords(self._posting, chain_id)
 
     def close(self) -> None:
-        if self._posting is not None:
-            self._posting.close()
+        for extra in (self._posting, self._keys):
+            if extra is not None:
+                extra.close()
         super().close()
 
     def record_sample(
@@ -175,4 +178,13 @@ class PgServiceDB(PgJobStore):
         return None if row is None else str(row[0])
 
     def shared_keys(self) -> PgKeys:
-        return PgKeys(self)
+        """Keys and token buckets for the API's per-request checks, on a connection of
+        their own whose commits do not wait for the WAL flush (``synchronous_commit``
+        off for that session): a bucket is not worth an fsync per request, and a
+        database crash can lose only the last moments' takes (a key gets that many
+        requests back). Key creation and revocation stay on the durable connection."""
+        if self._keys is None:
+            self._keys = PgJobStore(self.url)
+            with self._keys.tx():
+                self._keys.conn.execute("SET synchronous_commit TO OFF")
+        return PgKeys(self._keys)
