@@ -348,8 +348,10 @@ irregularly spaced sampled blocks) are not what a feature spec computes, so mode
 cannot be served. This model uses only reads and combinations the spec language has:
 every borrower's Aave v3 account and its positions in both Morpho markets, at the
 request block. A spec v2 series of the protocol reads (formats.md §3c) could add
-history, but each sample is another full read in the guest (an Aave account is ~5-6M
-user cycles), and the simulation keeps no evenly spaced states to train a series on.
+history, but each sample is another full read in the guest (another block's proofs and
+the read again: an Aave account's bundle and read are ~5-6M user cycles), and the
+simulation keeps the states of its sampled blocks only: 10 periodic ones (1,010 blocks
+apart), the rest around liquidations, too few for a series feature to train on.
 
 ## Data
 
