@@ -1,9 +1,10 @@
 """Several real ``coproc serve`` processes on one PostgreSQL database (issue #18): an API
 process (``--role api``: HTTP, no workers) and two worker processes (``--role worker``:
 workers, no HTTP listener), each with a data directory of its own as on separate hosts.
-A set of signed jobs submitted to the API process is done by the workers, each job
-exactly once (indexed by one process only, one ``signed`` feed event), and every result
-equals the one a single process on SQLite computes for the same requests. A key revoked
+A set of jobs submitted to the API process (signed ones, and some also proven by the
+real guest in ``coproc-host``, dev mode) is done by the workers, each job exactly once
+(indexed by one process only, one feed event per kind), and every result equals the one
+a single process on SQLite computes for the same requests. A key revoked
 from the command line is refused by the running API process at its next request. A job
 whose worker died right after indexing is finished by a worker on another "host" (its
 own data directory, without the bundle file): it indexes the same bundle again."""
@@ -34,12 +35,16 @@ from service_support import (
 )
 
 from coprocessor.dev.devnet import free_port
+from coprocessor.zk import journal as journal_v1
 
 COPROC = REPO / ".venv" / "bin" / "coproc"
 JOBS = 12
-#: what a result must have the same on both backends (ids and times differ)
+#: jobs of the set that are also proven (mode ``both``; the rest ``signed``)
+PROVEN = 3
+#: what a result must have the same on both backends (ids and times differ, and so do
+#: the journal's request id, made from the job id, and the seal over the journal)
 SAME = ("subject", "model_hash", "feature_spec_hash", "chain_id", "block", "anchor", "score",
-        "features", "signature", "signer")  # fmt: skip
+        "features", "signature", "signer", "image_id", "dev_mode")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +98,16 @@ def add_key(config: Path, data: Path) -> tuple[str, dict[str, str]]:
     return key_id, {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
 
 
-def submit(port: int, auth: dict[str, str], subjects: list[str], block: int) -> list[str]:
-    """One signed job per subject at ``block``: their ids."""
+def submit(
+    port: int, auth: dict[str, str], subjects: list[str], block: int, proven: int = 0
+) -> list[str]:
+    """One job per subject at ``block``, the first ``proven`` in mode ``both`` (signed and
+    proven), the others ``signed``: their ids."""
     ids = []
-    for subject in subjects:
-        body = json.dumps({"subject": subject, "model": "svc-test", "block": block}).encode()
+    for i, subject in enumerate(subjects):
+        mode = "both" if i < proven else "signed"
+        request = {"subject": subject, "model": "svc-test", "block": block, "mode": mode}
+        body = json.dumps(request).encode()
         status, _, answer = http("POST", f"http://127.0.0.1:{port}/v1/scores", body, auth)
         assert status == 202, answer
         ids.append(json.loads(answer)["id"])
@@ -113,6 +123,10 @@ def results(port: int, auth: dict[str, str], subjects: list[str]) -> dict[str, d
         assert status == 200, body
         answer = json.loads(body)
         out[subject] = {k: answer[k] for k in SAME}
+        if answer["journal"] is not None:  # proven: the journal's fields but the request id
+            fields = journal_v1.decode(bytes.fromhex(answer["journal"][2:]))
+            assert fields["requestId"] == answer["request_id"]
+            out[subject]["journal"] = {k: v for k, v in fields.items() if k != "requestId"}
     return out
 
 
@@ -134,12 +148,13 @@ def run_sqlite(chain: Chain, tmp: Path, subjects: list[str], block: int) -> dict
     """The same requests through one ``coproc serve`` on SQLite: its results."""
     backend = make_backend("sqlite", tmp / "data", None)
     config = tmp / "service.json"
-    config.write_text(json.dumps(service_config(chain, tmp, database_url=backend.database_url)))
+    cfg = service_config(chain, tmp, prover="zkvm", database_url=backend.database_url)
+    config.write_text(json.dumps(cfg))
     _, auth = add_key(config, backend.data_dir)
     serve = Serve(config, backend.data_dir, tmp / "serve.log")
     try:
         serve.wait_ready("listening on")
-        wait_done(serve.port, auth, submit(serve.port, auth, subjects, block))
+        wait_done(serve.port, auth, submit(serve.port, auth, subjects, block, PROVEN))
         return results(serve.port, auth, subjects)
     finally:
         serve.stop()
@@ -154,9 +169,10 @@ def test_api_and_two_workers_on_postgres_do_each_job_once(
     block = int(w3.eth.block_number)
     backend: Backend = make_backend("postgres", tmp_path / "api", pg_server.new_database())
     config = tmp_path / "service.json"
-    config.write_text(
-        json.dumps(service_config(chain, tmp_path, workers=2, database_url=backend.database_url))
-    )
+    cfg = service_config(
+        chain, tmp_path, workers=2, prover="zkvm", database_url=backend.database_url
+    )  # the real guest, dev mode (as tests/service/test_service_zkvm.py)
+    config.write_text(json.dumps(cfg))
     key_id, auth = add_key(config, tmp_path / "api")
     api = Serve(config, tmp_path / "api", tmp_path / "api.log", "--role", "api")
     workers = [
@@ -170,9 +186,9 @@ def test_api_and_two_workers_on_postgres_do_each_job_once(
         with pytest.raises(OSError):  # a worker listens nowhere
             http("GET", f"http://127.0.0.1:{workers[0].port}/healthz", timeout=1)
         started = time.monotonic()
-        ids = submit(api.port, auth, subjects, block)
+        ids = submit(api.port, auth, subjects, block, PROVEN)
         jobs = wait_done(api.port, auth, ids)
-        print(f"{JOBS} signed jobs through api + 2 workers: {time.monotonic() - started:.1f} s")
+        print(f"{JOBS} jobs through api + 2 workers: {time.monotonic() - started:.1f} s")
         on_postgres = results(api.port, auth, subjects)
 
         # each job was indexed by one process (its bundle file under that process's
@@ -184,12 +200,17 @@ def test_api_and_two_workers_on_postgres_do_each_job_once(
         assert all(indexed)
         assert not (tmp_path / "api" / "jobs").exists()
         assert not any((tmp_path / d / "service.sqlite").exists() for d in ("api", "w0", "w1"))
-        # one signed event per job, nothing else; every job done
+        # one signed event per job and one proven event per proven job, nothing else
         feed = Counter(backend.rows("SELECT job_id, kind FROM feed"))
-        assert feed == Counter((job_id, "signed") for job_id in ids)
+        assert feed == Counter(
+            [(job_id, "signed") for job_id in ids] + [(job_id, "proven") for job_id in ids[:PROVEN]]
+        )
         assert backend.states() == {"done": JOBS}
         for job, subject in zip(jobs, subjects, strict=True):
             assert job["score"] == expected_score(w3, subject, block)
+        for job in jobs[:PROVEN]:  # the guest's score equals the signed one
+            assert job["sampling"]["outcome"] == "match"
+        assert all(on_postgres[s]["dev_mode"] is True for s in subjects[:PROVEN])
 
         # a key revoked by another process is refused at once (no cache to run out)
         subprocess.run(
