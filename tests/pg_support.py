@@ -104,8 +104,11 @@ def wait_gone(pid: int, timeout: float = 30.0) -> None:
 
 
 @contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
-    """Start a server in a new temporary directory; stop it and remove the directory."""
+def postgres_server(durable: bool = False) -> Iterator[PostgresServer]:
+    """Start a server in a new temporary directory; stop it and remove the directory.
+    ``durable``: keep PostgreSQL's default ``fsync``, ``synchronous_commit`` and
+    ``full_page_writes`` (a commit waits for its WAL flush, as ``coproc`` configures
+    SQLite) instead of turning them off (benchmarks compare the two backends with it)."""
     initdb, pg_ctl = server_binary("initdb"), server_binary("pg_ctl")
     root = Path(tempfile.mkdtemp(prefix="coproc-pg-"))
     try:
@@ -119,10 +122,8 @@ def postgres_server() -> Iterator[PostgresServer]:
             "initdb",
         )  # fmt: skip
         port = free_port()
-        options = (
-            f"-p {port} -k {root} -c listen_addresses='' -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
-        )
+        fast = "" if durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        options = f"-p {port} -k {root} -c listen_addresses='' {fast}-c max_connections=100"
         _run(
             [*prefix, pg_ctl, "-D", str(data), "-l", str(root / "server.log"), "-o", options,
              "-w", "-t", "60", "start"],
