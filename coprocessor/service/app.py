@@ -275,3 +275,13 @@ def make_app(runtime: Runtime) -> web.Application:
         app.router.add_route(method.upper(), path, HANDLERS[op["operationId"]])
     explorer.register(app, _authorize)  # the read-only web pages at / (docs/explorer.md)
     return app
+
+
+def make_worker_app(runtime: Runtime) -> web.Application:
+    """What a ``--role worker`` process serves: ``GET /healthz`` and ``GET /metrics``
+    (its workers' stage, prover and posting metrics), no API."""
+    app = web.Application(middlewares=[errors_and_metrics], client_max_size=1024)
+    app[RUNTIME] = runtime
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app

@@ -17,7 +17,7 @@ from coprocessor.errors import UserInputError
 from coprocessor.index.rpc import RpcClient
 from coprocessor.index.store import Store
 from coprocessor.service import listener, posting, sampling
-from coprocessor.service.app import make_app
+from coprocessor.service.app import make_app, make_worker_app
 from coprocessor.service.catalog import load_catalog
 from coprocessor.service.config import ServiceConfig
 from coprocessor.service.metrics import ServiceMetrics
@@ -167,18 +167,17 @@ ROLES = ("all", "api", "worker")
 
 async def start(
     runtime: Runtime, host: str, port: int, role: str = "all"
-) -> tuple[web.AppRunner | None, list[asyncio.Task[None]]]:
-    """Start what ``role`` runs: the HTTP server (``all``, ``api``), the workers and the
-    on-chain listeners (``all``, ``worker``); returns what ``stop`` needs."""
+) -> tuple[web.AppRunner, list[asyncio.Task[None]]]:
+    """Start what ``role`` runs: the HTTP API (``all``, ``api``; a ``worker`` serves only
+    ``/healthz`` and ``/metrics``), the workers and the on-chain listeners (``all``,
+    ``worker``); returns what ``stop`` needs."""
     if role not in ROLES:
         raise UserInputError(f"--role: one of {', '.join(ROLES)}, not {role!r}")
-    runner = None
-    if role != "worker":
-        app = make_app(runtime)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port, backlog=1024)
-        await site.start()
+    app = make_worker_app(runtime) if role == "worker" else make_app(runtime)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=1024)
+    await site.start()
     if role == "api":
         return runner, []
     tasks = [asyncio.create_task(runtime.worker_loop(i)) for i in range(runtime.config.workers)]
@@ -190,17 +189,14 @@ async def start(
     return runner, tasks
 
 
-async def stop(
-    runtime: Runtime, runner: web.AppRunner | None, tasks: list[asyncio.Task[None]]
-) -> None:
+async def stop(runtime: Runtime, runner: web.AppRunner, tasks: list[asyncio.Task[None]]) -> None:
     runtime.stopping = True
     runtime.wake.set()
     runtime.published.set()
     for task in tasks:
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(task, 10)
-    if runner is not None:
-        await runner.cleanup()
+    await runner.cleanup()
     await runtime.rpc.close()
     runtime.store.close()
     runtime.db.close()
@@ -210,14 +206,15 @@ async def serve(
     config: ServiceConfig, data_dir: Path, host: str, port: int, role: str = "all"
 ) -> None:
     """Run ``role`` (``ROLES``) until SIGINT/SIGTERM."""
-    if role != "worker" and host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("binding to %s: the API is reachable from other machines", host)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        what = "/healthz and /metrics are" if role == "worker" else "the API is"
+        log.warning("binding to %s: %s reachable from other machines", host, what)
     runtime = await build_runtime(config, data_dir)
     runner, tasks = await start(runtime, host, port, role)
     if role == "worker":
         print(
-            f"coproc serve: worker role, {config.workers} workers, no HTTP listener "
-            f"(chain {runtime.chain_id})",
+            f"coproc serve: worker role, {config.workers} workers; /healthz and /metrics on "
+            f"http://{host}:{port} (chain {runtime.chain_id})",
             flush=True,
         )
     else:
@@ -260,7 +257,7 @@ class Background:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.runtime: Runtime | None = None
-        self._handles: tuple[web.AppRunner | None, list[asyncio.Task[None]]] | None = None
+        self._handles: tuple[web.AppRunner, list[asyncio.Task[None]]] | None = None
 
     def call(self, coro: Any, timeout: float = 60) -> Any:
         """Run a coroutine on the service's loop and wait for its result."""

@@ -1,6 +1,7 @@
 """Several real ``coproc serve`` processes on one PostgreSQL database (issue #18): an API
 process (``--role api``: HTTP, no workers) and two worker processes (``--role worker``:
-workers, no HTTP listener), each with a data directory of its own as on separate hosts.
+workers, serving only ``/healthz`` and ``/metrics``), each with a data directory of its
+own as on separate hosts.
 A set of jobs submitted to the API process (signed ones, and some also proven by the
 real guest in ``coproc-host``, dev mode) is done by the workers, each job exactly once
 (indexed by one process only, one feed event per kind), and every result equals the one
@@ -182,9 +183,13 @@ def test_api_and_two_workers_on_postgres_do_each_job_once(
     try:
         api.wait_ready("api role: no workers")
         for worker in workers:
-            worker.wait_ready("worker role, 2 workers, no HTTP listener")
-        with pytest.raises(OSError):  # a worker listens nowhere
-            http("GET", f"http://127.0.0.1:{workers[0].port}/healthz", timeout=1)
+            worker.wait_ready("worker role, 2 workers; /healthz and /metrics on")
+        worker_url = f"http://127.0.0.1:{workers[0].port}"
+        assert http("GET", f"{worker_url}/healthz")[0] == 200
+        assert (
+            http("GET", f"{worker_url}/v1/scores/{subjects[0]}?model=svc-test", headers=auth)[0]
+            == 404
+        )  # no API on a worker
         started = time.monotonic()
         ids = submit(api.port, auth, subjects, block, PROVEN)
         jobs = wait_done(api.port, auth, ids)
@@ -195,6 +200,10 @@ def test_api_and_two_workers_on_postgres_do_each_job_once(
         # data directory), and both workers took jobs; the API process indexed none
         indexed = [{p.name for p in (tmp_path / f"w{i}" / "jobs").glob("job_*")} for i in (0, 1)]
         print("jobs per worker:", [len(s) for s in indexed])
+        # each worker's /metrics counts the stages it ran (per process)
+        for worker, jobs_of in zip(workers, indexed, strict=True):
+            text = http("GET", f"http://127.0.0.1:{worker.port}/metrics")[2].decode()
+            assert f'coproc_jobs_finished_total{{state="done"}} {len(jobs_of)}' in text
         assert indexed[0].isdisjoint(indexed[1])
         assert indexed[0] | indexed[1] == set(ids)
         assert all(indexed)
