@@ -1,9 +1,8 @@
 """The service's two database backends for tests that run a real service on each:
 SQLite (``service.sqlite`` in the data directory, the default) and PostgreSQL (a fresh,
 migrated database on a throwaway server of ``pg_support``). A test asks for the
-``backend`` fixture (``tests/service/conftest.py``, ``tests/service_db/conftest.py``),
-puts ``backend.database_url`` into its service config and reads the service's tables
-with ``backend.rows``."""
+``backend`` fixture (``tests/conftest.py``), puts ``backend.database_url`` into its
+service config and reads the service's tables with ``backend.rows``."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@ one model and block share one receipt (one prover call per batch), each job show
 leaf and proof, which RiskOracle.leafScore and the consumer example
 (BatchLeafLendingPool.quoteMaxLtv, fed the job's JSON as it is) accept; each batch is
 posted once (submitBatch, then storeLeaves) and the oracle then serves every subject's
-score, equal to the score computed without the service."""
+score, equal to the score computed without the service. The service runs once on
+SQLite and once on PostgreSQL (its batches and members in the shared database)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from web3 import Web3
 
 sys.path.insert(0, str(TESTS / "service"))  # the service tests' shared pieces
 
+from service_backends import BACKENDS, make_backend
 from service_support import (
     IMAGE_ID,
     Chain,
@@ -87,9 +89,15 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     yield from chain_fixture(tmp_path_factory.mktemp("svc-batch-chain"), "svc-batch")
 
 
-@pytest.fixture(scope="module")
-def service(chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def service(
+    chain: Chain, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[LiveService]:
     tmp = tmp_path_factory.mktemp("svc-batch")
+    pg_url = None
+    if request.param == "postgres":
+        pg_url = request.getfixturevalue("pg_server").new_database()
+    backend = make_backend(request.param, tmp / "data", pg_url)
     cfg = service_config(
         chain,
         tmp,
@@ -98,6 +106,7 @@ def service(chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         batch_max_size=4,
         batch_wait_seconds=1.5,
         workers=3,
+        database_url=backend.database_url,
     )
     svc = LiveService(cfg, tmp / "data")
     try:
@@ -112,6 +121,7 @@ def test_jobs_share_batches_and_each_leaf_is_served(chain: Chain, service: LiveS
         w3.provider.make_request("anvil_setBalance", [s, hex((i + 1) * 7 * 10**21)])  # type: ignore[arg-type]
     w3.provider.make_request("anvil_mine", [2])  # type: ignore[arg-type]
     block = w3.eth.block_number - 1
+    FakeBatchProver.calls = 0  # (the fixture runs once per backend)
     client = Client(service.url, service.add_key("batch-tests"))
     ids = [
         client.request_score(s.lower(), "svc-test", mode="both", destination="l1", block=block)[

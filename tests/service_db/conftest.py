@@ -1,5 +1,6 @@
-"""Fixtures of the job-store tests: one throwaway PostgreSQL server per session
-(``pg_support``), a fresh database per test, and ``job_store`` over both backends."""
+"""Fixtures of the job-store tests: a fresh database per test on the session's
+throwaway PostgreSQL server (``pg_server``, tests/conftest.py), and ``job_store`` over
+both backends."""
 
 from __future__ import annotations
 
@@ -7,17 +8,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from pg_support import PostgresServer, postgres_server
+from pg_support import PostgresServer
 
 from coprocessor.service.store.database import migrate_database, open_job_store
 from coprocessor.service.store.protocol import JobStore
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
-    """One PostgreSQL server (initdb + pg_ctl in a temporary directory) for the session."""
-    with postgres_server() as server:
-        yield server
 
 
 @pytest.fixture
