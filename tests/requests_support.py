@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from service_backends import Backend
 from service_support import Chain, model_hash, service_config, spec_hash
 from web3 import Web3
 from web3.contract import Contract
@@ -75,17 +76,22 @@ def fulfilments(requests: Contract, first_block: int) -> Counter[bytes]:
     return Counter(bytes(e["args"]["requestId"]) for e in events)
 
 
-def recorded(db: Path) -> dict[str, dict[str, Any]]:
-    """The service's ``onchain_requests`` rows by request id (read-only)."""
+def recorded(db: Path | Backend) -> dict[str, dict[str, Any]]:
+    """The service's ``onchain_requests`` rows by request id (read-only); ``db``: the
+    SQLite file, or a test's database backend."""
+    query = (
+        "SELECT request_id, block_number, block_hash, status, reason, job_id FROM onchain_requests"
+    )
+    keys = ("block", "hash", "status", "reason", "job_id")
+    if isinstance(db, Backend):
+        if db.name != "postgres":
+            return recorded(db.data_dir / "service.sqlite")
+        return {r[0]: dict(zip(keys, r[1:], strict=True)) for r in db.rows(query)}
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
-        rows = conn.execute(
-            "SELECT request_id, block_number, block_hash, status, reason, job_id "
-            "FROM onchain_requests"
-        ).fetchall()
+        rows = conn.execute(query).fetchall()
     except sqlite3.OperationalError:  # the listener has not made its table yet
         return {}
     finally:
         conn.close()
-    keys = ("block", "hash", "status", "reason", "job_id")
     return {r[0]: dict(zip(keys, r[1:], strict=True)) for r in rows}

@@ -3,7 +3,8 @@ becomes one job, is proven (the fake dev-mode prover of the service tests), fulf
 through ``RiskRequests.fulfil`` and the pool's callback sets the LTV from a score that
 matches an independent computation; a request for a model the service does not serve
 is refused with a reason and no job; a request event reorged away (evm_snapshot /
-evm_revert) is dropped and the re-mined one re-read into the same single job."""
+evm_revert) is dropped and the re-mined one re-read into the same single job. Each
+test runs once per database backend (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from requests_support import (
     open_position,
     recorded,
 )
+from service_backends import Backend
 from service_support import (
     POSTER_KEY,
     Chain,
@@ -30,7 +32,6 @@ from service_support import (
     http,
     wait_for,
 )
-from test_service_crash import _active_states
 from web3 import Web3
 from web3.types import Wei
 
@@ -49,12 +50,15 @@ def _hex(b: bytes) -> str:
     return "0x" + b.hex()
 
 
-def test_request_event_to_job_to_fulfil_to_callback(chain: Chain, tmp_path: Path) -> None:
+def test_request_event_to_job_to_fulfil_to_callback(
+    chain: Chain, tmp_path: Path, backend: Backend
+) -> None:
     w3 = chain.w3
     deployed = deploy_requests(chain)
     poster = Account.from_key(POSTER_KEY).address
     borrower = list(w3.eth.accounts)[1]
-    service = LiveService(listening_config(chain, deployed, tmp_path), tmp_path / "data")
+    cfg = listening_config(chain, deployed, tmp_path, database_url=backend.database_url)
+    service = LiveService(cfg, tmp_path / "data")
     try:
         request_id, _ = open_position(w3, deployed.pool, borrower)
         w3.provider.make_request("anvil_mine", [2])  # type: ignore[arg-type]
@@ -64,7 +68,7 @@ def test_request_event_to_job_to_fulfil_to_callback(chain: Chain, tmp_path: Path
             return bool(state == POSITION_OPEN)
 
         wait_for(opened, 60, "the pool's callback")
-        rows = recorded(tmp_path / "data" / "service.sqlite")
+        rows = recorded(backend)
     finally:
         service.stop()
     assert rows[_hex(request_id)]["status"] == "job"
@@ -83,11 +87,12 @@ def test_request_event_to_job_to_fulfil_to_callback(chain: Chain, tmp_path: Path
     assert fulfilments(deployed.requests, deployed.first_block) == {request_id: 1}
 
 
-def test_unserved_model_refused_with_reason(chain: Chain, tmp_path: Path) -> None:
+def test_unserved_model_refused_with_reason(chain: Chain, tmp_path: Path, backend: Backend) -> None:
     """A model registered and offered on-chain but not in the service's catalog."""
     w3 = chain.w3
     deployed = deploy_requests(chain)
-    other_model = Web3.keccak(text="a model this service does not serve")
+    # once per backend on one chain: a model not registered yet each time
+    other_model = Web3.keccak(text=f"a model this service does not serve ({backend.name})")
     owner = w3.eth.accounts[0]
     oracle = contracts.at(w3, "RiskOracle", chain.oracle)
     spec = Web3.keccak(text="its spec")
@@ -105,8 +110,9 @@ def test_unserved_model_refused_with_reason(chain: Chain, tmp_path: Path) -> Non
         deployed.requests.events.ScoreRequested().process_receipt(receipt)[0]["args"]["requestId"]
     )
     w3.provider.make_request("anvil_mine", [2])  # type: ignore[arg-type]
-    db = tmp_path / "data" / "service.sqlite"
-    service = LiveService(listening_config(chain, deployed, tmp_path), tmp_path / "data")
+    db = backend
+    cfg = listening_config(chain, deployed, tmp_path, database_url=backend.database_url)
+    service = LiveService(cfg, tmp_path / "data")
     try:
         row = wait_for(lambda: recorded(db).get(_hex(request_id)), 30, "the request read")
         metrics = http("GET", service.url + "/metrics")[2].decode()
@@ -114,17 +120,19 @@ def test_unserved_model_refused_with_reason(chain: Chain, tmp_path: Path) -> Non
         service.stop()
     assert row["status"] == "refused" and row["job_id"] is None
     assert "unknown model " + _hex(other_model) in row["reason"]
-    assert sum(_active_states(db).values()) == 0
+    assert sum(backend.states().values()) == 0
     assert 'coproc_onchain_requests{chain="l1",status="refused"} 1' in metrics
 
 
-def test_reorged_request_dropped_and_reread(chain: Chain, tmp_path: Path) -> None:
+def test_reorged_request_dropped_and_reread(chain: Chain, tmp_path: Path, backend: Backend) -> None:
     """Workers off (jobs stay queued): only the listener's bookkeeping is under test."""
     w3 = chain.w3
     deployed = deploy_requests(chain)
     a, b = list(w3.eth.accounts)[3], list(w3.eth.accounts)[4]
-    db = tmp_path / "data" / "service.sqlite"
-    cfg = listening_config(chain, deployed, tmp_path, confirmations=0, workers=0)
+    db = backend
+    cfg = listening_config(
+        chain, deployed, tmp_path, confirmations=0, workers=0, database_url=backend.database_url
+    )
     service = LiveService(cfg, tmp_path / "data")
     try:
         snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
