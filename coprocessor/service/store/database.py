@@ -1,4 +1,5 @@
-"""Which database keeps the jobs: the service config's ``database_url``.
+"""Which database keeps the jobs and the rest of the service's state: the service
+config's ``database_url``.
 
 - ``""`` (default): SQLite, ``<data dir>/service.sqlite``;
 - ``sqlite:PATH`` (``sqlite:///abs/path`` too): SQLite at PATH (relative paths count

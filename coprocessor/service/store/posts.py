@@ -17,7 +17,8 @@ same nonce (one of the two transactions then never lands, and its job retries). 
 - the table refuses a second record of one (chain, sender, nonce) anyway
   (``UNIQUE``), so even a signer outside the lock cannot record a duplicate.
 
-Not wired into ``coproc serve`` yet (docs/operations.md, "PostgreSQL backend").
+``coproc serve`` on PostgreSQL posts through it: ``posting.post_exactly_once`` hands the
+signing to ``sign_and_record`` (records that choose nonces, ``posting.NonceRecords``).
 """
 
 from __future__ import annotations
