@@ -13,8 +13,8 @@
 #                                      offline verification checks (~30 min on 2 loaded cores)
 #
 # Same toolchain recipe as scripts/rust.sh: Debian cargo, -Zbuild-std, the risc0-build
-# rustflags, DOCS_RS=1 (no recursion programs: composite receipts only), target dirs
-# under $COPROC_CACHE/proto-target.
+# rustflags, DOCS_RS=1 (no recursion programs: composite receipts only), guest target
+# dir under $COPROC_CACHE/proto-target, the host in the main host-target.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -23,7 +23,10 @@ export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc DOCS_RS=1
 CARGO=/usr/bin/cargo
 TARGET="$CACHE/proto-target"
 TRIPLE=riscv32im-risc0-zkvm-elf
-HOST_BIN="$TARGET/host/release/proto-acc-host"
+# The host shares the main host's target dir: the same prover crates at the same versions,
+# features and kernel opt-levels (Cargo.toml), so they are not compiled a second time.
+HOST_TARGET="${COPROC_PROTO_HOST_TARGET:-$CACHE/host-target}"
+HOST_BIN="$HOST_TARGET/release/proto-acc-host"
 
 build() {
   (
@@ -33,7 +36,7 @@ build() {
     $CARGO build --locked --release --target "$TRIPLE" \
       -Zbuild-std=std,panic_abort -Zbuild-std-features=compiler-builtins-mem -Ztrim-paths --quiet
   )
-  (cd "$HERE" && CARGO_TARGET_DIR="$TARGET/host" $CARGO build --locked --release -p proto-acc-host --quiet)
+  (cd "$HERE" && CARGO_TARGET_DIR="$HOST_TARGET" $CARGO build --locked --release -p proto-acc-host --quiet)
 }
 
 case "${1:-}" in

@@ -3,7 +3,7 @@
 use crate::output::{Failure, Res};
 use crate::{core_cmds, zkvm};
 
-const USAGE: &str = "usage: coproc-host image-id | execute | prove | verify | batch | core <run|verify-bundle|model-eval|model-hash|spec-hash|features>";
+const USAGE: &str = "usage: coproc-host image-id | execute | prove | prove-segments | verify | batch | core <run|verify-bundle|model-eval|model-hash|spec-hash|features>";
 
 pub fn dispatch(args: &[String]) -> Res<()> {
     let Some(cmd) = args.first() else {
@@ -14,6 +14,7 @@ pub fn dispatch(args: &[String]) -> Res<()> {
         "image-id" => zkvm::image_id_cmd(rest),
         "execute" => zkvm::execute_cmd(rest),
         "prove" => zkvm::prove_cmd(rest),
+        "prove-segments" => crate::prove_bench::prove_segments_cmd(rest),
         "verify" => zkvm::verify_cmd(rest),
         "batch" => crate::batch::native_cmd(rest),
         "core" => core_cmds::dispatch(rest),

@@ -5,6 +5,7 @@
 //!   execute --bundle F --model F --spec F --subject ADDR [--request-id HEX] [--block N]
 //!   prove   (same inputs) --out RECEIPT [--receipt-kind composite|succinct|groth16]
 //!   verify  --receipt RECEIPT [--image-id HEX]
+//!   prove-segments (request options) --segment-po2 K [--segments S]  (prover speed: bench/prover_opt_levels.py)
 //!   execute|prove ... --subjects A,B,C|FILE [--request-ids ..] [--batch-id HEX]  (batch mode)
 //!   batch   (request options) --subjects ...   (the batch natively: journal and leaves)
 //!   core run|verify-bundle|model-eval|model-hash|spec-hash|features  (JSON on stdin)
@@ -18,6 +19,7 @@ mod core_cmds;
 mod jsontext;
 mod output;
 mod protocol_cmds;
+mod prove_bench;
 mod request;
 mod zkvm;
 

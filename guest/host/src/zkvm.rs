@@ -13,7 +13,7 @@ use std::time::Instant;
 const GUEST_ELF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.elf"));
 
 /// The program as the zkVM loads it: user ELF + the v1compat kernel.
-fn program() -> Res<Vec<u8>> {
+pub(crate) fn program() -> Res<Vec<u8>> {
     if GUEST_ELF.is_empty() {
         return Err(Failure::tool(
             "this coproc-host was built without the guest ELF (build it with `bash scripts/rust.sh build`)",
@@ -90,7 +90,7 @@ fn segment_po2(o: &std::collections::BTreeMap<String, String>) -> Res<Option<u32
         .transpose()
 }
 
-fn build_env(input: &[u8], po2: Option<u32>) -> Res<ExecutorEnv<'static>> {
+pub(crate) fn build_env(input: &[u8], po2: Option<u32>) -> Res<ExecutorEnv<'static>> {
     let mut b = ExecutorEnv::builder();
     // Length first, so the guest reads into an exact buffer (no growth, no copies).
     let len = u32::try_from(input.len()).map_err(|_| Failure::user("request too large"))?;
@@ -102,7 +102,7 @@ fn build_env(input: &[u8], po2: Option<u32>) -> Res<ExecutorEnv<'static>> {
     b.build().map_err(|e| Failure::tool(format!("executor env: {e}")))
 }
 
-fn guest_failure(e: &anyhow::Error) -> Failure {
+pub(crate) fn guest_failure(e: &anyhow::Error) -> Failure {
     // A guest panic carries the core's error text: the request was rejected.
     let text = format!("{e:#}");
     if text.contains("panicked") || text.contains("Guest panicked") {
