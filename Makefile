@@ -24,7 +24,10 @@ lint:
 typecheck:
 	$(VENV)/mypy
 
+# The long devnet chains (deep history, simulated markets) are built once per machine
+# before pytest, so no test's timeout covers their first build (coprocessor/dev/caches.py).
 test-py:
+	$(VENV)/python -m coprocessor.dev.caches
 	$(VENV)/pytest -q
 
 test-rust:
