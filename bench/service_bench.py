@@ -109,7 +109,11 @@ def _http(method: str, url: str, body: Any = None, key: str = "") -> Any:
         return json.loads(resp.read())
 
 
-async def _load(url: str, headers: dict[str, str], seconds: float) -> tuple[float, list[float]]:
+async def _load(
+    urls: list[str], headers: dict[str, str], seconds: float
+) -> tuple[float, list[float]]:
+    """``CONCURRENCY`` clients, spread evenly over ``urls``, each GETting its URL until
+    ``seconds`` have passed: (requests per second, latencies)."""
     import aiohttp
 
     latencies: list[float] = []
@@ -117,7 +121,7 @@ async def _load(url: str, headers: dict[str, str], seconds: float) -> tuple[floa
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
 
-        async def worker() -> None:
+        async def worker(url: str) -> None:
             while time.perf_counter() < deadline:
                 t0 = time.perf_counter()
                 async with session.get(url) as resp:
@@ -127,7 +131,7 @@ async def _load(url: str, headers: dict[str, str], seconds: float) -> tuple[floa
                 latencies.append(time.perf_counter() - t0)
 
         start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(worker(urls[i % len(urls)]) for i in range(CONCURRENCY)))
         elapsed = time.perf_counter() - start
     return len(latencies) / elapsed, latencies
 
@@ -231,8 +235,8 @@ def main() -> None:
         sample = urllib.request.urlopen(
             urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
         ).read()
-        asyncio.run(_load(url, {"Authorization": f"Bearer {key}"}, 1.0))  # warm-up
-        rps, lat = asyncio.run(_load(url, {"Authorization": f"Bearer {key}"}, DURATION))
+        asyncio.run(_load([url], {"Authorization": f"Bearer {key}"}, 1.0))  # warm-up
+        rps, lat = asyncio.run(_load([url], {"Authorization": f"Bearer {key}"}, DURATION))
 
         # --- baseline: bare aiohttp handler, same body size
         bport = free_port()
@@ -245,8 +249,8 @@ def main() -> None:
         baseline.stdin.write(sample)
         baseline.stdin.close()
         _wait_up(f"http://127.0.0.1:{bport}/x", baseline)
-        asyncio.run(_load(f"http://127.0.0.1:{bport}/x", {}, 1.0))
-        brps, blat = asyncio.run(_load(f"http://127.0.0.1:{bport}/x", {}, DURATION))
+        asyncio.run(_load([f"http://127.0.0.1:{bport}/x"], {}, 1.0))
+        brps, blat = asyncio.run(_load([f"http://127.0.0.1:{bport}/x"], {}, DURATION))
 
         # --- one request through every stage
         w3.provider.make_request("anvil_mine", [2])  # type: ignore[arg-type]

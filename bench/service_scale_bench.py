@@ -35,7 +35,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import table
-from bench.service_bench import MODEL, OPERATOR_KEY, SPEC, _pct, _wait_up, _zkvm_available
+from bench.service_bench import (
+    MODEL,
+    OPERATOR_KEY,
+    SPEC,
+    _load,
+    _pct,
+    _wait_up,
+    _zkvm_available,
+)
 from coprocessor.dev.devnet import free_port, start_anvil, stop_pid
 from coprocessor.onchain import contracts
 from coprocessor.paths import REPO_ROOT
@@ -47,8 +55,6 @@ JOBS = int(os.environ.get("COPROC_BENCH_JOBS", "120"))
 PROVEN_JOBS = int(os.environ.get("COPROC_BENCH_PROVEN_JOBS", "16"))
 DURATION = float(os.environ.get("COPROC_BENCH_SECONDS", "6"))
 PROCESSES = (1, 2, 4)
-#: keep-alive connections of the load generator, over all processes
-CONCURRENCY = 32
 
 
 def _http(method: str, url: str, key: str, body: Any = None) -> Any:
@@ -57,33 +63,6 @@ def _http(method: str, url: str, key: str, body: Any = None) -> Any:
     req = urllib.request.Request(url, data=data, method=method, headers=headers)
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
-
-
-async def _load(
-    urls: list[str], headers: dict[str, str], seconds: float
-) -> tuple[float, list[float]]:
-    """``CONCURRENCY`` clients, spread evenly over ``urls``, each GETting its URL until
-    ``seconds`` have passed: (requests per second, latencies)."""
-    import aiohttp
-
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
-    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-
-        async def client(url: str) -> None:
-            while time.perf_counter() < deadline:
-                t0 = time.perf_counter()
-                async with session.get(url) as resp:
-                    await resp.read()
-                    if resp.status != 200:
-                        raise RuntimeError(f"HTTP {resp.status}")
-                latencies.append(time.perf_counter() - t0)
-
-        start = time.perf_counter()
-        await asyncio.gather(*(client(urls[i % len(urls)]) for i in range(CONCURRENCY)))
-        elapsed = time.perf_counter() - start
-    return len(latencies) / elapsed, latencies
 
 
 class Fleet:
