@@ -8,7 +8,11 @@ sets ``-O1``. For each level asked (default 1, 2, 3) this script
    seeded once from the main ``host-target`` so only the kernels and what depends on
    them recompile) with ``--config profile.release.package.risc0-circuit-rv32im-sys.
    opt-level=N``, after ``cargo clean -p risc0-circuit-rv32im-sys`` (a fresh kernel
-   build), timing the kernel package alone and the host relink;
+   build), timing the kernel package alone and the host relink, in wall seconds and in
+   CPU seconds (user + system of cargo and the compilers: the cost that does not depend
+   on what else the machine runs; builds may then run at low priority beside other
+   work). The build figures are kept in ``$COPROC_CACHE/opt-bench-bin/builds.json``
+   so that ``--reuse-builds`` can prove with the binaries of an earlier run;
 2. proves real segments of one real request (the mainnet WETH balance request of
    ``make prove-check``, executed with 2^po2-row segments; ``coproc-host prove-segments``
    checks every segment receipt), the levels taking turns round after round so that
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -61,9 +66,14 @@ def _guest_elf() -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def build_level(level: int, target: Path, out: Path) -> tuple[float, float]:
-    """A fresh build of the kernels at ``-O<level>`` and the host over them: seconds of
-    the kernel package alone, seconds of the rest (the crates above it, the link)."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def build_level(level: int, target: Path, out: Path) -> dict[str, float]:
+    """A fresh build of the kernels at ``-O<level>`` and the host over them: wall and CPU
+    seconds of the kernel package alone and of the rest (the crates above it, the link)."""
     config = f"profile.release.package.{KERNELS}.opt-level={level}"
     env = dict(_cargo_env(target), COPROC_GUEST_ELF=_guest_elf())
     cargo = ["/usr/bin/cargo"]
@@ -71,15 +81,15 @@ def build_level(level: int, target: Path, out: Path) -> tuple[float, float]:
     subprocess.run(
         [*cargo, "clean", "--release", "-p", KERNELS, "--quiet"], cwd=guest, env=env, check=True
     )
-    start = time.monotonic()
+    start, cpu = time.monotonic(), _children_cpu()
     subprocess.run(
         [*cargo, "build", "--locked", "--release", "-p", KERNELS, "--config", config, "--quiet"],
         cwd=guest,
         env=env,
         check=True,
     )
-    kernels = time.monotonic() - start
-    start = time.monotonic()
+    kernels, kernels_cpu = time.monotonic() - start, _children_cpu() - cpu
+    start, cpu = time.monotonic(), _children_cpu()
     subprocess.run(
         [*cargo, "build", "--locked", "--release", "-p", "coproc-host", "--config", config],
         cwd=guest,
@@ -87,9 +97,9 @@ def build_level(level: int, target: Path, out: Path) -> tuple[float, float]:
         check=True,
         stderr=subprocess.DEVNULL,
     )
-    rest = time.monotonic() - start
+    rest, rest_cpu = time.monotonic() - start, _children_cpu() - cpu
     shutil.copy2(target / "release" / "coproc-host", out)
-    return kernels, rest
+    return {"kernels": kernels, "kernels_cpu": kernels_cpu, "rest": rest, "rest_cpu": rest_cpu}
 
 
 def prove_segments(host: Path, work: Path, po2: int, segments: int) -> dict[str, object]:
@@ -128,6 +138,10 @@ def main() -> None:
     parser.add_argument(
         "--reuse-builds", action="store_true", help="use the binaries of an earlier run"
     )
+    parser.add_argument("--build-only", action="store_true", help="build, do not prove")
+    parser.add_argument(
+        "--prove-only", action="store_true", help="never build (with --reuse-builds)"
+    )
     args = parser.parse_args(sys.argv[2:] if sys.argv[1:2] == ["prover_opt_levels"] else None)
     levels = [int(x) for x in args.levels.split(",")]
     target = CACHE / "opt-bench-target"
@@ -136,19 +150,29 @@ def main() -> None:
     if not target.exists():
         print(f"seeding {target} from the main host build (a copy)", file=sys.stderr)
         shutil.copytree(CACHE / "host-target", target, symlinks=True)
-    builds: dict[int, tuple[float, float]] = {}
+    record = bins / "builds.json"
+    builds: dict[str, dict[str, float]] = json.loads(record.read_text()) if record.exists() else {}
+    nan = {"kernels": float("nan"), "kernels_cpu": float("nan")}
+    nan.update(rest=float("nan"), rest_cpu=float("nan"))
     for level in levels:
         binary = bins / f"coproc-host-O{level}"
         if args.reuse_builds and binary.exists():
-            builds[level] = (float("nan"), float("nan"))
+            builds.setdefault(str(level), nan)
+            continue
+        if args.prove_only:
             continue
         print(f"building the kernels at -O{level}", file=sys.stderr, flush=True)
-        builds[level] = build_level(level, target, binary)
+        builds[str(level)] = build_level(level, target, binary)
+        record.write_text(json.dumps(builds, indent=2) + "\n")
+        built = builds[str(level)]
         print(
-            f"  -O{level}: kernels {builds[level][0]:.0f} s, host {builds[level][1]:.0f} s",
+            f"  -O{level}: kernels {built['kernels']:.0f} s ({built['kernels_cpu']:.0f} s CPU),"
+            f" host {built['rest']:.0f} s ({built['rest_cpu']:.0f} s CPU)",
             file=sys.stderr,
             flush=True,
         )
+    if args.build_only:
+        return
     times: dict[int, list[float]] = {level: [] for level in levels}
     rows_per_segment = 1 << args.segment_po2
     with tempfile.TemporaryDirectory(prefix="coproc-opt-bench-") as tmp:
@@ -176,12 +200,12 @@ def main() -> None:
     rows = []
     for level in levels:
         per_segment = statistics.median(times[level])
-        kernels, rest = builds[level]
+        built = builds.get(str(level), nan)
         rows.append(
             [
                 f"-O{level}",
-                f"{kernels:,.0f}",
-                f"{rest:,.0f}",
+                f"{built['kernels_cpu']:,.0f} ({built['kernels']:,.0f})",
+                f"{built['rest_cpu']:,.0f} ({built['rest']:,.0f})",
                 ", ".join(f"{t:.1f}" for t in times[level]),
                 f"{per_segment:.1f}",
                 f"{per_segment * 1_000_000 / rows_per_segment / 60:.1f}",
@@ -194,8 +218,8 @@ def main() -> None:
             f"{args.rounds} rounds, mainnet WETH request)",
             [
                 "kernels",
-                "kernel build (s)",
-                "host rebuild above them (s)",
+                "kernel build, CPU s (wall s)",
+                "host rebuild above them, CPU s (wall s)",
                 "seconds per segment, each round",
                 "median s per segment",
                 "min per million cycles",
