@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv/bin
 
-.PHONY: setup demo demo-rocky test lint typecheck test-py test-rust test-contracts bench prove-check prove-batch-check
+.PHONY: setup demo demo-rocky test test-postgres lint typecheck test-py test-rust test-contracts bench prove-check prove-batch-check
 
 setup:
 	@bash scripts/setup.sh
@@ -29,6 +29,12 @@ typecheck:
 test-py:
 	$(VENV)/python -m coprocessor.dev.caches
 	$(VENV)/pytest -q
+
+# The Python suite once more with PostgreSQL as every service's default database (each
+# test gets its own migrated database on a throwaway server; tests/conftest.py).
+test-postgres: setup
+	$(VENV)/python -m coprocessor.dev.caches
+	$(VENV)/pytest -q --service-backend postgres
 
 test-rust:
 	@if [ -f guest/Cargo.toml ]; then bash scripts/rust.sh test; fi

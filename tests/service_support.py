@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
+from service_backends import Backend
 from web3 import Web3
 from web3.types import Wei
 
@@ -257,6 +258,12 @@ class LiveService:
         self.port = self.background.port
         self.url = self.background.url
         self.runtime: Any = self.background.runtime
+
+    @property
+    def backend(self) -> Backend:
+        """The database this service uses (its config's, or the suite's default then)."""
+        url = self.config.database_url
+        return Backend("postgres" if url.startswith("postgres") else "sqlite", url, self.data_dir)
 
     def call(self, coro: Any) -> Any:
         return self.background.call(coro)

@@ -4,6 +4,7 @@ and the poster key come from the environment (names configurable)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,8 @@ class ServiceConfig:
     poll_seconds: float = 0.2
     #: where the job store lives: "" (SQLite, <data dir>/service.sqlite), "sqlite:PATH"
     #: (relative to the data directory), or "postgresql://..." (a libpq URL; migrate it
-    #: with `coproc db migrate`). See docs/operations.md, "PostgreSQL backend".
+    #: with `coproc db migrate`). Unset here: $COPROC_DATABASE_URL, if set. See
+    #: docs/operations.md, "PostgreSQL backend".
     database_url: str = ""
     #: on-chain requests to follow (``listener``), one object per chain: ``name`` "l1"
     #: (the chain of rpc_url; fulfilled there) or "l2" (the Arbitrum chain of
@@ -146,6 +148,9 @@ class ServiceConfig:
             raise UserInputError('config: provers (a remote pool) needs prover "zkvm"')
         return self
 
+
+#: the environment variable giving ``database_url`` when the config has none
+DATABASE_URL_ENV = "COPROC_DATABASE_URL"
 
 #: ``database_url`` prefixes: PostgreSQL (libpq URL), SQLite file
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -213,13 +218,17 @@ def check_request_chain(chain: object) -> None:
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> ServiceConfig:
-    """Read the JSON file (if given) and apply ``overrides``; types are checked."""
+    """Read the JSON file (if given) and apply ``overrides``; types are checked. Without a
+    ``database_url`` in either, ``$COPROC_DATABASE_URL`` gives it (a PostgreSQL URL with
+    its password stays out of the config file)."""
     raw: dict[str, Any] = {}
     if path is not None:
         raw = load_json(path, "config")
         if not isinstance(raw, dict):
             raise UserInputError(f"config {path}: expected a JSON object")
     raw.update(overrides or {})
+    if "database_url" not in raw and os.environ.get(DATABASE_URL_ENV):
+        raw["database_url"] = os.environ[DATABASE_URL_ENV]
     known = {f.name: f for f in fields(ServiceConfig)}
     unknown = sorted(set(raw) - set(known))
     if unknown:

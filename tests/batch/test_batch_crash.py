@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import sqlite3
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from web3 import Web3
 
 sys.path.insert(0, str(TESTS / "service"))
 
+from service_backends import default_backend
 from service_support import (
     PASSWORD_ENV,
     POSTER_ENV,
@@ -101,11 +101,11 @@ def test_kill_9_every_batch_posted_once_every_job_done_once(chain: Chain, tmp_pa
         for _ in range(KILLS):
             time.sleep(rng.uniform(0.3, 1.5))
             proc.kill9()
-            seen.update(_active_states(data / "service.sqlite").elements())
+            seen.update(_active_states(data).elements())
             proc.start()
 
         def all_finished() -> bool:
-            states = _active_states(data / "service.sqlite")
+            states = _active_states(data)
             return states["done"] + states["failed"] == JOBS
 
         wait_for(all_finished, 120, "all jobs finished")
@@ -132,9 +132,7 @@ def test_kill_9_every_batch_posted_once_every_job_done_once(chain: Chain, tmp_pa
         assert by_request["0x" + request_id_of(job_id).hex()] == 1, job_id
     assert len(events) == JOBS
     assert w3.eth.get_transaction_count(poster) - nonce_before == 2 * len(batches)
-    conn = sqlite3.connect(data / "service.sqlite")
-    feed = Counter((j, k) for j, k in conn.execute("SELECT job_id, kind FROM feed"))
-    conn.close()
+    feed = Counter((j, k) for j, k in default_backend(data).rows("SELECT job_id, kind FROM feed"))
     for job_id in job_ids:
         for kind in ("signed", "proven", "posted"):
             assert feed[(job_id, kind)] == 1, (job_id, kind)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from requests_support import (
     listening_config,
     open_position,
 )
+from service_backends import default_backend
 from service_support import POSTER_KEY, Chain, chain_fixture, expected_score, wait_for
 from test_service_crash import Proc, _active_states
 
@@ -68,11 +68,11 @@ def test_kill_9_while_following_loses_no_request_and_fulfils_none_twice(
             if i % 2 == 1 and kills < KILLS:
                 # kill while this request's job is in flight (its prover is slowed down
                 # to 0.25 s), at a random moment of it
-                wait_for(lambda: in_flight(_active_states(data / "service.sqlite")), 30, "a job")
+                wait_for(lambda: in_flight(_active_states(data)), 30, "a job")
                 time.sleep(rng.uniform(0.0, 0.3))
                 proc.kill9()
                 kills += 1
-                seen_at_kills.update(_active_states(data / "service.sqlite"))
+                seen_at_kills.update(_active_states(data))
                 # a request made while the service is down: back-filled on restart
                 if i + 1 < len(borrowers):
                     nxt = borrowers[i + 1]
@@ -89,8 +89,8 @@ def test_kill_9_while_following_loses_no_request_and_fulfils_none_twice(
         # the job is marked done after its callback's transaction is confirmed: a
         # position can be open a moment before its job says so
         done = Counter({"done": len(borrowers)})
-        wait_for(lambda: _active_states(data / "service.sqlite") == done, 60, "every job done")
-        states = _active_states(data / "service.sqlite")
+        wait_for(lambda: _active_states(data) == done, 60, "every job done")
+        states = _active_states(data)
     finally:
         proc.stop()
     print("job states seen at kills:", dict(seen_at_kills))
@@ -102,9 +102,7 @@ def test_kill_9_while_following_loses_no_request_and_fulfils_none_twice(
         dict.fromkeys(request_ids.values(), 1)
     )
     assert w3.eth.get_transaction_count(poster) - nonce_before == len(borrowers)
-    conn = sqlite3.connect(data / "service.sqlite")
-    rows = conn.execute("SELECT request_id, status, job_id FROM onchain_requests").fetchall()
-    conn.close()
+    rows = default_backend(data).rows("SELECT request_id, status, job_id FROM onchain_requests")
     assert sorted(r for r, _, _ in rows) == sorted("0x" + r.hex() for r in request_ids.values())
     assert {s for _, s, _ in rows} == {"job"}
     assert len({j for _, _, j in rows}) == len(borrowers)

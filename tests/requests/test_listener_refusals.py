@@ -8,11 +8,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from service_backends import default_store
 from service_support import model_hash, spec_hash, write_models
 
 from coprocessor.service.catalog import load_catalog
 from coprocessor.service.config import ServiceConfig
-from coprocessor.service.jobs import JobDB
 from coprocessor.service.listener import (
     MAX_EXACT_AGE,
     RULE_EXACT,
@@ -28,7 +28,7 @@ MIN_FEE = 500
 @pytest.fixture
 def listener(tmp_path: Path) -> Listener:
     runtime: Any = SimpleNamespace(
-        db=JobDB(tmp_path / "service.sqlite"),
+        db=default_store(tmp_path),
         catalog=load_catalog(write_models(tmp_path / "models")),
         config=ServiceConfig(ancestors=2),
     )

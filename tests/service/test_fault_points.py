@@ -81,7 +81,7 @@ def test_a_kill_at_every_crash_point_still_ends_each_job_done_once(
         _died_at(proc, point)
     proc.start()
     try:
-        wait_for(lambda: _active_states(data / "service.sqlite")["done"] == 2, 60, "jobs done")
+        wait_for(lambda: _active_states(data)["done"] == 2, 60, "jobs done")
         jobs = [
             json.loads(http("GET", f"http://127.0.0.1:{proc.port}/v1/jobs/{j}", headers=auth)[2])
             for j in job_ids

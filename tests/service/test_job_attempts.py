@@ -4,22 +4,27 @@ worker's crash is not an attempt."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from service_backends import default_store
 
-from coprocessor.service.jobs import JobDB
+from coprocessor.service.store.protocol import ServiceDB
 
 REQ = {"subject": "0x" + "11" * 20, "model": "m", "block": "latest", "mode": "signed",
        "destination": "none"}  # fmt: skip
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> JobDB:
-    return JobDB(tmp_path / "service.sqlite")
+def db(tmp_path: Path) -> Iterator[ServiceDB]:
+    """The suite's default service database (``--service-backend``), empty."""
+    store = default_store(tmp_path)
+    yield store
+    store.close()
 
 
-def test_a_permanent_failure_at_the_first_run_is_one_attempt(db: JobDB) -> None:
+def test_a_permanent_failure_at_the_first_run_is_one_attempt(db: ServiceDB) -> None:
     job, _ = db.submit(REQ, None)
     claimed = db.claim("w", 30)
     assert claimed is not None
@@ -29,7 +34,7 @@ def test_a_permanent_failure_at_the_first_run_is_one_attempt(db: JobDB) -> None:
     assert final.to_json()["attempts"] == 1
 
 
-def test_failing_after_retries_keeps_the_count(db: JobDB) -> None:
+def test_failing_after_retries_keeps_the_count(db: ServiceDB) -> None:
     job, _ = db.submit(REQ, None)
     for expected_alive in (True, True, False):
         claimed = db.claim("w", 30, now=10**10)
@@ -40,7 +45,7 @@ def test_failing_after_retries_keeps_the_count(db: JobDB) -> None:
     assert final.error == "node (after 3 attempts)"
 
 
-def test_a_takeover_is_not_an_attempt(db: JobDB) -> None:
+def test_a_takeover_is_not_an_attempt(db: ServiceDB) -> None:
     job, _ = db.submit(REQ, None, now=100.0)
     first = db.claim("crashed", 1.0, now=1000.0)
     assert first is not None  # its worker dies holding the lease

@@ -12,7 +12,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -23,7 +22,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from locations import REPO
-from service_backends import Backend
+from service_backends import Backend, default_backend
 from service_support import (
     PASSWORD_ENV,
     POSTER_ENV,
@@ -135,7 +134,7 @@ def check_done_exactly_once(
     once: one ``ScoreSubmitted`` per request id since ``first_block``, one transaction
     per job from the poster since its nonce was ``poster_nonce``, one signed, proven and
     posted feed event each, and each on-chain score equal to an independent computation.
-    ``data``: the service's database (a data directory: its SQLite file)."""
+    ``data``: the service's database (a data directory: its default one)."""
     from coprocessor.service.worker import request_id_of
 
     assert [j["state"] for j in jobs] == ["done"] * len(jobs), [j["error"] for j in jobs]
@@ -146,7 +145,7 @@ def check_done_exactly_once(
     assert by_request == Counter("0x" + request_id_of(j["id"]).hex() for j in jobs)
     poster = Account.from_key(POSTER_KEY).address
     assert w3.eth.get_transaction_count(poster) - poster_nonce == len(jobs)
-    db = data if isinstance(data, Backend) else Backend("sqlite", "", data)
+    db = data if isinstance(data, Backend) else default_backend(data)
     feed = Counter(db.rows("SELECT job_id, kind FROM feed"))
     kinds = ("signed", "proven", "posted")
     assert feed == Counter((j["id"], kind) for j in jobs for kind in kinds)
@@ -158,12 +157,10 @@ def check_done_exactly_once(
         assert score == job["score"] == expected_score(w3, subject, block)
 
 
-def _active_states(db: Path) -> Counter[str]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-    try:
-        return Counter(s for (s,) in conn.execute("SELECT state FROM jobs"))
-    finally:
-        conn.close()
+def _active_states(data: Path) -> Counter[str]:
+    """Jobs per state in the service database of a service on ``data`` whose config
+    names no database (``service_backends.default_backend``)."""
+    return default_backend(data).states()
 
 
 @pytest.mark.parametrize("peers", [0, 1], ids=["restart-only", "with-live-peer"])
@@ -263,16 +260,14 @@ def test_sigterm_hands_leases_back(chain: Chain, tmp_path: Path) -> None:
             status, _, answer = http("POST", f"http://127.0.0.1:{proc.port}/v1/scores", body, auth)
             assert status == 202
             ids.append(json.loads(answer)["id"])
-        wait_for(
-            lambda: _active_states(data / "service.sqlite")["proving"] > 0, 30, "a job proving"
-        )
+        wait_for(lambda: _active_states(data)["proving"] > 0, 30, "a job proving")
         proc.stop()  # SIGTERM
         assert proc.proc is not None and proc.proc.returncode == 0
-        conn = sqlite3.connect(data / "service.sqlite")
-        leased = conn.execute("SELECT COUNT(*) FROM jobs WHERE lease_owner IS NOT NULL").fetchone()
-        conn.close()
-        assert leased[0] == 0
+        leased = default_backend(data).rows(
+            "SELECT COUNT(*) FROM jobs WHERE lease_owner IS NOT NULL"
+        )
+        assert leased[0][0] == 0
         proc.start()  # with 600 s leases, only released leases let this finish quickly
-        wait_for(lambda: _active_states(data / "service.sqlite")["done"] == 4, 60, "all done")
+        wait_for(lambda: _active_states(data)["done"] == 4, 60, "all done")
     finally:
         proc.stop()

@@ -250,21 +250,17 @@ def test_kill_9_during_l2_posting_submits_each_job_once(net: L2Net, tmp_path: Pa
         for _ in range(3):
             wait_for(
                 lambda: (
-                    _active_states(data / "service.sqlite")["posting"] > 0
-                    or _active_states(data / "service.sqlite")["done"] == len(ids)
+                    _active_states(data)["posting"] > 0 or _active_states(data)["done"] == len(ids)
                 ),
                 90,
                 "a job in posting",
             )
             time.sleep(rng.uniform(0.0, 0.5))
             proc.kill9()
-            kills_in_posting += _active_states(data / "service.sqlite")["posting"] > 0
+            kills_in_posting += _active_states(data)["posting"] > 0
             proc.start()
         wait_for(
-            lambda: (
-                sum(_active_states(data / "service.sqlite")[s] for s in ("done", "failed"))
-                == len(ids)
-            ),
+            lambda: sum(_active_states(data)[s] for s in ("done", "failed")) == len(ids),
             180,
             "all jobs finished",
         )

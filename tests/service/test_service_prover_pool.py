@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from bonsai_standin import KEY, FakeBonsai, serving
 from eth_account import Account
+from service_backends import default_store
 from service_support import (
     OPERATOR_KEY,
     Chain,
@@ -35,8 +36,6 @@ from coprocessor.errors import ToolError, UserInputError
 from coprocessor.service.catalog import load_catalog
 from coprocessor.service.client import Client
 from coprocessor.service.config import load_config
-from coprocessor.service.jobs import JobDB
-from coprocessor.service.store.database import service_sqlite_path
 from coprocessor.service.worker import request_id_of
 from coprocessor.zk import prover
 
@@ -54,7 +53,7 @@ def local_receipts(config: dict[str, Any], data_dir: Path) -> Callable[[bytes], 
     proven locally in dev mode as the worker asks (its files, subject, block)."""
 
     def make(data: bytes) -> bytes:
-        db = JobDB(service_sqlite_path("", data_dir))
+        db = default_store(data_dir)
         try:
             jobs = [j for j in db.all_jobs() if request_id_of(j.id) in data]
         finally:

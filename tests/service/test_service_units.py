@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_account import Account
+from service_backends import default_store
 
 from coprocessor.errors import UserInputError
 from coprocessor.onchain import eip712
@@ -19,17 +22,21 @@ from coprocessor.service.jobs import JobDB, LeaseLost
 from coprocessor.service.metrics import Histogram, Registry
 from coprocessor.service.sampling import Sampler
 from coprocessor.service.signer import Signer, load_keystore, write_keystore
+from coprocessor.service.store.protocol import ServiceDB
 
 REQ = {"subject": "0x" + "11" * 20, "model": "m", "block": "latest", "mode": "signed",
        "destination": "none"}  # fmt: skip
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> JobDB:
-    return JobDB(tmp_path / "service.sqlite")
+def db(tmp_path: Path) -> Iterator[ServiceDB]:
+    """The suite's default service database (``--service-backend``), empty."""
+    store = default_store(tmp_path)
+    yield store
+    store.close()
 
 
-def test_lease_expiry_and_fencing(db: JobDB) -> None:
+def test_lease_expiry_and_fencing(db: ServiceDB) -> None:
     job, created = db.submit(REQ, None, now=100.0)
     assert created
     a = db.claim("worker-a", 10, now=100.0)
@@ -46,7 +53,7 @@ def test_lease_expiry_and_fencing(db: JobDB) -> None:
     assert list(got.timestamps) == ["queued", "indexing"]
 
 
-def test_a_stage_commits_all_or_nothing(db: JobDB) -> None:
+def test_a_stage_commits_all_or_nothing(db: ServiceDB) -> None:
     job, _ = db.submit(REQ, None)
     claimed = db.claim("w", 30)
     assert claimed is not None
@@ -59,7 +66,7 @@ def test_a_stage_commits_all_or_nothing(db: JobDB) -> None:
     assert db.feed_after(0) == []
 
 
-def test_retries_back_off_then_fail(db: JobDB) -> None:
+def test_retries_back_off_then_fail(db: ServiceDB) -> None:
     job, _ = db.submit(REQ, None)
     delays = []
     for _attempt in range(3):
@@ -83,20 +90,22 @@ def test_retries_back_off_then_fail(db: JobDB) -> None:
     assert final.error == "node down (after 4 attempts)"
 
 
-def test_backoff_doubles_and_caps(db: JobDB, monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = [1000.0]
-    monkeypatch.setattr("coprocessor.service.jobs.time.time", lambda: clock[0])
+def test_backoff_doubles_and_caps(db: ServiceDB) -> None:
+    """The wait set by each retry: the next run time less the time of the update (both
+    from the store's clock: this host's for SQLite, the server's for PostgreSQL)."""
     job, _ = db.submit(REQ, None)
     waits = []
     for _ in range(5):
-        claimed = db.claim("w", 30, now=clock[0] + 10**6)
+        claimed = db.claim("w", 30, now=time.time() + 10**6)
         assert claimed is not None
         db.retry_later(claimed, "w", "e", 1.0, 5.0, max_attempts=10)
-        waits.append((db.get(job.id) or job).next_run_at - clock[0])
+        stored = db.get(job.id)
+        assert stored is not None
+        waits.append(round(stored.next_run_at - stored.updated_at, 3))
     assert waits == [1.0, 2.0, 4.0, 5.0, 5.0]
 
 
-def test_idempotency_keys(db: JobDB) -> None:
+def test_idempotency_keys(db: ServiceDB) -> None:
     first, created = db.submit(REQ, "k:1")
     again, created_again = db.submit(dict(REQ), "k:1")
     assert created and not created_again and again.id == first.id
