@@ -64,10 +64,14 @@ def _fresh_default_database(request: pytest.FixtureRequest, template: str | None
         if template is None:
             patch.delenv(DATABASE_URL_ENV, raising=False)
         else:
-            from service_backends import database_from_template
+            from service_backends import database_from_template, drop_database
 
             server: PostgresServer = request.getfixturevalue("pg_server")
-            patch.setenv(DATABASE_URL_ENV, database_from_template(server, template))
+            url = database_from_template(server, template)
+            patch.setenv(DATABASE_URL_ENV, url)
+            yield
+            drop_database(server, url)  # a thousand copies would fill the disk
+            return
         yield
 
 

@@ -105,3 +105,10 @@ def database_from_template(server: PostgresServer, template: str) -> str:
         sql = f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY'
         pg.execute(sql.encode())
     return server.url(name)
+
+
+def drop_database(server: PostgresServer, url: str) -> None:
+    """Drop the database of ``url`` on ``server`` (closing what is still connected)."""
+    name = url.split("?")[0].rsplit("/", 1)[1]
+    with psycopg.connect(server.url(), autocommit=True) as pg:
+        pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
