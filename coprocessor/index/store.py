@@ -28,7 +28,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlite_utils
 
@@ -116,6 +116,40 @@ class CachedHeader:
     hash: bytes
     canonical: bool
     raw: bytes
+
+
+class ChainCache(Protocol):
+    """What the indexer and the service use of a verified-data cache: :class:`Store`
+    (SQLite, one file per data directory) or
+    :class:`~coprocessor.index.store_pg.PgStore` (PostgreSQL, shared by hosts)."""
+
+    def save_verified(self, verified: VerifiedBundle) -> None: ...
+
+    def save_while_verifying(self, pending: Pending) -> VerifiedBundle: ...
+
+    def save_hops(self, chain_id: int, hops: Sequence[VerifiedHop]) -> None: ...
+
+    def cached_hops(
+        self, chain_id: int, source: int, targets: Sequence[int], first: int | None = None
+    ) -> CachedHops: ...
+
+    def mark_canonical(self, chain_id: int, header: Header) -> None: ...
+
+    def headers_at(self, chain_id: int, number: int) -> list[CachedHeader]: ...
+
+    def canonical_header(self, chain_id: int, number: int) -> Header | None: ...
+
+    def cached_values(
+        self, block_hash: bytes, address: bytes, slots: list[bytes]
+    ) -> dict[str, Any] | None: ...
+
+    def nodes_for_block(self, block_hash: bytes) -> list[bytes]: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def describe_header(self, chain_id: int, number: int) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
 
 
 def _ascending(hashes: Sequence[bytes]) -> bool:

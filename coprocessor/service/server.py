@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -23,7 +23,7 @@ from coprocessor.service.config import ServiceConfig
 from coprocessor.service.metrics import ServiceMetrics
 from coprocessor.service.proving import Prover, export_metrics, prover_for
 from coprocessor.service.signer import Signer, load_keystore
-from coprocessor.service.store.database import open_service_db
+from coprocessor.service.store.database import open_chain_cache, open_service_db
 from coprocessor.service.worker import Runtime
 
 log = logging.getLogger("coproc.service")
@@ -48,12 +48,20 @@ async def build_runtime(
     chain_id = await rpc.connect()
     try:
         db = open_service_db(config.database_url, data_dir)
+        try:
+            # PostgreSQL: the cache shared by every process (store_pg.PgStore); SQLite:
+            # this host's coproc.sqlite. Runtime.store is annotated Store; both are a
+            # store.ChainCache, all the worker uses of it
+            store = cast(Store, open_chain_cache(config.database_url, data_dir))
+        except BaseException:
+            db.close()
+            raise
         runtime = Runtime(
             config=config,
             data_dir=data_dir,
             db=db,
             catalog=catalog,
-            store=Store(data_dir / "coproc.sqlite"),
+            store=store,
             rpc=rpc,
             chain_id=chain_id,
             prover=prover if prover is not None else prover_for(config),

@@ -209,6 +209,14 @@ def test_api_and_two_workers_on_postgres_do_each_job_once(
         assert all(indexed)
         assert not (tmp_path / "api" / "jobs").exists()
         assert not any((tmp_path / d / "service.sqlite").exists() for d in ("api", "w0", "w1"))
+        # the verified-data cache is the database's too (index/store_pg.py): no host
+        # keeps a coproc.sqlite, and the workers' verified rows are in the chain_ tables
+        assert not any((tmp_path / d / "coproc.sqlite").exists() for d in ("api", "w0", "w1"))
+        ((headers, nodes, accounts),) = backend.rows(
+            "SELECT (SELECT count(*) FROM chain_headers), (SELECT count(*) FROM chain_nodes),"
+            " (SELECT count(*) FROM chain_accounts)"
+        )
+        assert headers > 0 and nodes > 0 and accounts > 0
         # one signed event per job and one proven event per proven job, nothing else
         feed = Counter(backend.rows("SELECT job_id, kind FROM feed"))
         assert feed == Counter(

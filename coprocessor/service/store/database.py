@@ -5,6 +5,11 @@ config's ``database_url``.
 - ``sqlite:PATH`` (``sqlite:///abs/path`` too): SQLite at PATH (relative paths count
   from the data directory);
 - ``postgresql://…`` / ``postgres://…``: PostgreSQL (a libpq URL).
+
+The indexer's verified-data cache follows it: on PostgreSQL it lives in the same
+database (the ``chain_`` tables, ``index/store_pg.py``), shared by every process on
+every host; otherwise it stays the SQLite file ``<data dir>/coproc.sqlite`` of each
+host, whatever SQLite file keeps the jobs.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coprocessor.errors import StoreError, UserInputError
 from coprocessor.service import jobs
@@ -25,7 +31,12 @@ from coprocessor.service.store.migrations import refuse_newer
 from coprocessor.service.store.protocol import JobStore, ServiceDB
 from coprocessor.sqlite import connect as sqlite_connect
 
+if TYPE_CHECKING:  # the index layer is imported only when the cache is opened
+    from coprocessor.index.store import ChainCache
+
 DEFAULT_SQLITE_FILE = "service.sqlite"
+#: the verified-data cache of a data directory when the service is on SQLite
+CHAIN_CACHE_FILE = "coproc.sqlite"
 
 
 @dataclass(frozen=True)
@@ -77,22 +88,43 @@ def open_job_store(url: str, data_dir: Path) -> JobStore:
     return JobDB(db.path)
 
 
+def open_chain_cache(url: str, data_dir: Path) -> ChainCache:
+    """The indexer's verified-data cache: on PostgreSQL, the ``chain_`` tables of the
+    database ``url`` names (migrated to this code's cache schema); else the SQLite
+    store ``<data dir>/coproc.sqlite`` (created on first use)."""
+    db = parse_database_url(url, data_dir)
+    if db.kind == "postgresql":
+        from coprocessor.index.store_pg import PgStore
+
+        return PgStore(db.url)
+    from coprocessor.index.store import Store
+
+    return Store(data_dir / CHAIN_CACHE_FILE)
+
+
 @dataclass(frozen=True)
 class Migrated:
-    """What ``migrate_database`` did: the backend, its schema version, the versions applied."""
+    """What ``migrate_database`` did: the backend, its schema version, the versions
+    applied; on PostgreSQL also the verified-data cache's (``chain_`` tables)."""
 
     kind: str
     version: int
     applied: list[int]
+    cache_version: int | None = None
+    cache_applied: list[int] = field(default_factory=list)
 
 
 def migrate_database(url: str, data_dir: Path) -> Migrated:
-    """Bring the database ``url`` names to this code's schema, refusing a newer one."""
+    """Bring the database ``url`` names to this code's schema, refusing a newer one
+    (PostgreSQL: the verified-data cache's tables too)."""
     db = parse_database_url(url, data_dir)
     if db.kind == "postgresql":
+        from coprocessor.index.store_pg import migrate_chain_cache
         from coprocessor.service.store.postgres import migrate_url
 
-        return Migrated("postgresql", *migrate_url(db.url))
+        version, applied = migrate_url(db.url)
+        cache_version, cache_applied = migrate_chain_cache(db.url)
+        return Migrated("postgresql", version, applied, cache_version, cache_applied)
     assert db.path is not None
     found = sqlite_schema_version(db.path)
     refuse_newer(found, jobs.SCHEMA_VERSION)
