@@ -17,7 +17,8 @@ Jobs (distinct subjects, one block) are submitted from a thread pool, spread ove
 processes, each with an ``Idempotency-Key``: a submit whose target was just killed is
 retried (on another process) with the same key, so it cannot create a second job. From
 the first submit until every job is final, every ``--kill-every`` seconds (±50 %, a
-seeded RNG; the seed is printed) one random process is killed and restarted.
+seeded RNG; the seed is printed) one random process among those serving (answered
+``/healthz`` since their last start) is killed and restarted.
 
 Checked at the end (exit status 1 if any check fails):
 
@@ -107,6 +108,8 @@ class Member:
         self.env = env
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
+        #: the current process answered /healthz (it is serving and its workers run)
+        self.up = False
 
     @property
     def url(self) -> str:
@@ -121,7 +124,18 @@ class Member:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        self.up = False
         return self.proc
+
+    def check_up(self) -> bool:
+        """Whether the current process serves (``/healthz``), remembered once it did."""
+        if not self.up:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=0.5) as resp:
+                    self.up = resp.status == 200
+            except (OSError, http.client.HTTPException):
+                pass
+        return self.up
 
     def pid_now(self) -> int:
         return -1 if self.proc is None else self.proc.pid
@@ -155,6 +169,8 @@ class Counters:
     lock: threading.Lock = field(default_factory=threading.Lock)
     kills: int = 0
     restarts: int = 0
+    #: kills due while no process was serving yet (all restarting): skipped
+    kills_skipped: int = 0
     #: processes that exited without being killed (each is restarted too)
     unexpected_exits: list[str] = field(default_factory=list)
     #: job leases / batch-proving leases held by a process at the moment it was killed:
@@ -168,7 +184,10 @@ class Counters:
 
 class Chaos(threading.Thread):
     """Kills one random process every ``period`` (±50 %) seconds and restarts it; also
-    restarts (and records) a process that exited by itself."""
+    restarts (and records) a process that exited by itself. The victim is one of the
+    processes that serve (answered ``/healthz`` since their start): on a loaded machine a
+    restart can take longer than the period, and killing processes that are still
+    starting would only measure start-up (no worker would ever run)."""
 
     def __init__(
         self, members: list[Member], period: float, rng: random.Random, db_url: str, c: Counters
@@ -201,7 +220,13 @@ class Chaos(threading.Thread):
                     m.start()
             if time.monotonic() < next_kill or self.period <= 0:
                 continue
-            victim = self.rng.choice(self.members)
+            serving = [m for m in self.members if m.check_up()]
+            if not serving:
+                with self.c.lock:
+                    self.c.kills_skipped += 1
+                next_kill = time.monotonic() + self._interval()
+                continue
+            victim = self.rng.choice(serving)
             pid = victim.kill9()
             jobs, batches = _orphaned_leases(conn, pid)
             victim.start()
@@ -694,7 +719,8 @@ def soak(
         )
     )  # fmt: skip
     print(
-        f"submits took {submit_seconds:.0f} s; submit retries {c.submit_retries}, answered "
+        f"submits took {submit_seconds:.0f} s; kills skipped (no process serving yet) "
+        f"{c.kills_skipped}; submit retries {c.submit_retries}, answered "
         f"'created: false' (idempotency key replayed) {c.submit_replays}; leases held by "
         f"killed processes: {c.orphaned_job_leases} job, {c.orphaned_batch_leases} batch-proving "
         f"(all taken over if every job is done); blocks scanned {scan.blocks} "
