@@ -233,7 +233,7 @@ class NonceRecords(PostRecords, Protocol):
         sender: str,
         pending_count: Callable[[], int],
         sign: Callable[[int], Prepared],
-    ) -> Prepared: ...
+    ) -> Prepared | None: ...
 
 
 async def post_exactly_once(
@@ -270,12 +270,15 @@ async def post_exactly_once(
                 raise ToolError(f"transaction {record['tx_hash']} not mined within 60 s")
             return landed
         if used is not None and await asyncio.to_thread(poster.request_used, used[0]):
+            if records.post_of(key) is not None:
+                continue  # another process of this service recorded and sent it meanwhile
             raise VerificationError(f"{used[1]} already used on-chain by another transaction")
         if isinstance(records, NonceRecords):
             await asyncio.to_thread(
                 records.sign_and_record, key, poster.sender, poster.pending_count, prepare
             )
-            continue  # recorded: the next round broadcasts it like a recovered record
+            continue  # recorded (here, or by another process meanwhile): the next round
+            # broadcasts it like a recovered record
         prepared = await asyncio.to_thread(prepare, None)
         records.record_post(key, prepared.sender, prepared.nonce, prepared.tx_hash, prepared.raw_tx)
     raise ToolError("could not get a transaction mined (nonce taken repeatedly)")

@@ -648,9 +648,10 @@ class _NonceCrashPoints(_CrashPoints):
     """``_CrashPoints`` of records that choose the nonce (``posting.NonceRecords``):
     ``posting.recorded`` after ``sign_and_record``."""
 
-    def sign_and_record(self, job_id: str, *args: Any) -> posting.Prepared:
-        prepared: posting.Prepared = self._inner.sign_and_record(job_id, *args)
-        faults.reached("posting.recorded")
+    def sign_and_record(self, job_id: str, *args: Any) -> posting.Prepared | None:
+        prepared: posting.Prepared | None = self._inner.sign_and_record(job_id, *args)
+        if prepared is not None:
+            faults.reached("posting.recorded")
         return prepared
 
 

@@ -50,6 +50,7 @@ def main(argv: list[str]) -> int:
         for i in range(count):
             key_of_post = f"{owner}-{i}"
             prepared = records.sign_and_record(key_of_post, sender, pending, sign)
+            assert prepared is not None  # each key is this worker's own
             if i + 1 == die_after:
                 log.write(f"recorded {key_of_post} {prepared.nonce}\n")
                 with records.signing(sender) as lease:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import secrets
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from web3 import Web3
 
 from coprocessor.dev.devnet import AnvilNode
 from coprocessor.errors import StoreError
-from coprocessor.service.posting import PostRecords
+from coprocessor.service.posting import PostRecords, Prepared
 from coprocessor.service.store.database import migrate_database
 from coprocessor.service.store.postgres import PgJobStore
 from coprocessor.service.store.posts import PgPostRecords, choose_nonce
@@ -58,6 +60,36 @@ def test_records_refuse_a_second_key_or_nonce(records: PgPostRecords) -> None:
     assert typed.post_of("job-1") is None
     with records.signing(sender) as lease:
         assert lease.next_nonce(7) == 7
+
+
+def test_a_key_recorded_while_waiting_for_the_lock_is_not_signed_again(
+    records: PgPostRecords, pg_url: str
+) -> None:
+    """Two processes post one key (each member job of a batch posts the batch): the one
+    that waited for the signer lock while the other recorded the key's transaction signs
+    nothing and returns None (``post_exactly_once`` then sends the recorded one)."""
+    sender = "0x" + "CD" * 20
+    other = PgPostRecords(PgJobStore(pg_url), chain_id=31337)  # a second connection
+    signed: list[int] = []
+
+    def sign(nonce: int) -> Prepared:
+        signed.append(nonce)
+        return Prepared(sender, nonce, f"0x{nonce:064x}", "0xf0")
+
+    with ThreadPoolExecutor(1) as pool:
+        with records.signing(sender) as lease:  # the first process holds the lock
+            waiting = pool.submit(other.sign_and_record, "batch:1", sender, lambda: 3, sign)
+            time.sleep(0.5)
+            assert not waiting.done()  # the second waits for the lock
+            nonce = lease.next_nonce(3)
+            records.record_post("batch:1", sender, nonce, "0xaa", "0xf1")
+        assert waiting.result(timeout=30) is None
+    assert signed == []
+    assert other.post_of("batch:1") == {
+        "sender": sender.lower(), "nonce": 3, "tx_hash": "0xaa", "raw_tx": "0xf1",
+    }  # fmt: skip
+    prepared = other.sign_and_record("batch:2", sender, lambda: 3, sign)
+    assert prepared is not None and prepared.nonce == 4 and signed == [4]
 
 
 def test_four_processes_share_one_key_without_a_nonce_clash(

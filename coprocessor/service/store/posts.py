@@ -108,11 +108,14 @@ class PgPostRecords:
         sender: str,
         pending_count: Callable[[], int],
         sign: Callable[[int], Prepared],
-    ) -> Prepared:
+    ) -> Prepared | None:
         """Under the signer lock: choose the nonce (``pending_count``: the chain's pending
         transaction count of ``sender``), ``sign`` with it, record it; returns what to
-        broadcast (after this returns, outside the lock)."""
+        broadcast (after this returns, outside the lock). None: another process recorded
+        a transaction of ``job_id`` while this one waited for the lock (nothing signed)."""
         with self.signing(sender) as lease:
+            if self.post_of(job_id) is not None:
+                return None
             nonce = lease.next_nonce(pending_count())
             prepared = sign(nonce)
             if prepared.nonce != nonce or prepared.sender.lower() != sender.lower():
