@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from locations import REPO, VECTORS
+from service_backends import default_backend
 from service_support import (
     OPERATOR_KEY,
     Chain,
@@ -39,11 +40,11 @@ from bridge.txsender import TxSender
 from coprocessor.chain.bundle import parse_bundle
 from coprocessor.dev.devnet import stop_pid
 from coprocessor.errors import CoprocessorError, UserInputError, VerificationError
-from coprocessor.index.store import Store
 from coprocessor.onchain import contracts, risc0_ethereum
 from coprocessor.scoring import features, pipeline
 from coprocessor.scoring.models import model as fmt
 from coprocessor.service.client import Client
+from coprocessor.service.store.database import open_chain_cache
 from coprocessor.zk import journal as journal_v1
 from coprocessor.zk import prover
 
@@ -99,15 +100,19 @@ def test_a_job_on_chain_2_64_minus_1_is_signed_proven_and_posted(
     ).call()
     assert signer == Account.from_key(OPERATOR_KEY).address
     # the store keeps the id (two's-complement in SQLite) and finds the anchor by it
-    store = Store(tmp_path / "data" / "coproc.sqlite")
+    backend = default_backend(tmp_path / "data")
+    store = open_chain_cache(backend.database_url, tmp_path / "data")
     try:
         assert store.headers_at(TOP, result["anchor"]["number"])
         assert store.headers_at(TOP - 1, result["anchor"]["number"]) == []
     finally:
         store.close()
-    conn = sqlite3.connect(tmp_path / "data" / "coproc.sqlite")
-    assert conn.execute("SELECT DISTINCT chain_id FROM headers").fetchall() == [(-1,)]
-    conn.close()
+    if backend.name == "sqlite":
+        conn = sqlite3.connect(tmp_path / "data" / "coproc.sqlite")
+        assert conn.execute("SELECT DISTINCT chain_id FROM headers").fetchall() == [(-1,)]
+        conn.close()
+    else:  # PostgreSQL's cache (BIGINT) the same way
+        assert backend.rows("SELECT DISTINCT chain_id FROM chain_headers") == [(-1,)]
 
 
 def test_the_bridge_sender_keeps_intents_on_chain_2_64_minus_1(

@@ -147,7 +147,8 @@ def test_posting_protocol_never_sends_twice(chain: Chain, tmp_path: Path) -> Non
             seal = bytes.fromhex(receipt["seal"][2:])
             before = w3.eth.get_transaction_count(sender)
             prepared = poster.prepare(journal, seal)
-            runtime.db.record_post(job_id, *prepared.__dict__.values())
+            records = runtime.db.post_records(int(getattr(poster, "chain_id", 0)))
+            records.record_post(job_id, *prepared.__dict__.values())
             if case == "nonce_taken":  # the nonce goes to another transaction
                 tx = {"from": sender, "to": sender, "value": 0, "nonce": prepared.nonce}
                 signed = Account.from_key(POSTER_KEY).sign_transaction(

@@ -12,7 +12,7 @@ import pytest
 
 from coprocessor.cli.main import main
 from coprocessor.errors import StoreError, UserInputError
-from coprocessor.service.config import load_config
+from coprocessor.service.config import DATABASE_URL_ENV, load_config
 from coprocessor.service.store.database import (
     migrate_database,
     open_job_store,
@@ -114,8 +114,9 @@ def test_cli_db_migrate_and_status(
 
 
 def test_cli_db_migrate_creates_the_default_sqlite_store(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)  # the default: no database named
     assert main(["--data-dir", str(tmp_path), "db", "migrate"]) == 0
     assert json.loads(capsys.readouterr().out) == {"backend": "sqlite", "schema": 1, "applied": [1]}
     assert (tmp_path / "service.sqlite").is_file()
