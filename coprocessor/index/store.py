@@ -161,6 +161,63 @@ def _split_hashes(blob: bytes) -> set[bytes]:
     return {blob[i : i + 32] for i in range(0, len(blob), 32)}
 
 
+# Reads both stores (this SQLite one and index/store_pg.py) share: cached rows are
+# decoded and checked again on every read, never trusted as stored.
+
+
+def reverified_hops(
+    chain_id: int,
+    source: int,
+    source_row: tuple[bytes, bytes, bytes],
+    hop_rows: dict[int, tuple[bytes, bytes]],
+    targets: Sequence[int],
+    first: int | None,
+) -> CachedHops:
+    """The hops of ``hop_rows`` (target -> (target header, packed storage proof)) from
+    the source row ``(hash, header, packed account proof)`` that verify again, in the
+    order of ``targets``; a row that does not is counted in ``rejected``."""
+    source_hash, header, account_blob = source_row
+    found: dict[int, VerifiedHop] = {}
+    rejected = 0
+    for target in targets:
+        if target not in hop_rows:
+            continue
+        target_header, storage_blob = hop_rows[target]
+        try:
+            proof = HopProof(
+                source_header=header,
+                target_header=target_header,
+                account_proof=unpack_nodes(account_blob),
+                storage_proof=unpack_nodes(storage_blob),
+                slot=history_slot(target),
+            )
+            hop = verified_hop(proof, source_hash, chain_id, first)
+            if hop.source.number != source or hop.target.number != target:
+                raise StoreError(f"store: hop row {source} -> {target} is of other blocks")
+        except CoprocessorError:
+            rejected += 1
+            continue
+        found[target] = hop
+    return CachedHops(found, rejected)
+
+
+def canonical_of(rows: Sequence[CachedHeader], number: int) -> Header | None:
+    """The canonical header among the stored ``rows`` at height ``number``, re-decoded
+    (hash recomputed); a row that does not hash to its key is an error."""
+    for row in rows:
+        if row.canonical:
+            header = decode_header(row.raw)
+            if header.hash != row.hash:
+                raise StoreError(f"store: header {number} row does not hash to its key")
+            return header
+    return None
+
+
+def described(rows: Sequence[CachedHeader]) -> list[dict[str, Any]]:
+    """JSON-friendly ``rows`` of headers (``coproc index status``)."""
+    return [{"number": h.number, "hash": hexstr(h.hash), "canonical": h.canonical} for h in rows]
+
+
 # Bulk inserts: one statement whose rows SQLite cuts out of a few packed parameters.
 # executemany binds every row from Python (~1.5 us a row, two thirds of the store's
 # write time for a 1,000-slot bundle); here the per-row work stays inside SQLite.
@@ -499,33 +556,16 @@ class Store:
         ).fetchone()
         if row is None:
             return CachedHops({})
-        source_hash, header, account_blob = row
-        found: dict[int, VerifiedHop] = {}
-        rejected = 0
+        hop_rows: dict[int, tuple[bytes, bytes]] = {}
         for target in targets:
             hop_row = self.db.conn.execute(
                 "SELECT target_header, storage_proof FROM hops"
                 " WHERE chain_id = ? AND source = ? AND target = ?",
                 (chain, source, target),
             ).fetchone()
-            if hop_row is None:
-                continue
-            try:
-                proof = HopProof(
-                    source_header=header,
-                    target_header=hop_row[0],
-                    account_proof=unpack_nodes(account_blob),
-                    storage_proof=unpack_nodes(hop_row[1]),
-                    slot=history_slot(target),
-                )
-                hop = verified_hop(proof, source_hash, chain_id, first)
-                if hop.source.number != source or hop.target.number != target:
-                    raise StoreError(f"store: hop row {source} -> {target} is of other blocks")
-            except CoprocessorError:
-                rejected += 1
-                continue
-            found[target] = hop
-        return CachedHops(found, rejected)
+            if hop_row is not None:
+                hop_rows[target] = (hop_row[0], hop_row[1])
+        return reverified_hops(chain_id, source, row, hop_rows, targets, first)
 
     def mark_canonical(self, chain_id: int, header: Header) -> None:
         """Record ``header`` as the canonical block at its height (reorg handling)."""
@@ -551,13 +591,7 @@ class Store:
 
     def canonical_header(self, chain_id: int, number: int) -> Header | None:
         """The stored canonical header at a height, re-decoded (hash recomputed)."""
-        for row in self.headers_at(chain_id, number):
-            if row.canonical:
-                header = decode_header(row.raw)
-                if header.hash != row.hash:
-                    raise StoreError(f"store: header {number} row does not hash to its key")
-                return header
-        return None
+        return canonical_of(self.headers_at(chain_id, number), number)
 
     def cached_values(
         self, block_hash: bytes, address: bytes, slots: list[bytes]
@@ -609,7 +643,4 @@ class Store:
 
     def describe_header(self, chain_id: int, number: int) -> list[dict[str, Any]]:
         """JSON-friendly rows of the headers at a height."""
-        return [
-            {"number": h.number, "hash": hexstr(h.hash), "canonical": h.canonical}
-            for h in self.headers_at(chain_id, number)
-        ]
+        return described(self.headers_at(chain_id, number))

@@ -33,36 +33,33 @@ What differs because several processes on several hosts write at once:
 from __future__ import annotations
 
 import concurrent.futures
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from psycopg.rows import TupleRow
 
 from coprocessor.chain.bundle import Bundle, StorageRead, VerifiedBundle
-from coprocessor.chain.headers import Header, decode_header
-from coprocessor.chain.hexutil import hexstr
-from coprocessor.chain.history import HopProof, history_slot
-from coprocessor.errors import CoprocessorError, StoreError
-from coprocessor.index.hop_cache import VerifiedHop, pack_nodes, unpack_nodes, verified_hop
+from coprocessor.chain.headers import Header
+from coprocessor.errors import StoreError
+from coprocessor.index.hop_cache import VerifiedHop, pack_nodes
 from coprocessor.index.store import (
     CachedHeader,
     CachedHops,
     _ascending,
     _split_hashes,
     _verifier_pool,
+    canonical_of,
+    described,
+    reverified_hops,
 )
+from coprocessor.postgres import Conn, PgConnection, connect, database_error
 from coprocessor.sqlite import to_int64
 
 if TYPE_CHECKING:
     from coprocessor.chain.native import Pending
 
-Conn = psycopg.Connection[TupleRow]
-
-_CONNECT_TIMEOUT_SECONDS = 10
 #: pg_advisory_xact_lock key of cache writes ("chainw" in ASCII)
 _WRITE_LOCK = 0x636861696E77
 #: pg_advisory_xact_lock key of cache migrations ("chainm" in ASCII)
@@ -132,21 +129,6 @@ _TABLES = {
 }
 
 
-def redacted(url: str) -> str:
-    """``url`` without its password (for messages and logs)."""
-    url = re.sub(r"(://[^:/@?]*):[^@/?]*@", r"\1:***@", url)
-    return re.sub(r"(password=)[^&\s]*", r"\1***", url)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
-
-
-def _connect(url: str) -> Conn:
-    return psycopg.connect(url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_SECONDS)
-
-
 # ---------------------------------------------------------------------- schema
 
 
@@ -183,7 +165,7 @@ def migrate_chain_cache(url: str) -> tuple[int, list[int]]:
     transaction under an advisory lock (concurrent runs apply each version once);
     refuses a newer cache schema. Returns (version now, versions applied)."""
     try:
-        with _connect(url) as conn, conn.transaction():
+        with connect(url) as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
             conn.execute(_META_TABLE)
             found = cache_schema_version(conn)
@@ -202,7 +184,7 @@ def migrate_chain_cache(url: str) -> tuple[int, list[int]]:
                     (str(CACHE_SCHEMA_VERSION),),
                 )
     except psycopg.Error as exc:
-        raise StoreError(f"database {redacted(url)}: {_first_line(exc)}") from None
+        raise database_error(url, exc) from None
     return CACHE_SCHEMA_VERSION, applied
 
 
@@ -240,14 +222,12 @@ def _insert_slots(
     )
 
 
-class PgStore:
+class PgStore(PgConnection):
     """One connection to the verified-data cache in a PostgreSQL database (use one per
     thread). The database must be at this code's cache schema (``coproc db migrate``)."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.where = f"chain cache {redacted(url)}"
-        self._conn: Conn | None = None
+        super().__init__(url, "chain cache")
         try:
             with self._errors():
                 require_cache_current(self.conn)
@@ -258,28 +238,6 @@ class PgStore:
                 message if message.startswith(self.where) else f"{self.where}: {message}"
             ) from None
 
-    # ------------------------------------------------------------------ connection
-
-    @property
-    def conn(self) -> Conn:
-        """The connection, reopened if the last one broke."""
-        if self._conn is None or self._conn.closed:
-            try:
-                self._conn = _connect(self.url)
-            except psycopg.Error as exc:
-                raise StoreError(f"{self.where}: {_first_line(exc)}") from None
-        return self._conn
-
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        """Database errors as ``StoreError`` (one line, naming the store)."""
-        try:
-            yield
-        except psycopg.Error as exc:
-            if self._conn is not None and self._conn.broken:
-                self._conn.close()
-            raise StoreError(f"{self.where}: {_first_line(exc)}") from None
-
     @contextmanager
     def _write(self) -> Iterator[Conn]:
         """A writing transaction: BEGIN, the cache's write lock, … COMMIT (ROLLBACK on
@@ -289,11 +247,6 @@ class PgStore:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
                 yield conn
-
-    def close(self) -> None:
-        """Close the connection."""
-        if self._conn is not None:
-            self._conn.close()
 
     # ------------------------------------------------------------------ writes
 
@@ -451,30 +404,8 @@ class PgStore:
                 " WHERE chain_id = %s AND source = %s AND target = ANY(%s::bigint[])",
                 (chain, source, sorted(set(targets))),
             ).fetchall()
-        source_hash, header, account_blob = row
-        by_target = {int(t): (h, p) for t, h, p in hop_rows}
-        found: dict[int, VerifiedHop] = {}
-        rejected = 0
-        for target in targets:
-            if target not in by_target:
-                continue
-            target_header, storage_blob = by_target[target]
-            try:
-                proof = HopProof(
-                    source_header=header,
-                    target_header=target_header,
-                    account_proof=unpack_nodes(account_blob),
-                    storage_proof=unpack_nodes(storage_blob),
-                    slot=history_slot(target),
-                )
-                hop = verified_hop(proof, source_hash, chain_id, first)
-                if hop.source.number != source or hop.target.number != target:
-                    raise StoreError(f"store: hop row {source} -> {target} is of other blocks")
-            except CoprocessorError:
-                rejected += 1
-                continue
-            found[target] = hop
-        return CachedHops(found, rejected)
+        by_target = {int(t): (bytes(h), bytes(p)) for t, h, p in hop_rows}
+        return reverified_hops(chain_id, source, row, by_target, targets, first)
 
     def headers_at(self, chain_id: int, number: int) -> list[CachedHeader]:
         """Every stored header at a height, canonical first."""
@@ -488,13 +419,7 @@ class PgStore:
 
     def canonical_header(self, chain_id: int, number: int) -> Header | None:
         """The stored canonical header at a height, re-decoded (hash recomputed)."""
-        for row in self.headers_at(chain_id, number):
-            if row.canonical:
-                header = decode_header(row.raw)
-                if header.hash != row.hash:
-                    raise StoreError(f"store: header {number} row does not hash to its key")
-                return header
-        return None
+        return canonical_of(self.headers_at(chain_id, number), number)
 
     def cached_values(
         self, block_hash: bytes, address: bytes, slots: list[bytes]
@@ -554,10 +479,7 @@ class PgStore:
 
     def describe_header(self, chain_id: int, number: int) -> list[dict[str, Any]]:
         """JSON-friendly rows of the headers at a height."""
-        return [
-            {"number": h.number, "hash": hexstr(h.hash), "canonical": h.canonical}
-            for h in self.headers_at(chain_id, number)
-        ]
+        return described(self.headers_at(chain_id, number))
 
 
 def _put_header(conn: Conn, chain_id: int, header: Header) -> None:

@@ -22,15 +22,13 @@ The database must be at this code's schema version (``coproc db migrate``).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
-from psycopg.rows import TupleRow
 
-from coprocessor.errors import StoreError
+from coprocessor.postgres import PgConnection, connect, database_error
 from coprocessor.service.jobs import (
     _COLUMNS,
     STATES,
@@ -50,7 +48,6 @@ from coprocessor.service.store.migrations import (
     schema_version,
 )
 
-_CONNECT_TIMEOUT_SECONDS = 10
 _ACTIVE = [str(s) for s in ACTIVE]
 #: the database server's clock, Unix seconds
 _SERVER_CLOCK = "extract(epoch FROM clock_timestamp())::float8"
@@ -58,51 +55,17 @@ _SERVER_CLOCK = "extract(epoch FROM clock_timestamp())::float8"
 _CLOCK = f"COALESCE(%(now)s::float8, {_SERVER_CLOCK})"
 
 
-def redacted(url: str) -> str:
-    """``url`` without its password (for messages and logs)."""
-    url = re.sub(r"(://[^:/@?]*):[^@/?]*@", r"\1:***@", url)
-    return re.sub(r"(password=)[^&\s]*", r"\1***", url)
-
-
 def _encode(value: dict[str, Any]) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-class PgJobStore:
+class PgJobStore(PgConnection):
     """One connection to the PostgreSQL job store (use one per thread)."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.where = f"job store {redacted(url)}"
-        self._conn: psycopg.Connection[TupleRow] | None = None
+        super().__init__(url, "job store")
         with self._errors():
             require_current(self.conn)
-
-    # ------------------------------------------------------------------ connection
-
-    @property
-    def conn(self) -> psycopg.Connection[TupleRow]:
-        """The connection, reopened if the last one broke."""
-        if self._conn is None or self._conn.closed:
-            try:
-                self._conn = _connect(self.url)
-            except psycopg.Error as exc:
-                raise StoreError(f"{self.where}: {_first_line(exc)}") from None
-        return self._conn
-
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        """Database errors as ``StoreError`` (one line, naming the store)."""
-        try:
-            yield
-        except psycopg.Error as exc:
-            if self._conn is not None and self._conn.broken:
-                self._conn.close()
-            raise StoreError(f"{self.where}: {_first_line(exc)}") from None
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
 
     def tx(self) -> AbstractContextManager[None]:
         """``with store.tx():`` — BEGIN … COMMIT (ROLLBACK on an exception); nested use
@@ -298,29 +261,20 @@ class PgJobStore:
         job.data = data
 
 
-def _connect(url: str) -> psycopg.Connection[TupleRow]:
-    return psycopg.connect(url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_SECONDS)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
-
-
 def migrate_url(url: str) -> tuple[int, list[int]]:
     """``coproc db migrate`` on PostgreSQL: (schema version now, versions applied)."""
     try:
-        with _connect(url) as conn:
+        with connect(url) as conn:
             applied = migrate(conn)
     except psycopg.Error as exc:
-        raise StoreError(f"database {redacted(url)}: {_first_line(exc)}") from None
+        raise database_error(url, exc) from None
     return SCHEMA_VERSION, applied
 
 
 def schema_of_url(url: str) -> int:
     """The schema version of the PostgreSQL database at ``url`` (0: not migrated)."""
     try:
-        with _connect(url) as conn:
+        with connect(url) as conn:
             return schema_version(conn)
     except psycopg.Error as exc:
-        raise StoreError(f"database {redacted(url)}: {_first_line(exc)}") from None
+        raise database_error(url, exc) from None
