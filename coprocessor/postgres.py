@@ -30,8 +30,10 @@ CONNECT_TIMEOUT_SECONDS = 10
 def redacted(url: str) -> str:
     """``url`` without its password (for messages and logs)."""
     url = re.sub(r"(://[^:/@?]*):[^@/?]*@", r"\1:***@", url)
-    # a keyword/value password, quoted ('a b', with \' and \\ escapes) or bare
-    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^&\s]*)", r"\1***", url)
+    # a URI query parameter ends at the next &
+    url = re.sub(r"([?&]password=)[^&]*", r"\1***", url)
+    # a keyword/value password: quoted ('a b', with \' and \\ escapes) or bare
+    return re.sub(r"((?:^|\s)password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)", r"\1***", url)
 
 
 def first_line(exc: BaseException) -> str:

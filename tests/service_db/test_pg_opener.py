@@ -28,12 +28,15 @@ SECRET = st.text(
 @settings(deadline=None)
 @given(SECRET)
 def test_a_url_password_never_survives_redaction(password: str) -> None:
-    for template in (
+    templates = [
         "postgresql://coproc:{}@db.example:5432/jobs",
         "postgresql://coproc:{}@/jobs?host=/run/pg",
-        "host=db.example user=coproc password={} dbname=jobs",
         "postgresql:///jobs?user=coproc&password={}&sslmode=require",
-    ):
+    ]
+    if "'" not in password and "\\" not in password:
+        # libpq reads ' and \ in a bare keyword value as quoting (a quoted value is below)
+        templates.append("host=db.example user=coproc password={} dbname=jobs")
+    for template in templates:
         assert redacted(template.format(password)) == template.format("***")
 
 
