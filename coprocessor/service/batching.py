@@ -170,21 +170,33 @@ class Batcher:
 
     def _join(self, job: Job) -> str:
         """Put the job into the open batch of its model and block (a new one if none
-        has room)."""
+        has room).
+
+        The open batch's row stays locked until the membership commits (PostgreSQL:
+        ``FOR UPDATE``; SQLite: the write lock of ``BEGIN IMMEDIATE``), so a batch cannot
+        close, and its prover read the members, between this job choosing the batch and
+        joining it: a member the prover did not see would never find its leaf."""
         c = self.rt.config
         model, block = job.request["model"], int(job.data["block"])
         now = time.time()
+        lock = " FOR UPDATE" if self.db.kind == "postgresql" else ""
         with self.db.tx():
             existing = batch_of(self.db, job)
             if existing is not None:
                 return existing
             row = self.db.execute(
-                "SELECT b.id, COUNT(m.job_id) FROM batches b LEFT JOIN batch_members m "
-                "ON m.batch_id = b.id AND m.left_at IS NULL WHERE b.state = ? AND b.model = ? "
-                "AND b.block = ? GROUP BY b.id ORDER BY b.opened_at LIMIT 1",
+                "SELECT id FROM batches WHERE state = ? AND model = ? AND block = ? "
+                "ORDER BY opened_at LIMIT 1" + lock,
                 (OPEN, model, block),
             ).fetchone()
-            if row is not None and int(row[1]) < c.batch_max_size:
+            size = 0
+            if row is not None:
+                counted = self.db.execute(
+                    "SELECT COUNT(*) FROM batch_members WHERE batch_id = ? AND left_at IS NULL",
+                    (str(row[0]),),
+                ).fetchone()
+                size = int(counted[0])
+            if row is not None and size < c.batch_max_size:
                 batch_id = str(row[0])
             else:
                 batch_id = "batch_" + secrets.token_hex(10)
